@@ -1,0 +1,42 @@
+"""hat: a Keras-like deep-learning framework for the CPU, on numpy and numba.
+
+The public names load lazily, so `import hat` stays fast; numba is imported only when a model
+first needs a kernel.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Sequential": "hat.models",
+    "Model": "hat.models",
+    "load_model": "hat.models",
+}
+_SUBMODULES = {
+    "activations",
+    "backend",
+    "callbacks",
+    "datasets",
+    "initializations",
+    "io",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "objectives",
+    "optimizers",
+    "preprocessing",
+    "regularizations",
+    "serializations",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"hat.{name}")
+    raise AttributeError(f"module 'hat' has no attribute {name!r}")

@@ -1,0 +1,92 @@
+"""Input checks at the public boundary: every message names what it got and what it expected."""
+
+import numpy as np
+
+from hat.layers.base import shape_with_batch
+
+
+def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
+    """x as a C-contiguous array of `dtype` with shape (N,) + sample_shape, N >= 1."""
+    if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
+        x = x[0]  # Hat accepted a list with one array per input
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(
+            f"{name} must hold numbers (float or int); got an array of dtype {arr.dtype}"
+        )
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); expected at least one sample")
+    if arr.shape[1:] != tuple(sample_shape):
+        raise ValueError(
+            f"{name} has shape {arr.shape}, but the model expects {shape_with_batch(sample_shape)}"
+            f" (any batch size)"
+        )
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr: np.ndarray, name: str, chunk: int = 4096) -> None:
+    """Raise naming the first sample that holds NaN or Inf. Chunked to keep memory flat."""
+    for start in range(0, arr.shape[0], chunk):
+        block = arr[start : start + chunk].reshape(min(chunk, arr.shape[0] - start), -1)
+        bad = ~np.isfinite(block).all(axis=1)
+        if bad.any():
+            index = start + int(np.argmax(bad))
+            raise ValueError(
+                f"{name}[{index}] holds NaN or Inf; clean the data, or pass "
+                "allow_nonfinite=True to train on it anyway"
+            )
+
+
+def check_targets(y, n: int, loss, output_shape: tuple, dtype) -> np.ndarray:
+    """Targets for `loss`, checked against the sample count and the model's output shape."""
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "fiub" or arr.dtype.kind == "b" and not loss.sparse_targets:
+        raise TypeError(f"y must hold numbers; got an array of dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[0] != n:
+        got = arr.shape[0] if arr.ndim else "a scalar"
+        raise ValueError(f"x and y must hold the same number of samples; got {n} and {got}")
+    width = output_shape[-1]
+    if loss.sparse_targets:
+        return _check_labels(arr, width, loss.name)
+    if arr.ndim == 1 and tuple(output_shape) == (1,):
+        arr = arr[:, None]  # one target per sample for a one-output model
+    if arr.shape[1:] == tuple(output_shape):
+        return np.ascontiguousarray(arr, dtype=dtype)
+    if arr.ndim == 1 and len(output_shape) == 1 and width > 1:
+        raise ValueError(
+            f"y has shape {arr.shape}: class labels, but {loss.name} expects one-hot rows of "
+            f"width {width}. Call hat.preprocessing.sparse_to_categorical(y, {width}) first, or "
+            "use loss_func='sparse_categorical_crossentropy'"
+        )
+    raise ValueError(
+        f"y has shape {arr.shape}, but the model's output is {shape_with_batch(output_shape)}; "
+        f"{loss.name} needs y of shape ({n},) + {tuple(output_shape)}"
+    )
+
+
+def _check_labels(arr: np.ndarray, width: int, loss_name: str) -> np.ndarray:
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{loss_name} expects class labels of shape (N,); got y of shape {arr.shape}. For "
+            "one-hot rows use loss_func='categorical_crossentropy' or "
+            "hat.preprocessing.categorical_to_sparse(y)"
+        )
+    labels = arr.astype(np.int64)
+    if arr.dtype.kind == "f" and not np.array_equal(labels, arr):
+        raise ValueError(f"{loss_name} expects integer class labels; y holds non-integers")
+    if labels.min() < 0 or labels.max() >= width:
+        raise ValueError(
+            f"labels must lie in [0, {width - 1}] for a model with {width} outputs; got values "
+            f"from {labels.min()} to {labels.max()}"
+        )
+    return labels
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}")
+    return int(value)

@@ -1,0 +1,1 @@
+"""Datasets that hat can fetch and read."""

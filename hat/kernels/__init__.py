@@ -1,0 +1,1 @@
+"""numba kernels: plain functions on arrays. Nothing here imports the rest of hat."""

@@ -1,0 +1,102 @@
+"""The Layer contract that every layer follows (see docs/architecture.md).
+
+- __init__(..., name=None) stores and validates hyperparameters; no arrays yet.
+- build(input_shape, rng, dtype) -> output_shape creates `params` (trainable candidates) and
+  `state` (non-trainable arrays). Shapes exclude the batch axis.
+- forward(x, training) -> y keeps what backward needs. The returned array is the layer's own
+  buffer, reused by the next call: copy it if you keep it.
+- backward(dy) -> dx writes `grads` in place (same keys as `params`) and returns dL/dx, or
+  None when the model has set `needs_input_grad = False` (the first layer).
+- get_config() -> dict: type(layer)(**layer.get_config()) rebuilds the layer.
+"""
+
+import numpy as np
+
+
+def shape_with_batch(shape) -> tuple:
+    """A shape as Hat printed it, with None for the batch axis."""
+    return (None,) + tuple(shape)
+
+
+class Layer:
+    registry: dict[str, type] = {}  # class name -> class, to rebuild models from files
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Layer.registry[cls.__name__] = cls
+
+    def __init__(self, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string or None; got {name!r}")
+        self.name = name
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        self.regularizers: dict = {}
+        self.trainable_params: list[str] = []
+        self.input_shape: tuple | None = None
+        self.output_shape: tuple | None = None
+        self.needs_input_grad = True
+        self._buffers: dict[str, np.ndarray] = {}
+
+    # -- to be written by each layer -------------------------------------------------------
+    def build(self, input_shape: tuple, rng: np.random.Generator, dtype=np.float32) -> tuple:
+        return tuple(input_shape)
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    # -- shared machinery ------------------------------------------------------------------
+    def setup(self, input_shape: tuple, rng: np.random.Generator, dtype=np.float32) -> tuple:
+        """Build the layer and give it zeroed gradient arrays; the model calls this."""
+        self.dtype = np.dtype(dtype)
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.output_shape = tuple(self.build(self.input_shape, rng, dtype))
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        return self.output_shape
+
+    @property
+    def trainable(self) -> list[str]:
+        """Names of the params that the optimizer updates."""
+        return [k for k in self.params if k in self.trainable_params]
+
+    def count_params(self) -> int:
+        return sum(int(v.size) for v in self.params.values())
+
+    def _buffer(self, key: str, shape: tuple, dtype) -> np.ndarray:
+        """A scratch array reused across calls, so the steady-state step allocates nothing."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype)
+            self._buffers[key] = buf
+        return buf
+
+    def _expect_rank(self, input_shape, rank: int, hint: str = "") -> None:
+        if input_shape is None or len(input_shape) != rank - 1:
+            got = "nothing" if input_shape is None else f"shape {shape_with_batch(input_shape)}"
+            raise ValueError(
+                f"{type(self).__name__} expects a {rank}-D input (batch first); got {got}. {hint}"
+            )
+
+    # Hat's read-only properties
+    @property
+    def name_(self) -> str | None:
+        return self.name
+
+    @property
+    def out_shape_(self) -> tuple:
+        return shape_with_batch(self.output_shape)
+
+    @property
+    def params_(self) -> list[np.ndarray]:
+        return list(self.params.values())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

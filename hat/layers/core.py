@@ -1,0 +1,263 @@
+"""The dense-network layers: InputLayer, Dense, Dropout, Activation, Flatten, Reshape."""
+
+import math
+
+import numpy as np
+
+from hat import activations, initializations, regularizations
+from hat.layers.activation_ops import activate, activation_grad
+from hat.layers.base import Layer, shape_with_batch
+
+
+def _as_shape(value, what: str) -> tuple[int, ...]:
+    shape = (value,) if isinstance(value, (int, np.integer)) else value
+    if (
+        not isinstance(shape, (tuple, list))
+        or not shape
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
+    ):
+        raise TypeError(f"{what} must be an int or a tuple of ints; got {value!r}")
+    return tuple(int(d) for d in shape)
+
+
+def _check_positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive int; got {value!r}")
+    return int(value)
+
+
+class InputLayer(Layer):
+    """The model's entry: the shape of one sample (an int, or a tuple such as (1, 28, 28))."""
+
+    def __init__(self, in_shape, name: str | None = None):
+        super().__init__(name)
+        self.in_shape = _as_shape(in_shape, "in_shape")
+        if any(d < 1 for d in self.in_shape):
+            raise ValueError(f"in_shape must hold positive sizes; got {self.in_shape}")
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        return self.in_shape
+
+    def forward(self, x, training):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def get_config(self):
+        return {"in_shape": self.in_shape, "name": self.name}
+
+
+class Dense(Layer):
+    """Fully connected: y = act(x W + b), W of shape (n_in, n_out)."""
+
+    def __init__(
+        self,
+        n_out: int,
+        act="linear",
+        init_type="glorot_uniform",
+        W_init=None,
+        b_init=None,
+        W_reg=None,
+        b_reg=None,
+        trainable_params=("W", "b"),
+        name: str | None = None,
+    ):
+        super().__init__(name)
+        self.n_out = _check_positive_int(n_out, "n_out")
+        self.activation = activations.get(act)
+        self.init_type = init_type
+        self._init = initializations.get(init_type)
+        self.W_init, self.b_init = W_init, b_init
+        self.regularizers = {
+            k: r
+            for k, r in (("W", regularizations.get(W_reg)), ("b", regularizations.get(b_reg)))
+            if r
+        }
+        unknown = set(trainable_params) - {"W", "b"}
+        if unknown:
+            raise ValueError(f"trainable_params may hold 'W' and 'b'; got {list(trainable_params)}")
+        self.trainable_params = list(trainable_params)
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        self._expect_rank(input_shape, 2, "Add Flatten() before Dense to flatten it.")
+        n_in = input_shape[0]
+        self.params["W"] = _initial(self.W_init, (n_in, self.n_out), self._init, rng, dtype, "W")
+        self.params["b"] = _initial(
+            self.b_init, (self.n_out,), initializations.zeros, rng, dtype, "b"
+        )
+        return (self.n_out,)
+
+    def forward(self, x, training):
+        z = self._buffer("y", (x.shape[0], self.n_out), x.dtype)  # (N, n_out)
+        np.matmul(x, self.params["W"], out=z)
+        self._x = x
+        self._y, self._saved = activate(self.activation, z, self.params["b"])
+        return self._y
+
+    def backward(self, dy, preactivation: bool = False):
+        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+        dz = self._buffer("dz", dy.shape, dy.dtype)
+        db = self.grads["b"] if "b" in self.trainable_params else None
+        spec = activations.get("linear") if preactivation else self.activation
+        activation_grad(spec, self._y, self._saved, dy, dz, db)
+        if "W" in self.trainable_params:
+            np.matmul(self._x.T, dz, out=self.grads["W"])
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape, dy.dtype)
+        np.matmul(dz, self.params["W"].T, out=dx)
+        return dx
+
+    @property
+    def W_(self):
+        return self.params["W"]
+
+    @property
+    def b_(self):
+        return self.params["b"]
+
+    def get_config(self):
+        return {
+            "n_out": self.n_out,
+            "act": self.activation.name,
+            "init_type": self.init_type if isinstance(self.init_type, str) else "glorot_uniform",
+            "W_reg": _reg_config(self.regularizers.get("W")),
+            "b_reg": _reg_config(self.regularizers.get("b")),
+            "trainable_params": list(self.trainable_params),
+            "name": self.name,
+        }
+
+
+def _reg_config(reg):
+    return None if reg is None else reg.get_config()
+
+
+def _initial(given, shape, init, rng, dtype, what):
+    """The user's initial array (checked against the shape) or a draw from the initializer."""
+    if given is None:
+        return np.ascontiguousarray(init(shape, rng, dtype), dtype=dtype)
+    arr = np.asarray(given)
+    if arr.shape != shape:
+        raise ValueError(f"{what}_init must have shape {shape}; got {arr.shape}")
+    return np.array(arr, dtype=dtype)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability p_drop, scale the rest."""
+
+    def __init__(self, p_drop: float = 0.1, name: str | None = None):
+        super().__init__(name)
+        if (
+            isinstance(p_drop, bool)
+            or not isinstance(p_drop, (int, float))
+            or not (0 <= p_drop < 1)
+        ):
+            raise ValueError(f"p_drop must be a number in [0, 1); got {p_drop!r}")
+        self.p_drop = float(p_drop)
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        self.rng = rng
+        return input_shape
+
+    def forward(self, x, training):
+        self._training = training and self.p_drop > 0
+        if not self._training:
+            return x
+        from hat.kernels.dropout import dropout_forward
+
+        uniform = self._buffer("u", (x.size,), x.dtype)
+        self.rng.random(out=uniform, dtype=x.dtype)
+        y = self._buffer("y", x.shape, x.dtype)
+        mask = self._buffer("mask", (x.size,), x.dtype)
+        dropout_forward(x.reshape(-1), uniform, self.p_drop, y.reshape(-1), mask)
+        return y
+
+    def backward(self, dy):
+        if not self._training:
+            return dy
+        from hat.kernels.dropout import multiply
+
+        dx = self._buffer("dx", dy.shape, dy.dtype)
+        multiply(dy.reshape(-1), self._buffers["mask"], dx.reshape(-1))
+        return dx
+
+    def get_config(self):
+        return {"p_drop": self.p_drop, "name": self.name}
+
+
+class Activation(Layer):
+    """An activation on its own (softmax runs along the last axis)."""
+
+    def __init__(self, act_func="linear", name: str | None = None):
+        super().__init__(name)
+        self.activation = activations.get(act_func)
+
+    def forward(self, x, training):
+        y = self._buffer("y", x.shape, x.dtype)
+        y[...] = x
+        self._y, self._saved = activate(self.activation, y)
+        return self._y
+
+    def backward(self, dy, preactivation: bool = False):
+        if preactivation:
+            return dy
+        dx = self._buffer("dx", dy.shape, dy.dtype)
+        return activation_grad(self.activation, self._y, self._saved, dy, dx)
+
+    def get_config(self):
+        return {"act_func": self.activation.name, "name": self.name}
+
+
+class Flatten(Layer):
+    """Flattens each sample to one axis (Hat's ndim=2 counts the batch axis)."""
+
+    def __init__(self, ndim: int = 2, name: str | None = None):
+        super().__init__(name)
+        if ndim != 2:
+            raise ValueError(f"Flatten supports ndim=2 (batch, features) only; got {ndim!r}")
+        self.ndim = ndim
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        return (math.prod(input_shape),)
+
+    def forward(self, x, training):
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape((dy.shape[0],) + self.input_shape)
+
+    def get_config(self):
+        return {"ndim": self.ndim, "name": self.name}
+
+
+class Reshape(Layer):
+    """Reshapes each sample to out_shape (one size may be -1)."""
+
+    def __init__(self, out_shape, name: str | None = None):
+        super().__init__(name)
+        self.out_shape = _as_shape(out_shape, "out_shape")
+        if sum(d == -1 for d in self.out_shape) > 1 or any(
+            d < 1 and d != -1 for d in self.out_shape
+        ):
+            raise ValueError(f"out_shape needs positive sizes and at most one -1; got {out_shape}")
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        size = math.prod(input_shape)
+        known = math.prod(d for d in self.out_shape if d != -1)
+        shape = tuple(size // known if d == -1 else d for d in self.out_shape)
+        if math.prod(shape) != size:
+            raise ValueError(
+                f"Reshape cannot turn an input of shape {shape_with_batch(input_shape)} "
+                f"({size} values per sample) into {shape_with_batch(self.out_shape)}"
+            )
+        return shape
+
+    def forward(self, x, training):
+        return x.reshape((x.shape[0],) + self.output_shape)
+
+    def backward(self, dy):
+        return dy.reshape((dy.shape[0],) + self.input_shape)
+
+    def get_config(self):
+        return {"out_shape": self.out_shape, "name": self.name}

@@ -1,0 +1,67 @@
+"""Metrics: f(y_true, y_pred) -> float over a whole set. Any loss name is a metric too.
+
+Targets may be one-hot rows or class indices; a metric tells them apart by their rank.
+"""
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from hat import losses
+
+
+def _class_indices(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    if y_true.ndim == y_pred.ndim:
+        return y_true.argmax(axis=-1)
+    return np.asarray(y_true).astype(np.int64)
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Share of samples whose most probable class is the true one (threshold 0.5 for 1 output)."""
+    if y_pred.shape[-1] == 1 and y_true.ndim == y_pred.ndim:
+        return float(((y_pred > 0.5) == (y_true > 0.5)).mean())
+    return float((y_pred.argmax(axis=-1) == _class_indices(y_true, y_pred)).mean())
+
+
+def categorical_error(y_true, y_pred) -> float:
+    """Hat's metric: 1 - accuracy."""
+    return 1.0 - accuracy(y_true, y_pred)
+
+
+def top_k_accuracy(y_true, y_pred, k: int = 5) -> float:
+    """Share of samples whose true class is among the k most probable."""
+    labels = _class_indices(y_true, y_pred)
+    k = min(k, y_pred.shape[-1])
+    top = np.argpartition(y_pred, -k, axis=-1)[..., -k:]
+    return float((top == labels[..., None]).any(axis=-1).mean())
+
+
+_METRICS: dict[str, Callable] = {
+    "accuracy": accuracy,
+    "acc": accuracy,
+    "categorical_accuracy": accuracy,
+    "categorical_error": categorical_error,
+    "top_k_accuracy": top_k_accuracy,
+}
+
+
+def names() -> list[str]:
+    return sorted(_METRICS) + ["top_<k>_accuracy"] + losses.names()
+
+
+def get(metric: "str | Callable") -> tuple[str, Callable]:
+    """(name, fn) for a metric given by name, as a loss name, or as a callable f(y_true, y_pred)."""
+    if callable(metric) and not isinstance(metric, str):
+        return getattr(metric, "name", getattr(metric, "__name__", "metric")), metric
+    if not isinstance(metric, str):
+        raise TypeError(f"a metric must be a name or a callable; got {metric!r}")
+    if metric in _METRICS:
+        return metric, _METRICS[metric]
+    match = re.fullmatch(r"top_(\d+)_accuracy", metric)
+    if match:
+        k = int(match.group(1))
+        return metric, lambda y_true, y_pred: top_k_accuracy(y_true, y_pred, k)
+    if metric in losses.names():
+        return metric, losses.get(metric).value
+    raise ValueError(f"unknown metric {metric!r}; expected one of: " + ", ".join(names()))

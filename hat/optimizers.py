@@ -1,0 +1,274 @@
+"""Optimizers. Each updates the model's flat parameter buffer with one fused numba kernel.
+
+The update formulas are torch.optim's (the parity tests hold them to it). SGD keeps Hat's
+`rho` as another name for `momentum`, Adadelta Hat's `rou` for `rho`. `weight_decay` is an L2
+term added to the gradient, except in AdamW, where it is decoupled. State is a plain dict of
+arrays (`optimizer.state`), so that a model file can hold it.
+"""
+
+import math
+
+import numpy as np
+
+
+def _check_number(name: str, value, low: float = 0.0, inclusive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    ok = value >= low if inclusive else value > low
+    if not math.isfinite(value) or not ok:
+        bound = ">=" if inclusive else ">"
+        raise ValueError(f"{name} must be a finite number {bound} {low}; got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: gradient clipping, the step counter, state, config."""
+
+    slots: tuple[str, ...] = ()  # names of the per-parameter state arrays
+
+    def __init__(
+        self, lr=0.01, clipnorm=None, clipvalue=None, global_clipnorm=None, weight_decay=0.0
+    ):
+        if callable(lr):
+            self.lr = lr  # a schedule: lr(iterations) -> float
+        else:
+            self.lr = _check_number("lr", lr, 0.0, inclusive=False)
+        self.clipnorm = None if clipnorm is None else _check_number("clipnorm", clipnorm, 0, False)
+        self.clipvalue = (
+            None if clipvalue is None else _check_number("clipvalue", clipvalue, 0, False)
+        )
+        self.global_clipnorm = (
+            None
+            if global_clipnorm is None
+            else _check_number("global_clipnorm", global_clipnorm, 0, False)
+        )
+        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.state: dict[str, np.ndarray] = {}
+
+    @property
+    def iterations(self) -> int:
+        return int(self.state["iterations"]) if "iterations" in self.state else 0
+
+    def current_lr(self) -> float:
+        lr = self.lr(self.iterations) if callable(self.lr) else self.lr
+        return _check_number("the learning rate from the schedule", lr, 0.0)
+
+    def build(self, size: int, dtype=np.float32) -> None:
+        """Create zeroed state for a flat buffer of `size` parameters."""
+        self.state = {name: np.zeros(size, dtype) for name in self.slots}
+        self.state["iterations"] = np.zeros((), np.int64)
+
+    def reset(self) -> None:
+        """Hat's name: forget the state (it is rebuilt at the next update)."""
+        self.state = {}
+
+    def update(self, params: np.ndarray, grads: np.ndarray, segments=(), clip=None) -> None:
+        """One step on the flat buffers. segments: (start, stop) of each variable, for clipnorm.
+
+        `clip` is fit's element-wise clip (Hat's); it combines with clipvalue (the tighter wins).
+        """
+        if not self._state_fits(params):
+            self.build(params.shape[0], params.dtype)
+        self._clip_norms(grads, segments)
+        clipvalue = min(c for c in (self.clipvalue, clip, math.inf) if c is not None)
+        self.state["iterations"] += 1
+        self._apply(params, grads, 0.0 if clipvalue == math.inf else clipvalue)
+
+    def _state_fits(self, params) -> bool:
+        if "iterations" not in self.state:
+            return False
+        return all(
+            self.state[name].shape == params.shape and self.state[name].dtype == params.dtype
+            for name in self.slots
+        )
+
+    def _clip_norms(self, grads, segments) -> None:
+        if self.global_clipnorm is not None:
+            norm = float(np.sqrt(np.dot(grads, grads)))
+            if norm > self.global_clipnorm:
+                grads *= grads.dtype.type(self.global_clipnorm / norm)
+        if self.clipnorm is not None:
+            for start, stop in segments:
+                g = grads[start:stop]
+                norm = float(np.sqrt(np.dot(g, g)))
+                if norm > self.clipnorm:
+                    g *= g.dtype.type(self.clipnorm / norm)
+
+    def _apply(self, params, grads, clipvalue) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        config = {k: v for k, v in vars(self).items() if k != "state"}
+        if callable(self.lr):
+            config["lr"] = getattr(self.lr, "get_config", lambda: repr(self.lr))()
+        return config
+
+    def get_updates(self, params, grads):
+        """Hat's name for one update step over lists of parameter and gradient arrays."""
+        for p, g in zip(params, grads, strict=True):
+            self.update(p.reshape(-1), g.reshape(-1), [(0, p.size)])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _kernels():
+    from hat.kernels import optim  # numba loads on first use, not at import
+
+    return optim
+
+
+class SGD(Optimizer):
+    """SGD with momentum (Hat's `rho` is another name for it) and optional Nesterov."""
+
+    slots = ("velocity",)
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, rho=None, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.momentum = _check_number("momentum", momentum if rho is None else rho)
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs a momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _apply(self, params, grads, clipvalue):
+        _kernels().sgd_update(
+            params,
+            grads,
+            self.state["velocity"],
+            self.current_lr(),
+            self.momentum,
+            self.nesterov,
+            self.weight_decay,
+            clipvalue,
+        )
+
+
+class Adam(Optimizer):
+    slots = ("m", "v")
+    decoupled = False
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.beta1 = _check_number("beta1", beta1)
+        self.beta2 = _check_number("beta2", beta2)
+        if self.beta1 >= 1 or self.beta2 >= 1:
+            raise ValueError(f"beta1 and beta2 must be in [0, 1); got {beta1}, {beta2}")
+        self.eps = _check_number("eps", eps)
+
+    def _apply(self, params, grads, clipvalue):
+        _kernels().adam_update(
+            params,
+            grads,
+            self.state["m"],
+            self.state["v"],
+            self.current_lr(),
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.iterations,
+            self.weight_decay,
+            self.decoupled,
+            clipvalue,
+        )
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.01, as in PyTorch)."""
+
+    decoupled = True
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, **kwargs):
+        super().__init__(lr, beta1, beta2, eps, weight_decay=weight_decay, **kwargs)
+
+
+class RMSprop(Optimizer):
+    slots = ("square_avg",)
+
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-8, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.rho = _check_number("rho", rho)
+        self.eps = _check_number("eps", eps)
+
+    def _apply(self, params, grads, clipvalue):
+        _kernels().rmsprop_update(
+            params,
+            grads,
+            self.state["square_avg"],
+            self.current_lr(),
+            self.rho,
+            self.eps,
+            self.weight_decay,
+            clipvalue,
+        )
+
+
+Rmsprop = RMSprop  # Hat's spelling
+
+
+class Adagrad(Optimizer):
+    slots = ("sum_sq",)
+
+    def __init__(self, lr=0.01, eps=1e-6, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.eps = _check_number("eps", eps)
+
+    def _apply(self, params, grads, clipvalue):
+        _kernels().adagrad_update(
+            params,
+            grads,
+            self.state["sum_sq"],
+            self.current_lr(),
+            self.eps,
+            self.weight_decay,
+            clipvalue,
+        )
+
+
+class Adadelta(Optimizer):
+    """Adadelta; Hat spelled its decay `rou`, which is accepted too."""
+
+    slots = ("square_avg", "acc_delta")
+
+    def __init__(self, lr=1.0, rho=0.95, eps=1e-8, rou=None, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.rho = _check_number("rho", rho if rou is None else rou)
+        self.eps = _check_number("eps", eps)
+
+    def _apply(self, params, grads, clipvalue):
+        _kernels().adadelta_update(
+            params,
+            grads,
+            self.state["square_avg"],
+            self.state["acc_delta"],
+            self.current_lr(),
+            self.rho,
+            self.eps,
+            self.weight_decay,
+            clipvalue,
+        )
+
+
+_BY_NAME = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+}
+
+
+def get(optimizer) -> Optimizer:
+    """An Optimizer instance, or a name ('adam', 'sgd', ...) for one with default settings."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in _BY_NAME:
+        return _BY_NAME[optimizer.lower()]()
+    raise ValueError(
+        f"unknown optimizer {optimizer!r}; expected an Optimizer instance or one of: "
+        + ", ".join(sorted(_BY_NAME))
+    )

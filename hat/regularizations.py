@@ -1,0 +1,66 @@
+"""Weight penalties added to the training loss: L1, L2 and L1L2, passed as W_reg= or b_reg=."""
+
+import numpy as np
+
+
+class Regularization:
+    """A penalty on one parameter array: value(W) adds to the loss, add_gradient adds to dW."""
+
+    def value(self, w: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def add_gradient(self, w: np.ndarray, dw: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"class_name": type(self).__name__, **vars(self)}
+
+
+def _check_factor(name: str, value: float) -> float:
+    if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return float(value)
+
+
+class L1L2(Regularization):
+    def __init__(self, l1: float = 0.01, l2: float = 0.01):
+        self.l1 = _check_factor("l1", l1)
+        self.l2 = _check_factor("l2", l2)
+
+    def value(self, w):
+        return float(self.l1 * np.abs(w).sum() + self.l2 * np.square(w).sum())
+
+    def add_gradient(self, w, dw):
+        if self.l1:
+            dw += (self.l1 * np.sign(w)).astype(dw.dtype)
+        if self.l2:
+            dw += (2 * self.l2) * w
+
+
+class L1(L1L2):
+    def __init__(self, l1: float = 0.01):
+        super().__init__(l1=l1, l2=0.0)
+
+    def get_config(self):
+        return {"class_name": "L1", "l1": self.l1}
+
+
+class L2(L1L2):
+    def __init__(self, l2: float = 0.01):
+        super().__init__(l1=0.0, l2=l2)
+
+    def get_config(self):
+        return {"class_name": "L2", "l2": self.l2}
+
+
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(reg) -> Regularization | None:
+    """None, a Regularization, or its config dict ({'class_name': 'L2', 'l2': 0.01})."""
+    if reg is None or isinstance(reg, Regularization):
+        return reg
+    if isinstance(reg, dict) and reg.get("class_name") in _CLASSES:
+        args = {k: v for k, v in reg.items() if k != "class_name"}
+        return _CLASSES[reg["class_name"]](**args)
+    raise TypeError(f"a regularizer must be L1(...), L2(...), L1L2(...) or None; got {reg!r}")
