@@ -1,0 +1,44 @@
+"""The MNIST examples on the real data (HAT_DATASETS; in CI its absence fails these tests)."""
+
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "mnist"
+
+
+@pytest.fixture
+def examples_path(mnist, monkeypatch, tmp_path):
+    """examples/mnist importable, the working folder a fresh temporary one."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    for name in ("main_dnn", "prepare_data"):
+        sys.modules.pop(name, None)
+
+
+def test_main_dnn_one_epoch_reaches_95_percent(examples_path, capsys):
+    import main_dnn
+
+    accuracy = main_dnn.main(["--epochs", "1", "--out", "run", "--verbose", "0"])
+    assert accuracy >= 0.95
+    out = capsys.readouterr().out
+    assert "Total params: 648,010" in out and "te_categorical_error" in out
+    assert "test accuracy after 1 epochs" in out
+    assert os.path.isfile("run/Md/md0_epochs.h5") and os.path.isfile("run/validation.p")
+
+
+def test_hat_tutorial_program_runs_as_written(examples_path, capsys):
+    source = (EXAMPLES / "tutorial_dnn.py").read_text()
+    assert source.count("n_epochs=101") == 1
+    code = compile(source.replace("n_epochs=101", "n_epochs=1"), "tutorial_dnn.py", "exec")
+    namespace = {"__name__": "__main__"}
+    exec(code, namespace)
+    assert namespace["pred_y"].shape == (10000, 10)
+    assert os.path.isfile("Md/md0_epochs.h5")
+    with open("validation.p", "rb") as f:
+        record = pickle.load(f)
+    assert record["epochs"] == [0, 1] and record["te_categorical_error"][-1] < 0.05
