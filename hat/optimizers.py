@@ -22,6 +22,14 @@ def _check_number(name: str, value, low: float = 0.0, inclusive: bool = True) ->
     return value
 
 
+def _check_fraction(name: str, value) -> float:
+    """A decay rate: a number in [0, 1)."""
+    value = _check_number(name, value)
+    if value >= 1:
+        raise ValueError(f"{name} must be in [0, 1); got {value!r}")
+    return value
+
+
 class Optimizer:
     """Base class: gradient clipping, the step counter, state, config."""
 
@@ -72,8 +80,9 @@ class Optimizer:
             self.build(params.shape[0], params.dtype)
         self._clip_norms(grads, segments)
         clipvalue = min(c for c in (self.clipvalue, clip, math.inf) if c is not None)
+        lr = self.current_lr()  # a schedule sees the steps taken so far: lr(0) for the first
         self.state["iterations"] += 1
-        self._apply(params, grads, 0.0 if clipvalue == math.inf else clipvalue)
+        self._apply(params, grads, lr, 0.0 if clipvalue == math.inf else clipvalue)
 
     def _state_fits(self, params) -> bool:
         if "iterations" not in self.state:
@@ -95,7 +104,7 @@ class Optimizer:
                 if norm > self.clipnorm:
                     g *= g.dtype.type(self.clipnorm / norm)
 
-    def _apply(self, params, grads, clipvalue) -> None:
+    def _apply(self, params, grads, lr, clipvalue) -> None:
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -105,9 +114,18 @@ class Optimizer:
         return config
 
     def get_updates(self, params, grads):
-        """Hat's name for one update step over lists of parameter and gradient arrays."""
-        for p, g in zip(params, grads, strict=True):
-            self.update(p.reshape(-1), g.reshape(-1), [(0, p.size)])
+        """Hat's name: one update step over lists of parameter and gradient arrays, in place."""
+        if len(params) != len(grads):
+            raise ValueError(
+                f"get_updates needs one gradient per parameter; got {len(params)} "
+                f"parameters and {len(grads)} gradients"
+            )
+        flat_params = np.concatenate([np.ravel(p) for p in params])
+        flat_grads = np.concatenate([np.ravel(g) for g in grads]).astype(flat_params.dtype)
+        bounds = np.cumsum([0] + [np.size(p) for p in params])
+        self.update(flat_params, flat_grads, list(zip(bounds[:-1], bounds[1:], strict=True)))
+        for p, start, stop in zip(params, bounds[:-1], bounds[1:], strict=True):
+            p[...] = flat_params[start:stop].reshape(p.shape)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -127,19 +145,18 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, rho=None, **kwargs):
         super().__init__(lr, **kwargs)
-        self.momentum = _check_number("momentum", momentum if rho is None else rho)
-        if self.momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
+        name = "momentum" if rho is None else "rho"
+        self.momentum = _check_fraction(name, momentum if rho is None else rho)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs a momentum > 0")
         self.nesterov = bool(nesterov)
 
-    def _apply(self, params, grads, clipvalue):
+    def _apply(self, params, grads, lr, clipvalue):
         _kernels().sgd_update(
             params,
             grads,
             self.state["velocity"],
-            self.current_lr(),
+            lr,
             self.momentum,
             self.nesterov,
             self.weight_decay,
@@ -153,19 +170,17 @@ class Adam(Optimizer):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **kwargs):
         super().__init__(lr, **kwargs)
-        self.beta1 = _check_number("beta1", beta1)
-        self.beta2 = _check_number("beta2", beta2)
-        if self.beta1 >= 1 or self.beta2 >= 1:
-            raise ValueError(f"beta1 and beta2 must be in [0, 1); got {beta1}, {beta2}")
+        self.beta1 = _check_fraction("beta1", beta1)
+        self.beta2 = _check_fraction("beta2", beta2)
         self.eps = _check_number("eps", eps)
 
-    def _apply(self, params, grads, clipvalue):
+    def _apply(self, params, grads, lr, clipvalue):
         _kernels().adam_update(
             params,
             grads,
             self.state["m"],
             self.state["v"],
-            self.current_lr(),
+            lr,
             self.beta1,
             self.beta2,
             self.eps,
@@ -190,15 +205,15 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr=0.001, rho=0.9, eps=1e-8, **kwargs):
         super().__init__(lr, **kwargs)
-        self.rho = _check_number("rho", rho)
+        self.rho = _check_fraction("rho", rho)
         self.eps = _check_number("eps", eps)
 
-    def _apply(self, params, grads, clipvalue):
+    def _apply(self, params, grads, lr, clipvalue):
         _kernels().rmsprop_update(
             params,
             grads,
             self.state["square_avg"],
-            self.current_lr(),
+            lr,
             self.rho,
             self.eps,
             self.weight_decay,
@@ -216,12 +231,12 @@ class Adagrad(Optimizer):
         super().__init__(lr, **kwargs)
         self.eps = _check_number("eps", eps)
 
-    def _apply(self, params, grads, clipvalue):
+    def _apply(self, params, grads, lr, clipvalue):
         _kernels().adagrad_update(
             params,
             grads,
             self.state["sum_sq"],
-            self.current_lr(),
+            lr,
             self.eps,
             self.weight_decay,
             clipvalue,
@@ -235,16 +250,16 @@ class Adadelta(Optimizer):
 
     def __init__(self, lr=1.0, rho=0.95, eps=1e-8, rou=None, **kwargs):
         super().__init__(lr, **kwargs)
-        self.rho = _check_number("rho", rho if rou is None else rou)
+        self.rho = _check_fraction("rho" if rou is None else "rou", rho if rou is None else rou)
         self.eps = _check_number("eps", eps)
 
-    def _apply(self, params, grads, clipvalue):
+    def _apply(self, params, grads, lr, clipvalue):
         _kernels().adadelta_update(
             params,
             grads,
             self.state["square_avg"],
             self.state["acc_delta"],
-            self.current_lr(),
+            lr,
             self.rho,
             self.eps,
             self.weight_decay,
