@@ -80,6 +80,10 @@ _INITS = {
 }
 
 
+def names() -> list[str]:
+    return sorted(_INITS)
+
+
 def get(init_type: "str | Callable") -> Callable:
     """An initializer by name, or a callable init(shape, rng, dtype) given as is."""
     if callable(init_type):

@@ -92,10 +92,15 @@ class SparseCategoricalCrossentropy(Loss):
         return sparse_categorical_crossentropy(y_true, y_pred)
 
     def value_and_grad(self, y_true, y_pred, dy):
-        return _kernels().sparse_categorical_crossentropy(y_pred, y_true, epsilon(), dy)
+        return _kernels().sparse_categorical_crossentropy(y_pred, _labels(y_true), epsilon(), dy)
 
     def fused_value_and_grad(self, y_true, y_pred, dz):
-        return _kernels().sparse_softmax_crossentropy(y_pred, y_true, epsilon(), dz)
+        return _kernels().sparse_softmax_crossentropy(y_pred, _labels(y_true), epsilon(), dz)
+
+
+def _labels(y_true) -> np.ndarray:
+    """Labels as the kernels take them: flat int64 (no copy when they already are)."""
+    return np.asarray(y_true).astype(np.int64, copy=False).reshape(-1)
 
 
 class BinaryCrossentropy(Loss):

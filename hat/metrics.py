@@ -11,15 +11,20 @@ import numpy as np
 from hat import losses
 
 
-def _class_indices(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    if y_true.ndim == y_pred.ndim:
+def _class_indices(y_true, y_pred: np.ndarray) -> np.ndarray:
+    """Class indices from one-hot rows (same width as y_pred) or labels, flat or in a column."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == y_pred.shape[-1]:
         return y_true.argmax(axis=-1)
-    return np.asarray(y_true).astype(np.int64)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    return y_true.astype(np.int64)
 
 
 def accuracy(y_true, y_pred) -> float:
     """Share of samples whose most probable class is the true one (threshold 0.5 for 1 output)."""
-    if y_pred.shape[-1] == 1 and y_true.ndim == y_pred.ndim:
+    if y_pred.shape[-1] == 1:
+        y_true = np.asarray(y_true).reshape(y_pred.shape)
         return float(((y_pred > 0.5) == (y_true > 0.5)).mean())
     return float((y_pred.argmax(axis=-1) == _class_indices(y_true, y_pred)).mean())
 

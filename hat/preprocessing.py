@@ -6,7 +6,7 @@ import numpy as np
 def sparse_to_categorical(x, n_out: int) -> np.ndarray:
     """One-hot float32 rows of width n_out for integer labels x (shape x.shape + (n_out,))."""
     x = np.asarray(x)
-    if not isinstance(n_out, (int, np.integer)) or n_out < 1:
+    if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
         raise ValueError(f"n_out must be a positive int; got {n_out!r}")
     if x.dtype.kind == "f":
         if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):

@@ -17,7 +17,12 @@ class Regularization:
 
 
 def _check_factor(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
     return float(value)
 

@@ -74,6 +74,10 @@ class Dense(Layer):
             for k, r in (("W", regularizations.get(W_reg)), ("b", regularizations.get(b_reg)))
             if r
         }
+        if isinstance(trainable_params, str) or not all(
+            isinstance(k, str) for k in trainable_params
+        ):
+            raise TypeError(f"trainable_params must be a list of names; got {trainable_params!r}")
         unknown = set(trainable_params) - {"W", "b"}
         if unknown:
             raise ValueError(f"trainable_params may hold 'W' and 'b'; got {list(trainable_params)}")
@@ -121,7 +125,7 @@ class Dense(Layer):
         return {
             "n_out": self.n_out,
             "act": self.activation.name,
-            "init_type": self.init_type if isinstance(self.init_type, str) else "glorot_uniform",
+            "init_type": self.init_type,
             "W_reg": _reg_config(self.regularizers.get("W")),
             "b_reg": _reg_config(self.regularizers.get("b")),
             "trainable_params": list(self.trainable_params),

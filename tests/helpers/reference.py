@@ -1,0 +1,147 @@
+"""Naive numpy references for the kernels and layers, written from the maths, not from hat.
+
+Everything computes in float64 and loops where a loop is the plainest statement.
+"""
+
+import numpy as np
+
+LEAKY_ALPHA = 0.2  # Hat's leaky_relu slope
+ACTIVATION_NAMES = ["linear", "relu", "leaky_relu", "sigmoid", "hard_sigmoid", "tanh", "softmax"]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis, one row at a time."""
+    z = np.asarray(z, dtype=np.float64)
+    rows = z.reshape(-1, z.shape[-1])
+    out = np.empty_like(rows)
+    for i, row in enumerate(rows):
+        e = np.exp(row - row.max())
+        out[i] = e / e.sum()
+    return out.reshape(z.shape)
+
+
+def activation(name: str, z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    if name == "linear":
+        return z.copy()
+    if name == "relu":
+        return np.where(z > 0, z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, LEAKY_ALPHA * z)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "hard_sigmoid":
+        return np.minimum(np.maximum(0.2 * z + 0.5, 0.0), 1.0)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "softmax":
+        return softmax(z)
+    raise KeyError(name)
+
+
+def activation_grad(name: str, z: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dL/dz from dL/dy for y = act(z), from the derivative in z (softmax: its Jacobian)."""
+    z = np.asarray(z, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    if name == "linear":
+        return dy.copy()
+    if name == "relu":
+        return np.where(z > 0, dy, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, dy, LEAKY_ALPHA * dy)
+    if name == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-z))
+        return dy * s * (1.0 - s)
+    if name == "hard_sigmoid":
+        return np.where(np.abs(z) < 2.5, 0.2 * dy, 0.0)
+    if name == "tanh":
+        return dy * (1.0 - np.tanh(z) ** 2)
+    if name == "softmax":
+        return softmax_backward(softmax(z), dy)
+    raise KeyError(name)
+
+
+def softmax_backward(p: np.ndarray, dp: np.ndarray) -> np.ndarray:
+    """dL/dz = J^T dL/dp with the full Jacobian J[i, j] = p_i (delta_ij - p_j), row by row."""
+    p = np.asarray(p, dtype=np.float64)
+    rows_p = p.reshape(-1, p.shape[-1])
+    rows_dp = np.asarray(dp, dtype=np.float64).reshape(rows_p.shape)
+    out = np.empty_like(rows_p)
+    for r in range(rows_p.shape[0]):
+        q = rows_p[r]
+        jac = np.diag(q) - np.outer(q, q)
+        out[r] = jac.T @ rows_dp[r]
+    return out.reshape(p.shape)
+
+
+def dense_forward(x, W, b, act: str = "linear") -> np.ndarray:
+    x, W, b = (np.asarray(a, dtype=np.float64) for a in (x, W, b))
+    n, n_in = x.shape
+    n_out = W.shape[1]
+    z = np.zeros((n, n_out))
+    for i in range(n):
+        for j in range(n_out):
+            z[i, j] = sum(x[i, k] * W[k, j] for k in range(n_in)) + b[j]
+    return activation(act, z)
+
+
+def dropout_forward(x, uniform, p_drop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout: (y, mask) with mask 1/(1-p) where uniform >= p, else 0."""
+    x = np.asarray(x, dtype=np.float64)
+    keep = np.asarray(uniform).reshape(x.shape) >= p_drop
+    mask = np.where(keep, 1.0 / (1.0 - p_drop), 0.0)
+    return x * mask, mask
+
+
+# -- losses: mean over samples of a sum over the last axis; gradients wrt the prediction p ------
+
+
+def _clip_bounds(p, eps) -> tuple[float, float]:
+    """eps and 1 - eps as the prediction's dtype holds them (1 - 1e-7 rounds in float32)."""
+    dtype = np.asarray(p).dtype if np.asarray(p).dtype.kind == "f" else np.float64
+    return float(dtype.type(eps)), float(dtype.type(1.0 - eps))
+
+
+def categorical_crossentropy(p, y, eps=1e-7) -> tuple[float, np.ndarray]:
+    lo, hi = _clip_bounds(p, eps)
+    p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
+    n = p.shape[0]
+    q = np.clip(p, lo, hi)
+    value = -np.sum(y * np.log(q)) / n
+    grad = np.where((p >= lo) & (p <= hi), -y / q / n, 0.0)
+    return float(value), grad
+
+
+def sparse_categorical_crossentropy(p, labels, eps=1e-7) -> tuple[float, np.ndarray]:
+    p = np.asarray(p)
+    onehot = np.zeros(p.shape, dtype=p.dtype)
+    onehot[np.arange(p.shape[0]), np.asarray(labels).reshape(-1)] = 1
+    return categorical_crossentropy(p, onehot, eps)
+
+
+def binary_crossentropy(p, y, eps=1e-7) -> tuple[float, np.ndarray]:
+    lo, hi = _clip_bounds(p, eps)
+    p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
+    n = p.shape[0]
+    q = np.clip(p, lo, hi)
+    value = -np.sum(y * np.log(q) + (1 - y) * np.log(1 - q)) / n
+    grad = np.where((p >= lo) & (p <= hi), (-y / q + (1 - y) / (1 - q)) / n, 0.0)
+    return float(value), grad
+
+
+def mean_squared_error(p, y) -> tuple[float, np.ndarray]:
+    p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
+    n = p.shape[0]
+    return float(np.sum((p - y) ** 2) / n), 2 * (p - y) / n
+
+
+def mean_absolute_error(p, y) -> tuple[float, np.ndarray]:
+    p, y = np.asarray(p, np.float64), np.asarray(y, np.float64)
+    n = p.shape[0]
+    return float(np.sum(np.abs(p - y)) / n), np.sign(p - y) / n
+
+
+def sigmoid_backward(p, dp) -> np.ndarray:
+    """dL/dz for p = sigmoid(z)."""
+    p = np.asarray(p, np.float64)
+    return np.asarray(dp, np.float64) * p * (1 - p)
