@@ -6,6 +6,10 @@ import os
 import numpy as np
 import pytest
 
+# Tests run examples from temporary folders: a relative HAT_DATASETS must not move with them.
+if os.environ.get("HAT_DATASETS"):
+    os.environ["HAT_DATASETS"] = os.path.abspath(os.environ["HAT_DATASETS"])
+
 
 @pytest.fixture(scope="session")
 def mnist():
