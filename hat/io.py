@@ -1,11 +1,8 @@
-"""The model file: one HDF5 file (h5py), written atomically.
+"""The model file: one HDF5 file (h5py) with everything a run needs to resume exactly.
 
-Layout (format 1):
-    attrs: format ('hat-model'), format_version, hat_version, epoch, iteration, seed,
-           rng_state (JSON of the generator's bit_generator.state)
-    architecture: attr 'json': [{"class_name": ..., "config": {...}}, ...] in layer order
-    layers/<layer name>/params/<W, b, ...>  and  layers/<layer name>/state/<...>
-Anyone with h5py can read the weights without hat.
+Writes are atomic: a temporary file in the same folder, flushed and fsynced, then renamed over
+the target, so a crash or a kill mid-save leaves the previous file intact. The layout is
+documented in docs/saving.md; anyone with h5py can read the weights without hat.
 """
 
 import json
@@ -15,64 +12,72 @@ import tempfile
 import numpy as np
 
 FORMAT = "hat-model"
+WEIGHTS_FORMAT = "hat-weights"
 FORMAT_VERSION = 1
 
 
 class ModelFileError(ValueError):
-    """The file is missing, truncated, corrupt, not a hat model, or from a newer format."""
+    """The file is missing, truncated, corrupt, not a hat file, or from a newer format."""
 
 
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if callable(value):
-        # A user's initializer: the file holds the weights, so loading never calls it.
-        from hat import initializations
-
-        name = getattr(value, "__name__", "")
-        return name if name in initializations.names() else "zeros"
-    return value
-
-
-def save(model, path) -> None:
-    """Write the model to path. A crash mid-write leaves any previous file at path intact."""
-    import h5py
-
+# -- writing -------------------------------------------------------------------------------
+def save(model, path, include_optimizer: bool = True) -> None:
+    """The whole model: architecture, weights, counters, random state and, when it has them,
+    the optimizer, the callbacks' state, the History and the position in the current epoch."""
     from hat import __version__
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    architecture = [
+    def write(f):
+        f.attrs.update(
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            hat_version=__version__,
+            epoch=model.epoch,
+            iteration=model.iteration,
+            seed=model.seed,
+            rng_state=json.dumps(model.rng.bit_generator.state),
+        )
+        f.create_group("architecture").attrs["json"] = json.dumps(architecture(model))
+        _write_layers(f, model)
+        if include_optimizer and model.optimizer is not None:
+            _write_optimizer(f.create_group("optimizer"), model.optimizer)
+        _write_training(f.create_group("training"), model)
+
+    _write_atomic(path, write)
+
+
+def save_weights(model, path) -> None:
+    """Only the layers' params and state, by layer name."""
+    from hat import __version__
+
+    def write(f):
+        f.attrs.update(
+            format=WEIGHTS_FORMAT, format_version=FORMAT_VERSION, hat_version=__version__
+        )
+        _write_layers(f, model)
+
+    _write_atomic(path, write)
+
+
+def architecture(model) -> list[dict]:
+    return [
         {
             "class_name": type(layer).__name__,
             "config": {k: _jsonable(v) for k, v in layer.get_config().items()},
         }
         for layer in model.layers
     ]
+
+
+def _write_atomic(path, write) -> None:
+    import h5py
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
     os.close(fd)
     try:
         with h5py.File(tmp, "w") as f:
-            f.attrs.update(
-                format=FORMAT,
-                format_version=FORMAT_VERSION,
-                hat_version=__version__,
-                epoch=model.epoch,
-                iteration=model.iteration,
-                seed=model.seed,
-                rng_state=json.dumps(model.rng.bit_generator.state),
-            )
-            f.create_group("architecture").attrs["json"] = json.dumps(architecture)
-            for layer in model.layers:
-                group = f.create_group(f"layers/{layer.name}")
-                for kind in ("params", "state"):
-                    sub = group.create_group(kind)
-                    for key, value in getattr(layer, kind).items():
-                        sub.create_dataset(key, data=value)
+            write(f)
             f.flush()
         with open(tmp, "rb+") as raw:
             os.fsync(raw.fileno())
@@ -83,12 +88,85 @@ def save(model, path) -> None:
         raise
 
 
-def load(path):
-    """Rebuild a model saved by `save`: architecture, weights, epoch and random state."""
-    import h5py
+def _write_layers(f, model) -> None:
+    for layer in model.layers:
+        group = f.create_group(f"layers/{layer.name}")
+        for kind in ("params", "state"):
+            sub = group.create_group(kind)
+            for key, value in getattr(layer, kind).items():
+                sub.create_dataset(key, data=value)
 
-    from hat.layers.base import Layer
-    from hat.models import Model
+
+def _write_optimizer(group, optimizer) -> None:
+    config = optimizer.get_config()
+    group.attrs["class_name"] = type(optimizer).__name__
+    group.attrs["config"] = json.dumps({k: _jsonable(v) for k, v in config.items()})
+    state = group.create_group("state")
+    for key, value in optimizer.state.items():
+        state.create_dataset(key, data=value)
+
+
+def _write_training(group, model) -> None:
+    """What fit needs to continue a run: History, target epoch, epoch progress, callbacks."""
+    if model.history is not None:
+        group.attrs["history"] = json.dumps(model.history.get_state(), default=_jsonable)
+    if getattr(model, "fit_target_epoch", None) is not None:
+        group.attrs["fit_target_epoch"] = model.fit_target_epoch
+    progress = getattr(model, "epoch_progress", None)
+    if progress is not None:
+        _write_tree(group, "epoch_progress", progress)
+    for index, callback in enumerate(getattr(model, "active_callbacks", [])):
+        state = callback.get_state()
+        if state:
+            _write_tree(group, f"callbacks/{index}_{type(callback).__name__}", state)
+
+
+def _write_tree(parent, name: str, obj) -> None:
+    """Nested dicts and lists whose leaves are JSON values or arrays, arrays as datasets."""
+    if isinstance(obj, np.ndarray):
+        parent.create_dataset(name, data=obj)
+        return
+    if isinstance(obj, dict) or (isinstance(obj, list) and any(_holds_array(v) for v in obj)):
+        group = parent.create_group(name)
+        group.attrs["kind"] = "dict" if isinstance(obj, dict) else "list"
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        for key, value in items:
+            _write_tree(group, str(key), value)
+        return
+    parent.attrs[f"json:{name}"] = json.dumps(obj, default=_jsonable)
+
+
+def _holds_array(obj) -> bool:
+    if isinstance(obj, np.ndarray):
+        return True
+    if isinstance(obj, dict):
+        return any(_holds_array(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_holds_array(v) for v in obj)
+    return False
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if callable(value):
+        # A user's initializer: the file holds the weights, so loading never calls it.
+        from hat import initializations
+
+        name = getattr(value, "__name__", "")
+        return name if name in initializations.names() else "zeros"
+    return value
+
+
+# -- reading -------------------------------------------------------------------------------
+def _open(path, expected_format: str):
+    import h5py
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -99,31 +177,159 @@ def load(path):
         raise ModelFileError(
             f"{path!r} is not a readable HDF5 file ({err}); it may be truncated or corrupt"
         ) from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise ModelFileError(f"{path!r} is an HDF5 file but not a hat model file")
-        version = int(f.attrs["format_version"])
-        if version > FORMAT_VERSION:
+    found = f.attrs.get("format")
+    if found not in (FORMAT, WEIGHTS_FORMAT) or (expected_format == FORMAT and found != FORMAT):
+        f.close()
+        what = (
+            "a hat weights file, not a whole model"
+            if found == WEIGHTS_FORMAT
+            else "not a hat model file"
+        )
+        raise ModelFileError(f"{path!r} is an HDF5 file but {what}")
+    version = int(f.attrs.get("format_version", -1))
+    if version > FORMAT_VERSION:
+        f.close()
+        raise ModelFileError(
+            f"{path!r} has model format {version}; this hat reads up to "
+            f"{FORMAT_VERSION}. Upgrade hat to read it"
+        )
+    return f
+
+
+def load(path):
+    """Rebuild a model saved by `save`: architecture, weights, counters, random state, and the
+    optimizer (as model.optimizer) when the file holds one."""
+    with _open(path, FORMAT) as f:
+        try:
+            model = _build(f, path)
+            _read_weights(f, model, path)
+            _read_counters(f, model)
+            if "optimizer" in f:
+                model.optimizer = read_optimizer(f["optimizer"])
+        except (KeyError, ValueError, TypeError) as err:
+            if isinstance(err, ModelFileError):
+                raise
             raise ModelFileError(
-                f"{path!r} has model format {version}; this hat reads up to "
-                f"{FORMAT_VERSION}. Upgrade hat to read it"
-            )
-        layers = []
-        for entry in json.loads(f["architecture"].attrs["json"]):
-            cls = Layer.registry.get(entry["class_name"])
-            if cls is None:
-                raise ModelFileError(
-                    f"{path!r} uses layer class {entry['class_name']!r}, which "
-                    "is not defined; import the module that defines it first"
-                )
-            layers.append(cls(**entry["config"]))
-        model = Model(layers, seed=int(f.attrs["seed"]))
-        for layer in model.layers:
-            group = f[f"layers/{layer.name}"]
-            for kind in ("params", "state"):
-                for key, target in getattr(layer, kind).items():
-                    target[...] = group[kind][key][()]  # in place: keeps the flat buffers
-        model.epoch = int(f.attrs["epoch"])
-        model.iteration = int(f.attrs["iteration"])
-        model.rng.bit_generator.state = json.loads(f.attrs["rng_state"])
+                f"{os.fspath(path)!r} is a hat model file, but it is incomplete or damaged: {err}"
+            ) from err
     return model
+
+
+def load_weights(model, path) -> None:
+    """Copy params and state from a model or weights file into `model`, by layer name; every
+    name and shape must match."""
+    with _open(path, WEIGHTS_FORMAT) as f:
+        _read_weights(f, model, path)
+
+
+def _build(f, path):
+    from hat.layers.base import Layer
+    from hat.models import Model
+
+    layers = []
+    for entry in json.loads(f["architecture"].attrs["json"]):
+        cls = Layer.registry.get(entry["class_name"])
+        if cls is None:
+            raise ModelFileError(
+                f"{os.fspath(path)!r} uses layer class {entry['class_name']!r}, "
+                "which is not defined; import the module that defines it first"
+            )
+        layers.append(cls(**entry["config"]))
+    return Model(layers, seed=int(f.attrs["seed"]))
+
+
+def _read_weights(f, model, path) -> None:
+    saved = set(f["layers"]) if "layers" in f else set()
+    names = [layer.name for layer in model.layers]
+    if saved != set(names):
+        raise ModelFileError(
+            f"{os.fspath(path)!r} holds layers {sorted(saved)}; the model has {sorted(names)}"
+        )
+    for layer in model.layers:
+        for kind in ("params", "state"):
+            group = f[f"layers/{layer.name}/{kind}"]
+            if set(group) != set(getattr(layer, kind)):
+                raise ModelFileError(
+                    f"{os.fspath(path)!r}: layer {layer.name} has {kind} "
+                    f"{sorted(group)} in the file, {sorted(getattr(layer, kind))}"
+                    " in the model"
+                )
+            for key, target in getattr(layer, kind).items():
+                if group[key].shape != target.shape:
+                    raise ModelFileError(
+                        f"{os.fspath(path)!r}: {layer.name}.{key} has shape "
+                        f"{group[key].shape} in the file, {target.shape} in "
+                        "the model"
+                    )
+        for kind in ("params", "state"):
+            group = f[f"layers/{layer.name}/{kind}"]
+            for key, target in getattr(layer, kind).items():
+                target[...] = group[key][()]  # in place: keeps the flat buffers shared
+
+
+def _read_counters(f, model) -> None:
+    model.epoch = int(f.attrs["epoch"])
+    model.iteration = int(f.attrs["iteration"])
+    model.rng.bit_generator.state = json.loads(f.attrs["rng_state"])
+
+
+def read_optimizer(group, into=None):
+    """The saved optimizer, or its state loaded into `into` (an optimizer of the same class)."""
+    from hat import optimizers
+
+    class_name = group.attrs["class_name"]
+    if into is None:
+        into = optimizers.from_config(class_name, json.loads(group.attrs["config"]))
+    elif type(into).__name__ != class_name:
+        raise ModelFileError(
+            f"the checkpoint's optimizer is {class_name}; fit was given {type(into).__name__}"
+        )
+    into.state = {key: np.array(group["state"][key][()]) for key in group["state"]}
+    return into
+
+
+def read_checkpoint(path, model, optimizer):
+    """Load a full checkpoint into an existing model for fit(resume_from=...): weights,
+    counters, random state, optimizer state. Returns the training record (History, target
+    epoch, epoch progress, callbacks' states)."""
+    with _open(path, FORMAT) as f:
+        saved_arch = json.loads(f["architecture"].attrs["json"])
+        if saved_arch != architecture(model):
+            raise ModelFileError(
+                f"{os.fspath(path)!r} holds a different architecture than this "
+                "model; build the same model, or use load_model"
+            )
+        _read_weights(f, model, path)
+        _read_counters(f, model)
+        if "optimizer" in f:
+            optimizer = read_optimizer(f["optimizer"], into=optimizer)
+        training = f["training"] if "training" in f else None
+        record = {
+            "optimizer": optimizer,
+            "history": None,
+            "fit_target_epoch": None,
+            "epoch_progress": None,
+            "callbacks": {},
+        }
+        if training is not None:
+            if "history" in training.attrs:
+                record["history"] = json.loads(training.attrs["history"])
+            if "fit_target_epoch" in training.attrs:
+                record["fit_target_epoch"] = int(training.attrs["fit_target_epoch"])
+            tree = _read_tree(training)
+            record["epoch_progress"] = tree.get("epoch_progress")
+            record["callbacks"] = tree.get("callbacks", {})
+    return record
+
+
+def _read_tree(group):
+    out = {
+        key[len("json:") :]: json.loads(value)
+        for key, value in group.attrs.items()
+        if key.startswith("json:")
+    }
+    for key, item in group.items():
+        out[key] = item[()] if not hasattr(item, "keys") else _read_tree(item)
+    if group.attrs.get("kind") == "list":
+        return [out[str(i)] for i in range(len(out))]
+    return out

@@ -1,11 +1,18 @@
 """Sequential (the builder: add, combine) and Model (fit, predict, evaluate, ...)."""
 
+import math
+import warnings
+
 import numpy as np
 
 from hat import checks, losses, optimizers
 from hat import metrics as metrics_mod
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import InputLayer
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training met a NaN or Inf loss or gradient; the last good weights were kept."""
 
 
 class Sequential:
@@ -61,6 +68,12 @@ class Model:
         self.loss = None
         self.optimizer = None
         self.train_metrics: list = []
+        self.tr_time = 0.0  # seconds spent in training epochs (Hat's tr_time_)
+        # Set by fit while it runs, so that a checkpoint records where the run is:
+        self.fit_target_epoch: int | None = None
+        self.epoch_progress: dict | None = None
+        self.active_callbacks: list = []
+        self.divergence: str | None = None  # where values last went non-finite in training
         self._build()
 
     # -- construction ----------------------------------------------------------------------
@@ -150,8 +163,12 @@ class Model:
         act = getattr(self.layers[-1], "activation", None)
         return act is not None and act.is_builtin and act.name == loss.fused_activation
 
-    def _train_step(self, x, y, loss, optimizer, clip) -> tuple[float, np.ndarray]:
-        """One forward/backward/update on a batch. Returns the loss and the batch's output."""
+    def _train_step(self, x, y, loss, optimizer, clip) -> tuple[float, np.ndarray, bool]:
+        """One forward/backward/update on a batch: (loss, the batch's output, updated?).
+
+        A step whose loss or gradients are not finite makes no update, so the weights stay
+        those of the last good step; `divergence` then says where the values broke.
+        """
         out = self.forward(x, training=True)
         grad = self._output_grad_buffer(out)
         if self._fuses_output(loss):
@@ -160,10 +177,13 @@ class Model:
         else:
             value = loss.value_and_grad(y, out, grad)
             self.backward(grad)
-        value += self._apply_regularizers()
+        value = float(value + self._apply_regularizers())
+        if not (math.isfinite(value) and math.isfinite(float(self._flat_grads.sum()))):
+            self.divergence = self.first_nonfinite_layer() or "the loss"
+            return value, out, False
         optimizer.update(self._flat_params, self._flat_grads, self._segments, clip)
         self.iteration += 1
-        return float(value), out
+        return value, out, True
 
     def _output_grad_buffer(self, out):
         buf = getattr(self, "_dy", None)
@@ -210,31 +230,20 @@ class Model:
         initial_epoch=None,
         metrics=None,
         allow_nonfinite=False,
+        resume_from=None,
     ):
         """Train; returns a History. n_epochs (Hat) counts epochs to add; epochs (Keras) is the
         epoch number to stop at. loss_func and optimizer default to compile()'s, else to
-        Hat's defaults ('categorical_crossentropy', SGD(lr=0.01, rho=0.9))."""
+        Hat's defaults ('categorical_crossentropy', SGD(lr=0.01, rho=0.9)).
+
+        resume_from: a checkpoint written during an earlier fit with the same arguments
+        (ModelCheckpoint, SaveModel or save): training continues where it was saved, mid-epoch
+        included, and ends with the weights that an uninterrupted run would have."""
         from hat.training import fit_loop
 
-        return fit_loop(
-            self,
-            x,
-            y,
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            loss_func=loss_func,
-            optimizer=optimizer,
-            clip=clip,
-            callbacks=callbacks,
-            shuffle=shuffle,
-            verbose=verbose,
-            epochs=epochs,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            initial_epoch=initial_epoch,
-            metrics=metrics,
-            allow_nonfinite=allow_nonfinite,
-        )
+        arguments = dict(locals())
+        del arguments["self"], arguments["fit_loop"]
+        return fit_loop(self, **arguments)
 
     def train_on_batch(self, x, y, loss_func=None, optimizer=None, clip=None) -> float:
         """One update on one batch; loss and optimizer default to the last fit's or compile's."""
@@ -243,7 +252,15 @@ class Model:
         self.loss, self.optimizer = loss, optimizer
         x = checks.as_batch_array(x, "x", self.input_shape, self.dtype)
         y = checks.check_targets(y, x.shape[0], loss, self.output_shape, self.dtype)
-        return self._train_step(x, y, loss, optimizer, clip)[0]
+        value, _, updated = self._train_step(x, y, loss, optimizer, clip)
+        if not updated:
+            warnings.warn(
+                f"the loss is {value} and the batch made no update; first non-finite: "
+                f"{self.divergence}",
+                DivergenceWarning,
+                stacklevel=2,
+            )
+        return value
 
     def predict(self, x, batch_size: int | None = 100) -> np.ndarray:
         """Outputs in inference mode (dropout off), batch by batch; batch_size=None: one batch."""
@@ -315,10 +332,36 @@ class Model:
                 )
             target[...] = value  # in place: the flat buffers stay shared
 
-    def save(self, path) -> None:
+    def save(self, path, include_optimizer: bool = True) -> None:
+        """Everything needed to resume training exactly, in one HDF5 file (see docs/saving.md)."""
         from hat import io
 
-        io.save(self, path)
+        io.save(self, path, include_optimizer)
+
+    def save_weights(self, path) -> None:
+        """Only the layers' params and state."""
+        from hat import io
+
+        io.save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        """Weights from a weights or model file; layer names and shapes must match."""
+        from hat import io
+
+        io.load_weights(self, path)
+
+    def first_nonfinite_layer(self) -> str | None:
+        """The first layer whose last output, or whose gradient, holds NaN or Inf (a diagnosis
+        after a loss went non-finite); None when all are finite."""
+        for layer in self.layers:
+            buf = layer._buffers.get("y")
+            if buf is not None and not np.isfinite(buf).all():
+                return f"the output of {layer.name}"
+        for layer in reversed(self.layers):
+            for key, grad in layer.grads.items():
+                if not np.isfinite(grad).all():
+                    return f"the gradient of {layer.name}.{key}"
+        return None
 
 
 def _targets_for_metrics(y, n, loss, output_shape, dtype):

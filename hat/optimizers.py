@@ -287,3 +287,24 @@ def get(optimizer) -> Optimizer:
         f"unknown optimizer {optimizer!r}; expected an Optimizer instance or one of: "
         + ", ".join(sorted(_BY_NAME))
     )
+
+
+def from_config(class_name: str, config: dict) -> Optimizer:
+    """Rebuild an optimizer from its class name and get_config() (a model file's record)."""
+    classes = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
+    if class_name not in classes:
+        raise ValueError(
+            f"unknown optimizer class {class_name!r}; expected one of: "
+            + ", ".join(sorted(classes))
+        )
+    config = dict(config)
+    if isinstance(config.get("lr"), dict):
+        from hat import schedules
+
+        config["lr"] = schedules.from_config(config["lr"])
+    elif isinstance(config.get("lr"), str):
+        raise ValueError(
+            f"the optimizer's learning rate was a plain callable ({config['lr']}), "
+            "which a file cannot hold; pass the optimizer to fit again"
+        )
+    return classes[class_name](**config)

@@ -1,5 +1,28 @@
-"""Hat's names for saving and loading a whole model: save(md, path), load(path)."""
+"""Hat's names for saving and loading a whole model: save(md, path), load(path).
 
-from hat.io import ModelFileError, load, save
+load also reads the original Hat's pickles (md<N>_epochs.p), converting their weights.
+"""
 
-__all__ = ["ModelFileError", "load", "save"]
+import os
+
+from hat.io import ModelFileError, save
+from hat.legacy import LegacyFileError
+
+__all__ = ["LegacyFileError", "ModelFileError", "load", "save"]
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def load(path):
+    """A model from a hat model file, or from an original Hat pickle."""
+    from hat import io
+    from hat.legacy import load_hat_pickle
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"no model file at {path!r}")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == _HDF5_SIGNATURE or not head:
+        return io.load(path)
+    return load_hat_pickle(path)

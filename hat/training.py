@@ -1,13 +1,17 @@
-"""The fit loop: argument checks, batches, shuffling, callbacks, progress."""
+"""The fit loop: argument checks, batches, shuffling, callbacks, progress, resuming."""
 
 import math
+import signal
+import threading
 import time
+import warnings
 
 import numpy as np
 
 from hat import checks, losses, optimizers
 from hat import metrics as metrics_mod
 from hat.callbacks import CallbackList, History, ProgbarLogger
+from hat.models import DivergenceWarning
 
 
 def fit_loop(
@@ -29,6 +33,7 @@ def fit_loop(
     initial_epoch,
     metrics,
     allow_nonfinite,
+    resume_from,
 ) -> History:
     loss = losses.get(loss_func or model.loss or "categorical_crossentropy")
     optimizer = optimizers.get(optimizer or model.optimizer or optimizers.SGD(0.01, rho=0.9))
@@ -46,52 +51,144 @@ def fit_loop(
     batch_size = min(checks.positive_int(batch_size, "batch_size"), x.shape[0])
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
-    if initial_epoch is not None:
+    callbacks = list(callbacks or [])
+
+    record = None
+    if resume_from is not None:
+        from hat import io
+
+        record = io.read_checkpoint(resume_from, model, optimizer)
+        optimizer = record["optimizer"]
+    elif initial_epoch is not None:
         model.epoch = _non_negative_int(initial_epoch, "initial_epoch")
+    target = _target_epoch(model, n_epochs, epochs, record)
+
+    model.loss, model.optimizer = loss, optimizer
+    model.stop_training = False
+    model.fit_target_epoch = target
+    n_batches = math.ceil(x.shape[0] / batch_size)
+    history = History()
+    progress = [ProgbarLogger(verbose, n_batches, target)] if verbose else []
+    cbs = CallbackList(progress + [history] + callbacks, model)
+    model.history, model.active_callbacks = history, callbacks
+    if record is not None:
+        _restore_callbacks(record, callbacks, history)
+
+    batch_x = np.empty((batch_size,) + x.shape[1:], x.dtype)  # reused by every batch
+    batch_y = np.empty((batch_size,) + y.shape[1:], y.dtype)
+    resumed_progress = record["epoch_progress"] if record else None
+    cbs.on_train_begin({})
+    interrupt = _InterruptAtBatchEnd()
+    try:
+        while model.epoch < target and not model.stop_training and not interrupt.requested:
+            epoch = model.epoch
+            cbs.on_epoch_begin(epoch, {})
+            start = time.perf_counter()
+            logs = _run_epoch(
+                model,
+                x,
+                y,
+                batch_x,
+                batch_y,
+                loss,
+                optimizer,
+                clip,
+                shuffle,
+                cbs,
+                interrupt,
+                resumed_progress,
+            )
+            resumed_progress = None
+            model.tr_time += time.perf_counter() - start
+            if val is not None:
+                logs.update(_validation_logs(model, val, loss, batch_size))
+            model.epoch += 1
+            model.epoch_progress = None
+            cbs.on_epoch_end(epoch, logs)
+        cbs.on_train_end({})
+    finally:
+        interrupt.restore()
+        model.active_callbacks = []
+    if interrupt.requested:
+        raise KeyboardInterrupt(
+            "fit stopped at the end of a batch; the model and its History hold every finished batch"
+        )
+    return history
+
+
+def _stop_diverged(model, batch: int, value: float) -> None:
+    model.stop_training = True
+    warnings.warn(
+        f"training stopped at epoch {model.epoch + 1}, batch {batch + 1}: the loss is {value}; "
+        f"first non-finite: {model.divergence}. The weights are those of the last good step. "
+        "Lower the learning rate, or clip gradients (clip=, clipnorm=)",
+        DivergenceWarning,
+        stacklevel=4,
+    )
+
+
+class _InterruptAtBatchEnd:
+    """Ctrl-C during fit: finish the current batch, close the epoch and the callbacks
+    (on_train_end, so a checkpoint can be written), then raise KeyboardInterrupt. A second
+    Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def _target_epoch(model, n_epochs, epochs, record) -> int:
+    """The epoch number at which this fit stops."""
     if epochs is not None:  # Keras: train up to epoch number `epochs`
-        n_epochs = _non_negative_int(epochs, "epochs") - model.epoch
-        if n_epochs < 1:
+        target = _non_negative_int(epochs, "epochs")
+        if target <= model.epoch:
             raise ValueError(
                 f"epochs={epochs} leaves nothing to train: the model has already "
                 f"trained {model.epoch} epochs"
             )
-    n_epochs = checks.positive_int(n_epochs, "n_epochs")
-
-    model.loss, model.optimizer = loss, optimizer
-    model.stop_training = False
-    n_batches = math.ceil(x.shape[0] / batch_size)
-    history = History()
-    progress = [ProgbarLogger(verbose, n_batches, model.epoch + n_epochs)] if verbose else []
-    cbs = CallbackList(progress + list(callbacks or []) + [history], model)
-    model.history = history
-    if not hasattr(model, "tr_time"):
-        model.tr_time = 0.0
-
-    batch_x = np.empty((batch_size,) + x.shape[1:], x.dtype)  # reused by every batch
-    batch_y = np.empty((batch_size,) + y.shape[1:], y.dtype)
-    cbs.on_train_begin({})
-    for _ in range(n_epochs):
-        if model.stop_training:
-            break
-        epoch = model.epoch
-        cbs.on_epoch_begin(epoch, {})
-        start = time.perf_counter()
-        logs = _run_epoch(model, x, y, batch_x, batch_y, loss, optimizer, clip, shuffle, cbs)
-        model.tr_time += time.perf_counter() - start
-        if val is not None:
-            logs.update(_validation_logs(model, val, loss, batch_size))
-        model.epoch += 1
-        cbs.on_epoch_end(epoch, logs)
-    cbs.on_train_end({})
-    return history
+        return target
+    if record is not None and record["fit_target_epoch"] is not None:
+        return record["fit_target_epoch"]  # the interrupted fit's own target
+    return model.epoch + checks.positive_int(n_epochs, "n_epochs")
 
 
-def _run_epoch(model, x, y, batch_x, batch_y, loss, optimizer, clip, shuffle, cbs) -> dict:
+def _restore_callbacks(record, callbacks, history) -> None:
+    saved = record["callbacks"]
+    for index, callback in enumerate(callbacks):
+        state = saved.get(f"{index}_{type(callback).__name__}")
+        if state is not None:
+            callback.set_state(state)
+    if record["history"] is not None:
+        history.set_state(record["history"])
+
+
+def _run_epoch(
+    model, x, y, batch_x, batch_y, loss, optimizer, clip, shuffle, cbs, interrupt, resumed=None
+) -> dict:
+    """One epoch (or the rest of one, when resuming); returns its logs. A callback that stops
+    training mid-epoch ends the epoch there, as in Keras: it counts, with the batches seen."""
     n, batch_size = x.shape[0], batch_x.shape[0]
-    order = model.rng.permutation(n) if shuffle else None
-    loss_sum, seen = 0.0, 0
-    metric_sums = {name: 0.0 for name, _ in model.train_metrics}
-    for batch, start in enumerate(range(0, n, batch_size)):
+    if resumed is not None:
+        order = resumed.get("order")
+        sums = dict(resumed["sums"])
+        first_batch = int(resumed["next_batch"])
+    else:
+        order = model.rng.permutation(n) if shuffle else None
+        sums = {"loss": 0.0, "seen": 0, **{name: 0.0 for name, _ in model.train_metrics}}
+        first_batch = 0
+    for batch in range(first_batch, math.ceil(n / batch_size)):
+        start = batch * batch_size
         stop = min(start + batch_size, n)
         size = stop - start
         if order is None:
@@ -101,17 +198,22 @@ def _run_epoch(model, x, y, batch_x, batch_y, loss, optimizer, clip, shuffle, cb
             np.take(x, order[start:stop], axis=0, out=xb)
             np.take(y, order[start:stop], axis=0, out=yb)
         cbs.on_batch_begin(batch, {"batch": batch, "size": size})
-        value, out = model._train_step(xb, yb, loss, optimizer, clip)
-        loss_sum += value * size
-        seen += size
+        value, out, updated = model._train_step(xb, yb, loss, optimizer, clip)
+        sums["loss"] += value * size
+        sums["seen"] += size
         for name, fn in model.train_metrics:
-            metric_sums[name] += fn(yb, out) * size
+            sums[name] += fn(yb, out) * size
+        # Where the run stands, for a checkpoint written by on_batch_end:
+        model.epoch_progress = {"next_batch": batch + 1, "sums": dict(sums)}
+        if order is not None:
+            model.epoch_progress["order"] = order
         cbs.on_batch_end(batch, {"epoch": model.epoch, "batch": batch, "size": size, "loss": value})
-        if model.stop_training:
+        if not updated:
+            _stop_diverged(model, batch, value)
+        if model.stop_training or interrupt.requested:
             break
-    logs = {"loss": loss_sum / seen}
-    logs.update({name: total / seen for name, total in metric_sums.items()})
-    return logs
+    seen = sums.pop("seen")
+    return {name: total / seen for name, total in sums.items()}
 
 
 def _split_validation(x, y, validation_data, validation_split, model, loss):

@@ -38,6 +38,6 @@ def _local_folder():
         candidates.append(os.path.join(os.environ["HAT_DATASETS"], "mnist"))
     candidates.append(os.path.expanduser("~/.hat/datasets/mnist"))
     for folder in candidates:
-        if os.path.isdir(folder):
+        if os.path.isdir(folder) and any(n.startswith("train-images") for n in os.listdir(folder)):
             return folder
     raise FileNotFoundError(f"no MNIST folder among {candidates}")

@@ -1,0 +1,109 @@
+"""Hat's own callbacks: SaveModel and Validation, with Hat's file names and output."""
+
+import os
+import pickle
+import time
+
+from hat.callbacks.base import Callback
+
+
+class SaveModel(Callback):
+    """Hat's checkpoints: saves the model to <dump_fd>/md<epoch>_epochs.h5 every call_freq epochs
+    (epoch 0 is the untrained model). Creates the folder."""
+
+    def __init__(self, dump_fd: str, call_freq: int = 3, type: str = "epoch"):
+        super().__init__(call_freq, type)
+        if not isinstance(dump_fd, (str, os.PathLike)):
+            raise TypeError(f"dump_fd must be a folder path; got {dump_fd!r}")
+        self.dump_fd = os.fspath(dump_fd)
+
+    def call(self):
+        from hat import io
+
+        os.makedirs(self.dump_fd, exist_ok=True)
+        path = os.path.join(self.dump_fd, f"md{self.model.epoch}_epochs.h5")
+        io.save(self.model, path)
+        print(f"    Save to {path} successfully!", flush=True)
+
+
+class Validation(Callback):
+    """Hat's evaluation callback: metrics of each given split (tr, va, te) in inference mode,
+    printed, written into the epoch's logs (as tr_<metric>, va_<metric>, te_<metric>) and, if
+    dump_path is set, pickled there with one list entry per call."""
+
+    def __init__(
+        self,
+        tr_x=None,
+        tr_y=None,
+        va_x=None,
+        va_y=None,
+        te_x=None,
+        te_y=None,
+        batch_size: int = 100,
+        call_freq: int = 3,
+        metrics=("categorical_error",),
+        dump_path: str | None = "validation.p",
+        type: str = "epoch",
+        verbose: int = 1,
+    ):
+        super().__init__(call_freq, type)
+        from hat import metrics as metrics_mod
+
+        self.splits = {}
+        for prefix, x, y in (("tr", tr_x, tr_y), ("va", va_x, va_y), ("te", te_x, te_y)):
+            if (x is None) != (y is None):
+                raise ValueError(f"Validation needs both {prefix}_x and {prefix}_y, or neither")
+            if x is not None:
+                self.splits[prefix] = (x, y)
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        self.metric_names = [metrics_mod.get(m)[0] for m in metrics]
+        self.metrics = list(metrics)
+        self.batch_size = batch_size
+        self.dump_path = dump_path
+        self.verbose = verbose
+        self.cb_time = 0.0
+        self.results: dict = {"epochs": []}
+        for prefix in ("tr", "va", "te"):
+            for name in self.metric_names:
+                self.results[f"{prefix}_{name}"] = []
+
+    def call(self):
+        start = time.perf_counter()
+        self.results["epochs"].append(self.model.epoch)
+        for prefix, (x, y) in self.splits.items():
+            split_start = time.perf_counter()
+            values = self.model.evaluate(x, y, self.batch_size, self.metrics, return_dict=True)
+            for name, value in values.items():
+                key = f"{prefix}_{name}"
+                self.results[key].append(value)
+                self.logs[key] = value
+                if self.verbose:
+                    elapsed = time.perf_counter() - split_start
+                    print(f"    {key}: {value:.5f}    | time: {elapsed:.2f}", flush=True)
+        self.cb_time += time.perf_counter() - start
+        if self.dump_path:
+            self._dump()
+
+    def get_state(self) -> dict:
+        return {**super().get_state(), "results": self.results, "cb_time": self.cb_time}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.results = {k: list(v) for k, v in state["results"].items()}
+        self.cb_time = state["cb_time"]
+
+    def _dump(self) -> None:
+        record = {
+            "epoch": self.model.epoch,
+            "cb_time": self.cb_time,
+            "tr_time": self.model.tr_time,
+            "call_freq": self.call_freq,
+            **self.results,
+        }
+        folder = os.path.dirname(os.path.abspath(self.dump_path))
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{self.dump_path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.dump_path)  # never a half-written pickle

@@ -1,0 +1,153 @@
+"""Logging callbacks: CSVLogger, TerminateOnNaN, LambdaCallback, PlotHistory."""
+
+import csv
+import math
+import os
+
+from hat.callbacks.base import Callback
+
+
+class CSVLogger(Callback):
+    """Writes one row per epoch (epoch, then every logged value) to a CSV file.
+
+    append=True continues an existing file (for a resumed run); the columns are fixed by the
+    first row written.
+    """
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator, self.append = separator, append
+        self.keys: list[str] | None = None
+
+    def on_train_begin(self, logs=None):
+        if not self.append and os.path.exists(self.filename):
+            os.remove(self.filename)
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                header = next(csv.reader(f, delimiter=self.separator), None)
+            self.keys = header[1:] if header else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        new_file = not os.path.exists(self.filename)
+        with open(self.filename, "a", newline="") as f:
+            writer = csv.writer(f, delimiter=self.separator)
+            if new_file:
+                writer.writerow(["epoch", *self.keys])
+            writer.writerow([epoch, *(logs.get(k, "") for k in self.keys)])
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first batch whose loss is NaN or Inf, naming the first layer whose
+    output or gradient went non-finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.report: str | None = None
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            where = self.model.first_nonfinite_layer()
+            self.report = (
+                f"TerminateOnNaN: the loss became {loss} at epoch "
+                f"{self.model.epoch + 1}, batch {batch + 1}"
+                + (f"; first non-finite: {where}" if where else "")
+            )
+            print(self.report, flush=True)
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: on_epoch_end=lambda epoch, logs: ..., and so on."""
+
+    HOOKS = (
+        "on_train_begin",
+        "on_train_end",
+        "on_epoch_begin",
+        "on_epoch_end",
+        "on_batch_begin",
+        "on_batch_end",
+    )
+
+    def __init__(self, **hooks):
+        super().__init__()
+        unknown = set(hooks) - set(self.HOOKS)
+        if unknown:
+            raise TypeError(f"LambdaCallback takes {', '.join(self.HOOKS)}; got {sorted(unknown)}")
+        for name, fn in hooks.items():
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable; got {fn!r}")
+        self.hooks = {k: v for k, v in hooks.items() if v is not None}
+
+    def on_train_begin(self, logs=None):
+        self._run("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._run("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._run("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._run("on_epoch_end", epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        self._run("on_batch_begin", batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        self._run("on_batch_end", batch, logs)
+
+    def _run(self, hook, *args):
+        if hook in self.hooks:
+            self.hooks[hook](*args)
+
+
+class PlotHistory(Callback):
+    """A PNG of the loss and metric curves (train and validation), redrawn after every epoch.
+    Needs matplotlib (pip install hat[plot])."""
+
+    def __init__(self, path="history.png"):
+        super().__init__()
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError("PlotHistory needs matplotlib: pip install 'hat[plot]'") from None
+        self.path = os.fspath(path)
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        plot_history(self.model.history, self.path)
+
+
+def plot_history(history, path) -> None:
+    """Draw a History's per-epoch curves: one panel per quantity, train and validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = history.history
+    names = sorted({k.removeprefix("val_") for k in values if k != "lr"})
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    epochs = [e + 1 for e in history.epoch]
+    for ax, name in zip(axes[0], names, strict=True):
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            if key in values:
+                ax.plot(epochs[-len(values[key]) :], values[key], marker="o", label=label)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

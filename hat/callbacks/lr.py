@@ -1,0 +1,105 @@
+"""Learning-rate callbacks: ReduceLROnPlateau and LearningRateScheduler."""
+
+from hat.callbacks.base import Callback
+from hat.callbacks.monitor import Monitor
+
+
+def _set_lr(model, value: float, owner: str) -> None:
+    if callable(model.optimizer.lr):
+        raise ValueError(
+            f"{owner} cannot change a learning rate that is a schedule "
+            f"({model.optimizer.lr!r}); use one or the other"
+        )
+    model.optimizer.lr = float(value)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiplies the learning rate by `factor` when the monitored value stops improving."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        verbose: int = 0,
+    ):
+        super().__init__()
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must be in (0, 1); got {factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0; got {value!r}")
+        self.tracker = Monitor(monitor, mode, min_delta)
+        self.factor, self.patience, self.cooldown = float(factor), patience, cooldown
+        self.min_lr, self.verbose = float(min_lr), verbose
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self.tracker.value(logs, "ReduceLROnPlateau")
+        if value is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.tracker.improves(value):
+            self.tracker.best, self.wait = float(value), 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            old = self.model.optimizer.current_lr()
+            new = max(old * self.factor, self.min_lr)
+            if new < old:
+                _set_lr(self.model, new, "ReduceLROnPlateau")
+                if self.verbose:
+                    print(f"ReduceLROnPlateau: lr {old:.3g} -> {new:.3g} after epoch {epoch + 1}")
+            self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def get_state(self) -> dict:
+        return {
+            **super().get_state(),
+            **self.tracker.get_state(),
+            "wait": self.wait,
+            "cooldown_counter": self.cooldown_counter,
+        }
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.tracker.set_state(state)
+        self.wait, self.cooldown_counter = state["wait"], state["cooldown_counter"]
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of each epoch to schedule(epoch, lr) (Keras')."""
+
+    def __init__(self, schedule, verbose: int = 0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"schedule must be a callable (epoch, lr) -> lr; got {schedule!r}")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = self.schedule(epoch, self.model.optimizer.current_lr())
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr >= 0:
+            raise ValueError(
+                f"the schedule returned {lr!r} for epoch {epoch}; expected a learning rate >= 0"
+            )
+        _set_lr(self.model, lr, "LearningRateScheduler")
+        if self.verbose:
+            print(f"LearningRateScheduler: lr = {lr:.3g} for epoch {epoch + 1}", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = self.model.optimizer.current_lr()
