@@ -169,6 +169,10 @@ class Model:
         A step whose loss or gradients are not finite makes no update, so the weights stay
         those of the last good step; `divergence` then says where the values broke.
         """
+        with np.errstate(all="ignore"):  # non-finite values are caught and reported below
+            return self._checked_step(x, y, loss, optimizer, clip)
+
+    def _checked_step(self, x, y, loss, optimizer, clip):
         out = self.forward(x, training=True)
         grad = self._output_grad_buffer(out)
         if self._fuses_output(loss):
