@@ -72,3 +72,23 @@ def test_ctrl_c_finishes_the_batch_closes_the_run_and_reraises():
     # the handler is gone: the next fit runs normally
     md.fit(x, y, batch_size=20, n_epochs=1, verbose=0)
     assert md.epoch == 2 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_no_file_handles_left_open(tmp_path):
+    from hat.callbacks import CSVLogger, ModelCheckpoint, SaveModel, Validation
+    from hat.models import load_model
+
+    x, y, _ = blobs(n=100)
+    md = small_mlp()
+    md.fit(x, y, n_epochs=1, verbose=0)  # first use: numba's cache files are read once
+    before = set(os.listdir("/proc/self/fd"))
+    callbacks = [
+        Validation(te_x=x, te_y=y, call_freq=1, dump_path=str(tmp_path / "v.p")),
+        SaveModel(str(tmp_path / "Md"), call_freq=1),
+        CSVLogger(tmp_path / "log.csv"),
+        ModelCheckpoint(str(tmp_path / "ck-{epoch}.h5"), save_freq=2),
+    ]
+    md.fit(x, y, n_epochs=3, callbacks=callbacks, verbose=1)
+    load_model(tmp_path / "ck-4.h5").save_weights(tmp_path / "w.h5")
+    md.load_weights(tmp_path / "w.h5")
+    assert set(os.listdir("/proc/self/fd")) <= before

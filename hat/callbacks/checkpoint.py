@@ -52,7 +52,7 @@ class ModelCheckpoint(Callback):
 
     def on_batch_end(self, batch, logs=None):
         if self.save_freq != "epoch" and self.model.iteration % self.save_freq == 0:
-            self._save(self.model.epoch, logs or {})
+            self._save(self.model.epoch + 1, logs or {})  # the epoch in progress, 1-based
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
