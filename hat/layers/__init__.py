@@ -1,6 +1,37 @@
 """Layers. Hat's import paths (hat.layers.core, ...) are kept."""
 
 from hat.layers.base import Layer
+from hat.layers.conv import Conv2D, Convolution2D, ZeroPadding2D
 from hat.layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Reshape
+from hat.layers.normalization import BN, BatchNorm
+from hat.layers.pooling import (
+    AveragePooling2D,
+    AvgPool2D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    MaxPooling2D,
+    Pool2D,
+)
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "InputLayer", "Layer", "Reshape"]
+__all__ = [
+    "Activation",
+    "AveragePooling2D",
+    "AvgPool2D",
+    "BN",
+    "BatchNorm",
+    "Conv2D",
+    "Convolution2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAveragePooling2D",
+    "GlobalAvgPool2D",
+    "InputLayer",
+    "Layer",
+    "MaxPool2D",
+    "MaxPooling2D",
+    "Pool2D",
+    "Reshape",
+    "ZeroPadding2D",
+]

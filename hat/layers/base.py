@@ -67,7 +67,8 @@ class Layer:
         return [k for k in self.params if k in self.trainable_params]
 
     def count_params(self) -> int:
-        return sum(int(v.size) for v in self.params.values())
+        """Weights of every kind, as Keras counts them: params and state (running statistics)."""
+        return sum(int(v.size) for v in (*self.params.values(), *self.state.values()))
 
     def _buffer(self, key: str, shape: tuple, dtype) -> np.ndarray:
         """A scratch array reused across calls, so the steady-state step allocates nothing."""

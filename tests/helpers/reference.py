@@ -145,3 +145,122 @@ def sigmoid_backward(p, dp) -> np.ndarray:
     """dL/dz for p = sigmoid(z)."""
     p = np.asarray(p, np.float64)
     return np.asarray(dp, np.float64) * p * (1 - p)
+
+
+# -- convolution, pooling, batch normalization (NCHW) -------------------------------------------
+
+
+def pad2d(x, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def conv2d_forward(x, W, b, stride=(1, 1), pads=(0, 0, 0, 0)) -> np.ndarray:
+    """Cross-correlation of x (N, C, H, W) with W (F, C, kh, kw), plus b; pads (t, b, l, r)."""
+    xp = pad2d(x, *pads)
+    W, b = np.asarray(W, np.float64), np.asarray(b, np.float64)
+    n, f = xp.shape[0], W.shape[0]
+    kh, kw = W.shape[2:]
+    oh = (xp.shape[2] - kh) // stride[0] + 1
+    ow = (xp.shape[3] - kw) // stride[1] + 1
+    y = np.zeros((n, f, oh, ow))
+    for s in range(n):
+        for k in range(f):
+            for p in range(oh):
+                for q in range(ow):
+                    r, c = p * stride[0], q * stride[1]
+                    y[s, k, p, q] = np.sum(xp[s, :, r : r + kh, c : c + kw] * W[k]) + b[k]
+    return y
+
+
+def conv2d_backward(x, W, dy, stride=(1, 1), pads=(0, 0, 0, 0)):
+    """(dx, dW, db) for conv2d_forward, by scattering each output's gradient."""
+    xp = pad2d(x, *pads)
+    W, dy = np.asarray(W, np.float64), np.asarray(dy, np.float64)
+    kh, kw = W.shape[2:]
+    dxp, dW = np.zeros_like(xp), np.zeros_like(W)
+    n, f, oh, ow = dy.shape
+    for s in range(n):
+        for k in range(f):
+            for p in range(oh):
+                for q in range(ow):
+                    r, c = p * stride[0], q * stride[1]
+                    dxp[s, :, r : r + kh, c : c + kw] += dy[s, k, p, q] * W[k]
+                    dW[k] += dy[s, k, p, q] * xp[s, :, r : r + kh, c : c + kw]
+    t, _, left, _ = pads
+    dx = dxp[:, :, t : t + x.shape[2], left : left + x.shape[3]]
+    return dx, dW, dy.sum(axis=(0, 2, 3))
+
+
+def _windows(shape, pool, stride):
+    oh = (shape[2] - pool[0]) // stride[0] + 1
+    ow = (shape[3] - pool[1]) // stride[1] + 1
+    for p in range(oh):
+        for q in range(ow):
+            r, c = p * stride[0], q * stride[1]
+            yield p, q, slice(r, r + pool[0]), slice(c, c + pool[1])
+
+
+def _pool_out(shape, pool, stride):
+    return (
+        shape[0],
+        shape[1],
+        (shape[2] - pool[0]) // stride[0] + 1,
+        (shape[3] - pool[1]) // stride[1] + 1,
+    )
+
+
+def maxpool2d_forward(x, pool=(2, 2), stride=None) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    stride = stride or pool
+    y = np.zeros(_pool_out(x.shape, pool, stride))
+    for p, q, rows, cols in _windows(x.shape, pool, stride):
+        y[:, :, p, q] = x[:, :, rows, cols].max(axis=(2, 3))
+    return y
+
+
+def maxpool2d_backward(x, dy, pool=(2, 2), stride=None) -> np.ndarray:
+    """Each window's gradient goes to its first maximum in row-major order (PyTorch's rule)."""
+    x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
+    stride = stride or pool
+    dx = np.zeros_like(x)
+    for p, q, rows, cols in _windows(x.shape, pool, stride):
+        for s in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                window = x[s, c, rows, cols]
+                i, j = np.unravel_index(np.argmax(window), window.shape)  # argmax: the first
+                dx[s, c, rows.start + i, cols.start + j] += dy[s, c, p, q]
+    return dx
+
+
+def avgpool2d_forward(x, pool=(2, 2), stride=None) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    stride = stride or pool
+    y = np.zeros(_pool_out(x.shape, pool, stride))
+    for p, q, rows, cols in _windows(x.shape, pool, stride):
+        y[:, :, p, q] = x[:, :, rows, cols].mean(axis=(2, 3))
+    return y
+
+
+def avgpool2d_backward(x_shape, dy, pool=(2, 2), stride=None) -> np.ndarray:
+    dy = np.asarray(dy, np.float64)
+    stride = stride or pool
+    dx = np.zeros(x_shape)
+    for p, q, rows, cols in _windows(x_shape, pool, stride):
+        dx[:, :, rows, cols] += dy[:, :, p, q][:, :, None, None] / (pool[0] * pool[1])
+    return dx
+
+
+def batchnorm_forward(x, gamma, beta, eps, axes, mean=None, var=None) -> np.ndarray:
+    """gamma * (x - mean) / sqrt(var + eps) + beta over the reduced axes; mean and var default
+    to the batch's (biased variance). gamma, beta, mean, var have the kept axes' shape."""
+    x = np.asarray(x, np.float64)
+    kept_shape = [1 if a in axes else d for a, d in enumerate(x.shape)]
+    if mean is None:
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+
+    def b(a):
+        return np.asarray(a, np.float64).reshape(kept_shape)
+
+    return b(gamma) * (x - b(mean)) / np.sqrt(b(var) + eps) + b(beta)

@@ -1,0 +1,129 @@
+"""Convolution kernels: im2col / col2im around one BLAS GEMM, and the layout moves around it.
+
+The column matrix is (C*kh*kw, N*OH*OW): row (c, i, j) holds, for every sample and output
+pixel, the input value under kernel tap (i, j) of channel c. Then the forward pass is one GEMM
+W (F, C*kh*kw) @ cols, and the backward pass two: dW = dz^T cols^T and dcols = W^T dz^T.
+Inputs are zero-padded copies, so every index is a sum of non-negative loop variables
+(a negative offset makes numba insert wraparound checks that stop vectorisation).
+
+Measured on the 2-core dev machine (whole train step, ms; noisy: other jobs were running):
+serial kernels + OpenBLAS 2 threads: 5x5 CNN b50 21.5-21.9, BN-CNN b64 31.4-32.5 (PyTorch
+15.5-18.0 and 35.1-36.7); prange over the batch with numba's 'workqueue' layer: the same
+within noise, with one 6x outlier (the pools spinning against each other); prange with BLAS
+1 thread: 27.5 and 37; prange with the default 'omp' layer and BLAS 2 threads: 3-6x slower.
+So these kernels are serial and BLAS owns both cores. im2col + col2im cost about as much as
+the three GEMMs in the 16->32 5x5 layer; that is where the remaining gap to PyTorch is.
+"""
+
+from hat.kernels.jit import jit
+
+
+@jit
+def pad_into(x, xp, top, left):
+    """Copy x (N, C, H, W) into the interior of xp (N, C, H + pads, W + pads); borders are
+    left as they are (the caller keeps them zero)."""
+    n, c, h, w = x.shape
+    for s in range(n):
+        for ch in range(c):
+            for i in range(h):
+                src = x[s, ch, i]
+                dst = xp[s, ch, top + i]
+                for j in range(w):
+                    dst[left + j] = src[j]
+
+
+@jit
+def crop_from(xp, x, top, left):
+    """The inverse of pad_into: x = xp's interior."""
+    n, c, h, w = x.shape
+    for s in range(n):
+        for ch in range(c):
+            for i in range(h):
+                src = xp[s, ch, top + i]
+                dst = x[s, ch, i]
+                for j in range(w):
+                    dst[j] = src[left + j]
+
+
+@jit
+def im2col(xp, kh, kw, sh, sw, oh, ow, cols):
+    """cols[(c*kh + i)*kw + j, (s*oh + p)*ow + q] = xp[s, c, p*sh + i, q*sw + j]."""
+    n, c = xp.shape[0], xp.shape[1]
+    plane = oh * ow
+    for s in range(n):
+        for ch in range(c):
+            img = xp[s, ch]
+            for i in range(kh):
+                for j in range(kw):
+                    row = cols[(ch * kh + i) * kw + j]
+                    for p in range(oh):
+                        src = img[p * sh + i]
+                        off = s * plane + p * ow
+                        if sw == 1:
+                            for q in range(ow):
+                                row[off + q] = src[q + j]
+                        else:
+                            for q in range(ow):
+                                row[off + q] = src[q * sw + j]
+
+
+@jit
+def col2im(dcols, kh, kw, sh, sw, oh, ow, dxp):
+    """dxp = the sum of every column entry back onto the pixel it was read from (zeroes dxp
+    first). Loops in a fixed order, so the sums are the same bits every run."""
+    n, c = dxp.shape[0], dxp.shape[1]
+    plane = oh * ow
+    for s in range(n):
+        dxp[s] = 0
+        for ch in range(c):
+            img = dxp[s, ch]
+            for i in range(kh):
+                for j in range(kw):
+                    row = dcols[(ch * kh + i) * kw + j]
+                    for p in range(oh):
+                        dst = img[p * sh + i]
+                        off = s * plane + p * ow
+                        if sw == 1:
+                            for q in range(ow):
+                                dst[q + j] += row[off + q]
+                        else:
+                            for q in range(ow):
+                                dst[q * sw + j] += row[off + q]
+
+
+@jit
+def rows_to_nchw(z, b, y):
+    """y[s, f, p] = z[f, s*P + p] + b[f]: the GEMM's (F, N*P) result to NCHW, plus the bias
+    (b empty: no bias)."""
+    n, f, plane = y.shape
+    has_bias = b.shape[0] == f
+    for s in range(n):
+        for k in range(f):
+            src = z[k]
+            dst = y[s, k]
+            bias = b[k] if has_bias else z.dtype.type(0.0)
+            off = s * plane
+            for p in range(plane):
+                dst[p] = src[off + p] + bias
+
+
+@jit
+def nchw_to_rows(dz, zt, db):
+    """zt[f, s*P + p] = dz[s, f, p]; db (if not empty) = the sums of dz over s and p, in a
+    fixed order."""
+    n, f, plane = dz.shape
+    want_db = db.shape[0] == f
+    for k in range(f):
+        dst = zt[k]
+        acc = dz.dtype.type(0.0)
+        for s in range(n):
+            src = dz[s, k]
+            off = s * plane
+            total = dz.dtype.type(0.0)
+            for p in range(plane):
+                v = src[p]
+                dst[off + p] = v
+                total += v
+            acc += total
+        if want_db:
+            db[k] = acc

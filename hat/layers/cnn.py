@@ -1,0 +1,3 @@
+"""Hat's import path for the convolution layers."""
+
+from hat.layers.conv import Conv2D, Convolution2D, ZeroPadding2D  # noqa: F401

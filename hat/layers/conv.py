@@ -1,0 +1,255 @@
+"""Convolution layers on NCHW images: Conv2D (alias Convolution2D) and ZeroPadding2D."""
+
+import numpy as np
+
+from hat import activations, initializations, regularizations
+from hat.layers.activation_ops import activate, activation_grad
+from hat.layers.base import Layer, shape_with_batch
+from hat.layers.core import _check_positive_int, _initial, _reg_config
+
+BORDER_MODES = ("valid", "same", "full")
+
+
+def _pair(value, what: str) -> tuple[int, int]:
+    """An int or a pair of positive ints."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(f"{what} must be an int or a pair of ints; got {value!r}")
+    return tuple(_check_positive_int(v, what) for v in pair)
+
+
+def _padding_pair(value, what: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
+        or min(pair) < 0
+    ):
+        raise ValueError(f"{what} must be a pair of ints >= 0; got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def _expect_image(layer, input_shape) -> None:
+    if input_shape is None or len(input_shape) != 3:
+        got = "nothing" if input_shape is None else f"shape {shape_with_batch(input_shape)}"
+        raise ValueError(
+            f"{type(layer).__name__} expects a 4-D input (batch, channels, height, width); "
+            f"got {got}. Use InputLayer((channels, height, width)) or Reshape first"
+        )
+
+
+def _zeroed_buffer(layer, key, shape, dtype) -> np.ndarray:
+    """A reused buffer whose borders must stay zero: zeroed only when (re)allocated."""
+    buf = layer._buffers.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = layer._buffers[key] = np.zeros(shape, dtype)
+    return buf
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as in PyTorch): y = act(conv(x, W) + b).
+
+    W is (n_outfmaps, n_in, n_row, n_col). border_mode: 'valid' (no padding), 'full' (k - 1 on
+    each side), 'same' (output size ceil(L / stride); an odd total padding puts the extra row
+    or column at the bottom or right, as TensorFlow does; odd kernels at stride 1 get k // 2 on
+    each side), or (pad_h, pad_w) on both sides. Output length: (L + pads - k) // stride + 1.
+    """
+
+    def __init__(
+        self,
+        n_outfmaps: int,
+        n_row: int,
+        n_col: int,
+        act="linear",
+        init_type="glorot_uniform",
+        border_mode="valid",
+        strides=(1, 1),
+        W_init=None,
+        b_init=None,
+        W_reg=None,
+        b_reg=None,
+        trainable_params=("W", "b"),
+        name: str | None = None,
+    ):
+        super().__init__(name)
+        self.n_outfmaps = _check_positive_int(n_outfmaps, "n_outfmaps")
+        self.n_row = _check_positive_int(n_row, "n_row")
+        self.n_col = _check_positive_int(n_col, "n_col")
+        self.activation = activations.get(act)
+        self.init_type = init_type
+        self._init = initializations.get(init_type)
+        if isinstance(border_mode, str):
+            if border_mode not in BORDER_MODES:
+                raise ValueError(
+                    f"border_mode must be one of {BORDER_MODES} or (pad_h, pad_w); "
+                    f"got {border_mode!r}"
+                )
+            self.border_mode = border_mode
+        else:
+            self.border_mode = _padding_pair(border_mode, "border_mode")
+        self.strides = _pair(strides, "strides")
+        self.W_init, self.b_init = W_init, b_init
+        self.regularizers = {
+            k: r
+            for k, r in (("W", regularizations.get(W_reg)), ("b", regularizations.get(b_reg)))
+            if r
+        }
+        if isinstance(trainable_params, str) or not all(
+            isinstance(k, str) for k in trainable_params
+        ):
+            raise TypeError(f"trainable_params must be a list of names; got {trainable_params!r}")
+        if set(trainable_params) - {"W", "b"}:
+            raise ValueError(f"trainable_params may hold 'W' and 'b'; got {list(trainable_params)}")
+        self.trainable_params = list(trainable_params)
+
+    def _pads(self, size: int, k: int, stride: int) -> tuple[int, int]:
+        """(before, after) padding along one axis."""
+        mode = self.border_mode
+        if mode == "valid":
+            return 0, 0
+        if mode == "full":
+            return k - 1, k - 1
+        out = -(-size // stride)
+        total = max((out - 1) * stride + k - size, 0)
+        return total // 2, total - total // 2
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        _expect_image(self, input_shape)
+        n_in, h, w = input_shape
+        kh, kw = self.n_row, self.n_col
+        sh, sw = self.strides
+        if isinstance(self.border_mode, tuple):
+            ph, pw = self.border_mode
+            self.pads = (ph, ph, pw, pw)
+        else:
+            self.pads = self._pads(h, kh, sh) + self._pads(w, kw, sw)
+        hp, wp = h + self.pads[0] + self.pads[1], w + self.pads[2] + self.pads[3]
+        if kh > hp or kw > wp:
+            raise ValueError(
+                f"Conv2D's {kh}x{kw} kernel is larger than its padded input {hp}x{wp} "
+                f"(input shape {shape_with_batch(input_shape)}, border_mode "
+                f"{self.border_mode!r})"
+            )
+        self.out_hw = ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
+        shape = (self.n_outfmaps, n_in, kh, kw)
+        self.params["W"] = _initial(self.W_init, shape, self._init, rng, dtype, "W")
+        self.params["b"] = _initial(
+            self.b_init, (self.n_outfmaps,), initializations.zeros, rng, dtype, "b"
+        )
+        return (self.n_outfmaps,) + self.out_hw
+
+    def forward(self, x, training):
+        from hat.kernels import conv
+
+        n, c, h, w = x.shape
+        top, bottom, left, right = self.pads
+        if top or bottom or left or right:
+            xp = _zeroed_buffer(self, "xp", (n, c, h + top + bottom, w + left + right), x.dtype)
+            conv.pad_into(x, xp, top, left)
+        else:
+            xp = np.ascontiguousarray(x)
+        (oh, ow), f = self.out_hw, self.n_outfmaps
+        kh, kw = self.n_row, self.n_col
+        cols = self._buffer("cols", (c * kh * kw, n * oh * ow), x.dtype)  # (C*kh*kw, N*OH*OW)
+        conv.im2col(xp, kh, kw, *self.strides, oh, ow, cols)
+        zt = self._buffer("zt", (f, n * oh * ow), x.dtype)  # (F, N*OH*OW)
+        np.matmul(self.params["W"].reshape(f, -1), cols, out=zt)
+        z = self._buffer("y", (n, f, oh, ow), x.dtype)
+        conv.rows_to_nchw(zt, self.params["b"], z.reshape(n, f, oh * ow))
+        self._x_shape = x.shape
+        self._y, self._saved = activate(self.activation, z)
+        return self._y
+
+    def backward(self, dy, preactivation: bool = False):
+        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+        from hat.kernels import conv
+
+        n, f, oh, ow = dy.shape
+        dz = self._buffer("dz", dy.shape, dy.dtype)
+        spec = activations.get("linear") if preactivation else self.activation
+        activation_grad(spec, self._y, self._saved, dy, dz)
+        dzt = self._buffer("zt", (f, n * oh * ow), dy.dtype)  # forward's zt is spent
+        db = (
+            self.grads["b"]
+            if "b" in self.trainable_params
+            else self._buffer("no_db", (0,), dz.dtype)
+        )
+        conv.nchw_to_rows(dz.reshape(n, f, oh * ow), dzt, db)
+        cols = self._buffers["cols"]
+        W2 = self.params["W"].reshape(f, -1)
+        if "W" in self.trainable_params:
+            np.matmul(dzt, cols.T, out=self.grads["W"].reshape(f, -1))
+        if not self.needs_input_grad:
+            return None
+        dcols = self._buffer("cols", cols.shape, dy.dtype)  # cols are spent too
+        np.matmul(W2.T, dzt, out=dcols)
+        top, bottom, left, right = self.pads
+        _, c, h, w = self._x_shape
+        dx = self._buffer("dx", self._x_shape, dy.dtype)
+        if top or bottom or left or right:
+            dxp = self._buffer("dxp", (n, c, h + top + bottom, w + left + right), dy.dtype)
+            conv.col2im(dcols, self.n_row, self.n_col, *self.strides, oh, ow, dxp)
+            conv.crop_from(dxp, dx, top, left)
+        else:
+            conv.col2im(dcols, self.n_row, self.n_col, *self.strides, oh, ow, dx)
+        return dx
+
+    @property
+    def W_(self):
+        return self.params["W"]
+
+    @property
+    def b_(self):
+        return self.params["b"]
+
+    def get_config(self):
+        return {
+            "n_outfmaps": self.n_outfmaps,
+            "n_row": self.n_row,
+            "n_col": self.n_col,
+            "act": self.activation.name,
+            "init_type": self.init_type,
+            "border_mode": self.border_mode,
+            "strides": self.strides,
+            "W_reg": _reg_config(self.regularizers.get("W")),
+            "b_reg": _reg_config(self.regularizers.get("b")),
+            "trainable_params": list(self.trainable_params),
+            "name": self.name,
+        }
+
+
+Convolution2D = Conv2D
+
+
+class ZeroPadding2D(Layer):
+    """Zeros around each image: padding=(pad_h, pad_w) rows and columns on each side."""
+
+    def __init__(self, padding=(1, 1), name: str | None = None):
+        if isinstance(padding, str) and not isinstance(name, str):  # Hat's order: (name, padding)
+            padding, name = (1, 1) if name is None else name, padding
+        super().__init__(name)
+        self.padding = _padding_pair(padding, "padding")
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        _expect_image(self, input_shape)
+        c, h, w = input_shape
+        ph, pw = self.padding
+        return (c, h + 2 * ph, w + 2 * pw)
+
+    def forward(self, x, training):
+        from hat.kernels import conv
+
+        y = _zeroed_buffer(self, "y", (x.shape[0],) + self.output_shape, x.dtype)
+        conv.pad_into(x, y, *self.padding)
+        return y
+
+    def backward(self, dy):
+        from hat.kernels import conv
+
+        dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
+        conv.crop_from(dy, dx, *self.padding)
+        return dx
+
+    def get_config(self):
+        return {"padding": self.padding, "name": self.name}

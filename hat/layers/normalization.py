@@ -1,0 +1,179 @@
+"""Batch normalization (alias BN), after Dense (per feature) or Conv2D (per channel)."""
+
+import math
+
+import numpy as np
+
+from hat.initializations import ones, zeros
+from hat.layers.base import Layer, shape_with_batch
+from hat.layers.core import _initial
+
+
+def _reduction_axes(value) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    axes = (value,) if isinstance(value, (int, np.integer)) else value
+    if (
+        not isinstance(axes, (tuple, list))
+        or not axes
+        or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes)
+    ):
+        raise TypeError(f"axis must be an int or a tuple of ints (the reduced axes); got {value!r}")
+    return tuple(int(a) for a in axes)
+
+
+class BatchNorm(Layer):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, statistics per feature or channel.
+
+    axis (or Hat's axes) names the REDUCED axes, batch axis included: 0 after Dense, (0, 2, 3)
+    after Conv2D; by default inferred from the input's rank. Training normalizes by the batch's
+    mean and biased variance and moves the running statistics as
+    running = momentum * running + (1 - momentum) * batch (PyTorch's momentum is 1 - this
+    one: momentum=0.99 here is torch's momentum=0.01), taking the unbiased batch variance for
+    running_var as PyTorch does. Inference uses the running statistics. trainable=False
+    freezes gamma, beta and the running statistics, and the layer then always runs in
+    inference mode (Keras 3's semantics).
+    """
+
+    def __init__(
+        self,
+        axis=None,
+        momentum: float = 0.99,
+        eps: float = 1e-3,
+        gamma_init=None,
+        beta_init=None,
+        running_mean_init=None,
+        running_var_init=None,
+        trainable_params=("gamma", "beta"),
+        trainable: bool = True,
+        name: str | None = None,
+        axes=None,
+    ):
+        super().__init__(name)
+        if axis is not None and axes is not None and _reduction_axes(axis) != _reduction_axes(axes):
+            raise ValueError(f"give axis or axes, not both; got axis={axis!r}, axes={axes!r}")
+        self.axis = _reduction_axes(axis if axis is not None else axes)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+            raise ValueError(f"momentum must be a number in [0, 1]; got {momentum!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be a number in [0, 1]; got {momentum!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+            raise ValueError(f"eps must be a number > 0; got {eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.inits = {
+            "gamma": gamma_init,
+            "beta": beta_init,
+            "running_mean": running_mean_init,
+            "running_var": running_var_init,
+        }
+        if isinstance(trainable_params, str) or not all(
+            isinstance(k, str) for k in trainable_params
+        ):
+            raise TypeError(f"trainable_params must be a list of names; got {trainable_params!r}")
+        if set(trainable_params) - {"gamma", "beta"}:
+            raise ValueError(
+                f"trainable_params may hold 'gamma' and 'beta'; got {list(trainable_params)}"
+            )
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise TypeError(f"trainable must be True or False; got {trainable!r}")
+        self.frozen = not trainable
+        self._trainable_params = list(trainable_params)
+        self.trainable_params = [] if self.frozen else list(trainable_params)
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        if input_shape is None:
+            raise ValueError("BatchNorm needs an input shape; got nothing")
+        rank = len(input_shape) + 1
+        axes = (
+            self.axis
+            if self.axis is not None
+            else (0,)
+            if rank == 2
+            else (0,) + tuple(range(2, rank))
+        )
+        axes = tuple(sorted({a % rank if -rank <= a < rank else a for a in axes}))
+        kept = [a for a in range(rank) if a not in axes]
+        if (
+            any(not 0 <= a < rank for a in axes)
+            or 0 not in axes
+            or not kept
+            or kept != list(range(kept[0], kept[-1] + 1))
+        ):
+            raise ValueError(
+                f"BatchNorm reduces over axes {self.axis} of its input of shape "
+                f"{shape_with_batch(input_shape)}: they must include the batch axis 0 and leave "
+                "one run of adjacent axes, such as 0 for (batch, features) or (0, 2, 3) for "
+                "(batch, channels, height, width)"
+            )
+        full = (None,) + tuple(input_shape)
+        self._view = (math.prod(full[a] for a in kept), math.prod(full[kept[-1] + 1 :]))
+        shape = tuple(full[a] for a in kept)
+        defaults = {"gamma": ones, "beta": zeros, "running_mean": zeros, "running_var": ones}
+        for key, init in defaults.items():
+            target = self.state if key.startswith("running") else self.params
+            target[key] = _initial(self.inits[key], shape, init, rng, dtype, key)
+        return tuple(input_shape)
+
+    def forward(self, x, training):
+        from hat.kernels import normalization as kernels
+
+        c, b = self._view
+        x3 = np.ascontiguousarray(x).reshape(-1, c, b)  # (A, C, B)
+        y = self._buffer("y", x.shape, x.dtype)
+        self._xhat = self._buffer("xhat", x3.shape, x.dtype)
+        self._inv_std = self._buffer("inv_std", (c,), np.float64)
+        self._batch_stats = training and not self.frozen
+        gamma, beta = self.params["gamma"].reshape(-1), self.params["beta"].reshape(-1)
+        mean, var = self.state["running_mean"].reshape(-1), self.state["running_var"].reshape(-1)
+        if self._batch_stats:
+            if x3.shape[0] * b < 2:
+                raise ValueError(
+                    f"BatchNorm needs more than one value per channel in training; got input "
+                    f"shape {x.shape}. Use a batch of at least 2 samples"
+                )
+            work = self._buffer("work", (2, c), np.float64)
+            kernels.batchnorm_forward_train(
+                x3, gamma, beta, self.eps, self.momentum, mean, var, True,
+                self._xhat, self._inv_std, y.reshape(x3.shape), work,
+            )  # fmt: skip
+        else:
+            kernels.batchnorm_forward_infer(
+                x3, gamma, beta, self.eps, mean, var, self._xhat, self._inv_std, y.reshape(x3.shape)
+            )
+        return y
+
+    def backward(self, dy):
+        from hat.kernels import normalization as kernels
+
+        c, b = self._view
+        dy3 = np.ascontiguousarray(dy).reshape(-1, c, b)
+        sums = {}
+        for key in ("gamma", "beta"):
+            sums[key] = (
+                self.grads[key].reshape(-1)
+                if key in self.trainable_params
+                else self._buffer(f"d{key}", (c,), dy.dtype)
+            )
+        if self.needs_input_grad:
+            dx = self._buffer("dx", dy.shape, dy.dtype)
+            dx3 = dx.reshape(dy3.shape)
+        else:
+            dx, dx3 = None, self._buffer("no_dx", (0, c, b), dy.dtype)
+        kernels.batchnorm_backward(
+            dy3, self._xhat, self.params["gamma"].reshape(-1), self._inv_std, self._batch_stats,
+            sums["gamma"], sums["beta"], dx3,
+        )  # fmt: skip
+        return dx
+
+    def get_config(self):
+        return {
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "trainable_params": list(self._trainable_params),
+            "trainable": not self.frozen,
+            "name": self.name,
+        }
+
+
+BN = BatchNorm

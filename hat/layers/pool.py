@@ -1,0 +1,11 @@
+"""Hat's import path for the pooling layers."""
+
+from hat.layers.pooling import (  # noqa: F401
+    AveragePooling2D,
+    AvgPool2D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    MaxPooling2D,
+    Pool2D,
+)

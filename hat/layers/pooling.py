@@ -1,0 +1,108 @@
+"""Pooling layers on NCHW images: MaxPool2D, AvgPool2D, GlobalAvgPool2D, and Hat's Pool2D."""
+
+import numpy as np
+
+from hat.layers.base import Layer, shape_with_batch
+from hat.layers.conv import _expect_image, _pair
+
+
+class _Pool2D(Layer):
+    """Windows of pool_size moved by strides (default: pool_size); floor mode, no padding."""
+
+    mode = "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, name: str | None = None):
+        super().__init__(name)
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides")
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        _expect_image(self, input_shape)
+        c, h, w = input_shape
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        if ph > h or pw > w:
+            raise ValueError(
+                f"{type(self).__name__}'s pool_size {self.pool_size} does not fit its input of "
+                f"shape {shape_with_batch(input_shape)}"
+            )
+        return (c, (h - ph) // sh + 1, (w - pw) // sw + 1)
+
+    def forward(self, x, training):
+        from hat.kernels import pooling
+
+        x = np.ascontiguousarray(x)
+        y = self._buffer("y", (x.shape[0],) + self.output_shape, x.dtype)
+        if self.mode == "max":
+            self._argmax = self._buffer("argmax", y.shape, np.int32)
+            pooling.maxpool_forward(x, *self.pool_size, *self.strides, y, self._argmax)
+        else:
+            pooling.avgpool_forward(x, *self.pool_size, *self.strides, y)
+        return y
+
+    def backward(self, dy):
+        from hat.kernels import pooling
+
+        dy = np.ascontiguousarray(dy)
+        dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
+        if self.mode == "max":
+            pooling.maxpool_backward(dy, self._argmax, dx)
+        else:
+            pooling.avgpool_backward(dy, *self.pool_size, *self.strides, dx)
+        return dx
+
+    def get_config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "name": self.name}
+
+
+class MaxPool2D(_Pool2D):
+    """Each window's maximum. Backward sends a window's gradient to its first maximum (in
+    row-major order, as PyTorch does), never splitting it among tied values."""
+
+    mode = "max"
+
+
+class AvgPool2D(_Pool2D):
+    """Each window's mean."""
+
+    mode = "avg"
+
+
+class Pool2D(_Pool2D):
+    """Hat's pooling layer: pool_mode 'max' or 'avg'."""
+
+    def __init__(self, pool_size=(2, 2), pool_mode="max", strides=None, name: str | None = None):
+        super().__init__(pool_size, strides, name)
+        if pool_mode not in ("max", "avg"):
+            raise ValueError(f"pool_mode must be 'max' or 'avg'; got {pool_mode!r}")
+        self.mode = pool_mode
+
+    def get_config(self):
+        return {"pool_mode": self.mode, **super().get_config()}
+
+
+class GlobalAvgPool2D(Layer):
+    """The mean of each channel over the whole image: (N, C, H, W) -> (N, C)."""
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        _expect_image(self, input_shape)
+        return (input_shape[0],)
+
+    def forward(self, x, training):
+        from hat.kernels import pooling
+
+        n, c = x.shape[:2]
+        y = self._buffer("y", (n, c), x.dtype)
+        pooling.global_avgpool_forward(np.ascontiguousarray(x).reshape(n, c, -1), y)
+        return y
+
+    def backward(self, dy):
+        from hat.kernels import pooling
+
+        dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
+        pooling.global_avgpool_backward(np.ascontiguousarray(dy), dx.reshape(dx.shape[:2] + (-1,)))
+        return dx
+
+
+MaxPooling2D = MaxPool2D
+AveragePooling2D = AvgPool2D
+GlobalAveragePooling2D = GlobalAvgPool2D
