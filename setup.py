@@ -20,5 +20,6 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.5"],
         "plot": ["matplotlib>=3.6"],
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
     },
 )

@@ -13,6 +13,8 @@ class CallbackError(RuntimeError):
 
 
 class Callback:
+    """Base class of every callback: override Keras' hooks (on_epoch_end, ...) or Hat's call()."""
+
     def __init__(self, call_freq: int = 1, type: str = "epoch"):
         if isinstance(call_freq, bool) or not isinstance(call_freq, int) or call_freq < 1:
             raise ValueError(f"call_freq must be an int >= 1; got {call_freq!r}")

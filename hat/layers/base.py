@@ -19,6 +19,8 @@ def shape_with_batch(shape) -> tuple:
 
 
 class Layer:
+    """Base class of every layer; subclasses keep the contract in this module's docstring."""
+
     registry: dict[str, type] = {}  # class name -> class, to rebuild models from files
 
     def __init_subclass__(cls, **kwargs):
