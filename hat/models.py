@@ -235,6 +235,7 @@ class Model:
         metrics=None,
         allow_nonfinite=False,
         resume_from=None,
+        augment=None,
     ):
         """Train; returns a History. n_epochs (Hat) counts epochs to add; epochs (Keras) is the
         epoch number to stop at. loss_func and optimizer default to compile()'s, else to
@@ -242,7 +243,10 @@ class Model:
 
         resume_from: a checkpoint written during an earlier fit with the same arguments
         (ModelCheckpoint, SaveModel or save): training continues where it was saved, mid-epoch
-        included, and ends with the weights that an uninterrupted run would have."""
+        included, and ends with the weights that an uninterrupted run would have.
+
+        augment: a callable (batch_x, rng) -> batch_x applied to each training batch, such as
+        hat.preprocessing.RandomShift(2); it draws from the model's generator."""
         from hat.training import fit_loop
 
         arguments = dict(locals())

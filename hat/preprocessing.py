@@ -30,3 +30,29 @@ def categorical_to_sparse(x) -> np.ndarray:
     if x.ndim < 1 or x.shape[-1] == 0:
         raise ValueError(f"categorical_to_sparse expects rows of class scores; got shape {x.shape}")
     return x.argmax(axis=-1).astype(np.int64)
+
+
+class RandomShift:
+    """Augmentation for fit(augment=...): each image (N, C, H, W) moves by up to max_shift
+    pixels down or up and right or left, independently, with zeros filling in. Draws from the
+    model's generator, so runs stay repeatable and resumable."""
+
+    def __init__(self, max_shift: int = 2):
+        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+            raise ValueError(f"max_shift must be an int >= 0; got {max_shift!r}")
+        self.max_shift = max_shift
+        self._out = None
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if x.ndim != 4:
+            raise ValueError(f"RandomShift expects images (N, C, H, W); got shape {x.shape}")
+        from hat.kernels.augment import shift_images
+
+        shifts = rng.integers(-self.max_shift, self.max_shift + 1, (x.shape[0], 2))
+        if self._out is None or self._out.shape != x.shape or self._out.dtype != x.dtype:
+            self._out = np.empty_like(x)
+        shift_images(x, shifts, self._out)
+        return self._out
+
+    def get_config(self) -> dict:
+        return {"max_shift": self.max_shift}

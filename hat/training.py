@@ -34,6 +34,7 @@ def fit_loop(
     metrics,
     allow_nonfinite,
     resume_from,
+    augment,
 ) -> History:
     loss = losses.get(loss_func or model.loss or "categorical_crossentropy")
     optimizer = optimizers.get(optimizer or model.optimizer or optimizers.SGD(0.01, rho=0.9))
@@ -52,6 +53,8 @@ def fit_loop(
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
     callbacks = list(callbacks or [])
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a callable (batch_x, rng) -> batch_x; got {augment!r}")
 
     record = None
     if resume_from is not None:
@@ -94,6 +97,7 @@ def fit_loop(
                 optimizer,
                 clip,
                 shuffle,
+                augment,
                 cbs,
                 interrupt,
                 resumed_progress,
@@ -174,7 +178,19 @@ def _restore_callbacks(record, callbacks, history) -> None:
 
 
 def _run_epoch(
-    model, x, y, batch_x, batch_y, loss, optimizer, clip, shuffle, cbs, interrupt, resumed=None
+    model,
+    x,
+    y,
+    batch_x,
+    batch_y,
+    loss,
+    optimizer,
+    clip,
+    shuffle,
+    augment,
+    cbs,
+    interrupt,
+    resumed=None,
 ) -> dict:
     """One epoch (or the rest of one, when resuming); returns its logs. A callback that stops
     training mid-epoch ends the epoch there, as in Keras: it counts, with the batches seen."""
@@ -197,6 +213,8 @@ def _run_epoch(
             xb, yb = batch_x[:size], batch_y[:size]
             np.take(x, order[start:stop], axis=0, out=xb)
             np.take(y, order[start:stop], axis=0, out=yb)
+        if augment is not None:
+            xb = augment(xb, model.rng)
         cbs.on_batch_begin(batch, {"batch": batch, "size": size})
         value, out, updated = model._train_step(xb, yb, loss, optimizer, clip)
         sums["loss"] += value * size
