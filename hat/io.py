@@ -261,6 +261,7 @@ def _read_weights(f, model, path) -> None:
                         f"{group[key].shape} in the file, {target.shape} in "
                         "the model"
                     )
+    for layer in model.layers:  # only once every name and shape matched: all or nothing
         for kind in ("params", "state"):
             group = f[f"layers/{layer.name}/{kind}"]
             for key, target in getattr(layer, kind).items():
@@ -284,6 +285,9 @@ def read_optimizer(group, into=None):
         raise ModelFileError(
             f"the checkpoint's optimizer is {class_name}; fit was given {type(into).__name__}"
         )
+    saved_lr = json.loads(group.attrs["config"]).get("lr")
+    if not callable(into.lr) and isinstance(saved_lr, (int, float)):
+        into.lr = float(saved_lr)  # a rate that ReduceLROnPlateau or a scheduler changed
     into.state = {key: np.array(group["state"][key][()]) for key in group["state"]}
     return into
 

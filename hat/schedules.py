@@ -35,12 +35,18 @@ def _positive(name, value, allow_zero=False):
     return value
 
 
+def _positive_int(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    return value
+
+
 class StepDecay(Schedule):
     """initial_lr * gamma ** (iterations // step_size)."""
 
     def __init__(self, initial_lr: float, step_size: int, gamma: float = 0.1):
         self.initial_lr = _positive("initial_lr", initial_lr)
-        self.step_size = int(_positive("step_size", step_size))
+        self.step_size = _positive_int("step_size", step_size)
         self.gamma = _positive("gamma", gamma)
 
     def __call__(self, iterations):
@@ -85,7 +91,7 @@ class WarmUp(Schedule):
         if not (isinstance(after, Schedule) or isinstance(after, (int, float))):
             raise TypeError(f"WarmUp needs a learning rate or a Schedule; got {after!r}")
         self.after = after
-        self.warmup_steps = int(_positive("warmup_steps", warmup_steps))
+        self.warmup_steps = _positive_int("warmup_steps", warmup_steps)
 
     def _target(self, iterations):
         return self.after(iterations) if isinstance(self.after, Schedule) else self.after

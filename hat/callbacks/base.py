@@ -81,10 +81,14 @@ class Callback:
 
 
 class CallbackList:
-    """Fans each hook out to every callback, naming the callback when one raises."""
+    """Fans each hook out to every callback, naming the callback when one raises.
+
+    Callbacks that write checkpoints run after the others (a stable reordering), so the file
+    they write at an epoch's end holds every other callback's state for that epoch.
+    """
 
     def __init__(self, callbacks, model):
-        self.callbacks = list(callbacks)
+        self.callbacks = sorted(callbacks, key=lambda cb: getattr(cb, "writes_checkpoints", False))
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be hat.callbacks.Callback instances; got {cb!r}")

@@ -17,6 +17,8 @@ class ModelCheckpoint(Callback):
     overwritten by a worse one. Full-model files hold everything needed to resume exactly.
     """
 
+    writes_checkpoints = True  # fit runs it after the other callbacks
+
     def __init__(
         self,
         filepath,
@@ -139,7 +141,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:

@@ -11,6 +11,8 @@ class SaveModel(Callback):
     """Hat's checkpoints: saves the model to <dump_fd>/md<epoch>_epochs.h5 every call_freq epochs
     (epoch 0 is the untrained model). Creates the folder."""
 
+    writes_checkpoints = True  # fit runs it after the other callbacks
+
     def __init__(self, dump_fd: str, call_freq: int = 3, type: str = "epoch"):
         super().__init__(call_freq, type)
         if not isinstance(dump_fd, (str, os.PathLike)):

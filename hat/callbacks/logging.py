@@ -54,7 +54,7 @@ class TerminateOnNaN(Callback):
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            where = self.model.first_nonfinite_layer()
+            where = self.model.first_nonfinite_layer() or self.model.divergence
             self.report = (
                 f"TerminateOnNaN: the loss became {loss} at epoch "
                 f"{self.model.epoch + 1}, batch {batch + 1}"
