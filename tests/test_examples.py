@@ -42,3 +42,65 @@ def test_hat_tutorial_program_runs_as_written(examples_path, capsys):
     with open("validation.p", "rb") as f:
         record = pickle.load(f)
     assert record["epochs"] == [0, 1] and record["te_categorical_error"][-1] < 0.05
+
+
+@pytest.fixture
+def cnn_examples(examples_path):
+    yield examples_path
+    for name in ("common", "main_cnn", "cnn_scratch", "cnn_bn", "lenet_bn"):
+        sys.modules.pop(name, None)
+
+
+def test_cnn_bn_short_run_reaches_97_percent(cnn_examples):
+    import cnn_bn
+
+    args = [
+        "--epochs",
+        "1",
+        "--train-size",
+        "10000",
+        "--no-augment",
+        "--verbose",
+        "0",
+        "--out",
+        "run",
+    ]
+    assert cnn_bn.main(args) >= 0.97
+    assert os.path.isfile("run/history.json") and os.path.isfile("run/curves.png")
+
+
+@pytest.mark.parametrize("script", ["main_cnn", "cnn_scratch"])
+def test_cnn_examples_run_and_write_their_outputs(cnn_examples, script, capsys):
+    module = __import__(script)
+    accuracy = module.main(
+        ["--epochs", "1", "--train-size", "3000", "--verbose", "2", "--out", "run"]
+    )
+    assert accuracy > 0.3  # 10 classes: chance is 0.1
+    out = capsys.readouterr().out
+    assert "te_accuracy" in out and "test accuracy after 1 epochs" in out
+    with open("run/curves.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lenet_bn_study_writes_table_and_plot(cnn_examples):
+    import lenet_bn
+
+    results = lenet_bn.main(
+        [
+            "--variants",
+            "lenet",
+            "lenet_fc_bn2",
+            "--epochs",
+            "1",
+            "--train-size",
+            "2000",
+            "--out",
+            "run",
+            "--verbose",
+            "0",
+        ]
+    )
+    assert set(results) == {"lenet", "lenet_fc_bn2"}
+    table = open("run/results.md").read()
+    assert table.count("\n") == 4 and "| lenet_fc_bn2 |" in table
+    assert os.path.getsize("run/lenet_bn.png") > 1000

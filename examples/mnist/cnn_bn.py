@@ -1,0 +1,54 @@
+"""An MNIST CNN with batch normalization everywhere: Conv 32 3x3 + BN + ReLU + MaxPool,
+Conv 64 3x3 + BN + ReLU + MaxPool, Dense 150 + BN + ReLU, Dense 10; Adam, batch 64.
+
+    python cnn_bn.py                   # 15 epochs with random shifts of up to 2 pixels
+    python cnn_bn.py --epochs 3 --no-augment
+
+The learning rate follows a cosine from 1e-3 down to 1e-5 over the run.
+"""
+
+import math
+
+from common import load_images, parse_args, seed, train
+
+from hat.layers.conv import Conv2D
+from hat.layers.core import Activation, Dense, Flatten, InputLayer
+from hat.layers.normalization import BatchNorm
+from hat.layers.pooling import MaxPool2D
+from hat.models import Sequential
+from hat.optimizers import Adam
+from hat.preprocessing import RandomShift
+from hat.schedules import CosineDecay
+
+
+def build_model():
+    seq = Sequential()
+    seq.add(InputLayer((1, 28, 28)))
+    for filters in (32, 64):
+        # No bias: BatchNorm's beta takes its place (a bias there has a true gradient of 0).
+        seq.add(Conv2D(filters, 3, 3, trainable_params=["W"]))
+        seq.add(BatchNorm(momentum=0.9))
+        seq.add(Activation("relu"))
+        seq.add(MaxPool2D((2, 2)))
+    seq.add(Flatten())
+    seq.add(Dense(150, trainable_params=["W"]))
+    seq.add(BatchNorm(momentum=0.9))
+    seq.add(Activation("relu"))
+    seq.add(Dense(10, act="softmax"))
+    return seq.combine()
+
+
+def main(argv=None) -> float:
+    args = parse_args(__doc__, epochs=15, batch_size=64, argv=argv, augment=True)
+    seed(args.seed)
+    data = load_images(args.train_size)
+    md = build_model()
+    md.summary()
+    steps = args.epochs * math.ceil(len(data[0]) / args.batch_size)
+    optimizer = Adam(lr=CosineDecay(1e-3, decay_steps=steps, alpha=0.01))
+    augment = None if args.no_augment else RandomShift(2)
+    return train(md, args, data, "cnn_bn", optimizer=optimizer, augment=augment)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""What the MNIST CNN examples share: the command line, the data as images, the outputs."""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+from prepare_data import load_data
+
+from hat.callbacks import Validation
+from hat.preprocessing import sparse_to_categorical
+
+
+def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool = False):
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
+    parser.add_argument("--seed", type=int, default=1515, help="numpy seed (default 1515)")
+    parser.add_argument("--out", default=None, help="folder for history, plots, checkpoints")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="train on the first N images only (quick runs)"
+    )
+    if augment:
+        parser.add_argument(
+            "--no-augment", action="store_true", help="no random shifts of the training images"
+        )
+    return parser.parse_args(argv)
+
+
+def load_images(train_size=None):
+    """MNIST as (N, 1, 28, 28) float32 images and one-hot labels: train, validation, test."""
+    tr_x, tr_y, va_x, va_y, te_x, te_y = load_data()
+    if train_size:
+        tr_x, tr_y = tr_x[:train_size], tr_y[:train_size]
+    images = [x.reshape(-1, 1, 28, 28) for x in (tr_x, va_x, te_x)]
+    labels = [sparse_to_categorical(y, 10) for y in (tr_y, va_y, te_y)]
+    return images[0], labels[0], images[1], labels[1], images[2], labels[2]
+
+
+def train(md, args, data, name: str, **fit_kwargs) -> float:
+    """fit with validation curves, the test accuracy printed each epoch, the History and a PNG
+    of the curves written to --out; returns the final test accuracy."""
+    tr_x, tr_y, va_x, va_y, te_x, te_y = data
+    out = args.out or os.path.join("out", name)
+    os.makedirs(out, exist_ok=True)
+    callbacks = [
+        Validation(
+            te_x=te_x,
+            te_y=te_y,
+            batch_size=1000,
+            metrics=["accuracy"],
+            call_freq=1,
+            dump_path=os.path.join(out, "validation.p"),
+        )
+    ]
+    try:
+        from hat.callbacks import PlotHistory
+
+        callbacks.append(PlotHistory(os.path.join(out, "curves.png")))
+    except ImportError:
+        print("(matplotlib is not installed: no plot; pip install 'hat[plot]')")
+    start = time.perf_counter()
+    history = md.fit(
+        tr_x,
+        tr_y,
+        batch_size=args.batch_size,
+        n_epochs=args.epochs,
+        validation_data=(va_x, va_y),
+        metrics=["accuracy"],
+        callbacks=callbacks + fit_kwargs.pop("callbacks", []),
+        verbose=args.verbose,
+        **fit_kwargs,
+    )
+    elapsed = time.perf_counter() - start
+    accuracy = md.evaluate(te_x, te_y, batch_size=1000, metrics=["accuracy"])
+    record = {
+        "epoch": history.epoch,
+        "history": history.history,
+        "test_accuracy": accuracy,
+        "seconds": elapsed,
+    }
+    with open(os.path.join(out, "history.json"), "w") as f:
+        json.dump(record, f, indent=1, default=float)
+    print(
+        f"test accuracy after {md.epoch} epochs: {accuracy:.2%} ({elapsed:.0f} s); "
+        f"history and curves in {out}"
+    )
+    return accuracy
+
+
+def seed(value: int) -> None:
+    np.random.seed(value)
