@@ -66,3 +66,54 @@ def test_bad_n_out_is_rejected(n_out):
 def test_categorical_to_sparse_rejects_inputs_without_classes(bad):
     with pytest.raises(ValueError, match="rows of class scores"):
         categorical_to_sparse(bad)
+
+
+def test_random_shift_moves_each_image_and_fills_zeros():
+    from hat.preprocessing import RandomShift
+
+    x = np.arange(3 * 2 * 5 * 5, dtype=np.float32).reshape(3, 2, 5, 5) + 1
+    rng = np.random.default_rng(0)
+    out = RandomShift(2)(x, rng)
+    shifts = np.random.default_rng(0).integers(-2, 3, (3, 2))  # the same draws
+    for n, (dy, dx) in enumerate(shifts):
+        expected = np.zeros_like(x[n])
+        src = x[n][:, max(0, -dy) : 5 - max(0, dy), max(0, -dx) : 5 - max(0, dx)]
+        expected[
+            :, max(0, dy) : max(0, dy) + src.shape[1], max(0, dx) : max(0, dx) + src.shape[2]
+        ] = src
+        np.testing.assert_array_equal(out[n], expected)
+
+
+def test_random_shift_is_repeatable_and_checks_its_input():
+    from hat.preprocessing import RandomShift
+
+    x = np.random.default_rng(1).random((4, 1, 6, 6), dtype=np.float32)
+    a = RandomShift(1)(x, np.random.default_rng(5)).copy()
+    b = RandomShift(1)(x, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(RandomShift(0)(x, np.random.default_rng(0)), x)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        RandomShift(1)(x.reshape(4, 36), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="max_shift"):
+        RandomShift(-1)
+
+
+def test_fit_applies_augment_to_training_batches_only():
+    from hat.layers.core import Dense, Flatten, InputLayer
+    from hat.models import Sequential
+
+    seen = []
+
+    def augment(batch, rng):
+        seen.append(batch.shape)
+        return batch * 0  # erases the inputs: training then learns nothing from them
+
+    md = Sequential([InputLayer((1, 4, 4)), Flatten(), Dense(2, act="softmax")]).combine(seed=0)
+    x = np.random.default_rng(0).random((30, 1, 4, 4), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[np.arange(30) % 2]
+    w_before = md.layers[2].W_.copy()
+    md.fit(x, y, batch_size=10, n_epochs=1, augment=augment, verbose=0, validation_data=(x, y))
+    assert seen == [(10, 1, 4, 4)] * 3  # not applied to validation
+    np.testing.assert_array_equal(md.layers[2].W_, w_before)  # zero inputs: dW == 0
+    with pytest.raises(TypeError, match="augment"):
+        md.fit(x, y, augment="shift", verbose=0)
