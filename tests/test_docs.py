@@ -27,9 +27,13 @@ def python_blocks(page: Path) -> list[str]:
     return BLOCK.findall(page.read_text())
 
 
-@pytest.mark.parametrize(
-    "page", [p for p in PAGES if python_blocks(p)], ids=lambda p: str(p.relative_to(REPO / "docs"))
-)
+def _page_param(page: Path):
+    name = str(page.relative_to(REPO / "docs"))
+    marks = [pytest.mark.mnist] if name in NEEDS_MNIST else []
+    return pytest.param(page, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("page", [_page_param(p) for p in PAGES if python_blocks(p)])
 def test_page_runs(page, tmp_path, monkeypatch, request):
     name = str(page.relative_to(REPO / "docs"))
     if name in NEEDS_MNIST:

@@ -17,7 +17,7 @@ def softmax_crossentropy(p, y, eps, dz):
     inv_n = p.dtype.type(1.0 / n)
     lo = p.dtype.type(eps)
     hi = p.dtype.type(1.0 - eps)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         row_sum = p.dtype.type(0.0)
         for j in range(k):
@@ -26,7 +26,7 @@ def softmax_crossentropy(p, y, eps, dz):
                 total -= y[i, j] * np.log(min(max(p[i, j], lo), hi))
         for j in range(k):
             dz[i, j] = (p[i, j] * row_sum - y[i, j]) * inv_n
-    return total / n
+    return float(total / n)
 
 
 @jit
@@ -36,14 +36,14 @@ def sparse_softmax_crossentropy(p, labels, eps, dz):
     inv_n = p.dtype.type(1.0 / n)
     lo = p.dtype.type(eps)
     hi = p.dtype.type(1.0 - eps)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             dz[i, j] = p[i, j] * inv_n
         c = labels[i]
         dz[i, c] -= inv_n
         total -= np.log(min(max(p[i, c], lo), hi))
-    return total / n
+    return float(total / n)
 
 
 @jit
@@ -53,7 +53,7 @@ def categorical_crossentropy(p, y, eps, dp):
     inv_n = p.dtype.type(1.0 / n)
     lo = p.dtype.type(eps)
     hi = p.dtype.type(1.0 - eps)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             q = p[i, j]
@@ -62,7 +62,7 @@ def categorical_crossentropy(p, y, eps, dp):
             if y[i, j] != 0:
                 total -= y[i, j] * np.log(q)
             dp[i, j] = -y[i, j] / q * inv_n if inside else p.dtype.type(0.0)
-    return total / n
+    return float(total / n)
 
 
 @jit
@@ -71,7 +71,7 @@ def sparse_categorical_crossentropy(p, labels, eps, dp):
     inv_n = p.dtype.type(1.0 / n)
     lo = p.dtype.type(eps)
     hi = p.dtype.type(1.0 - eps)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             dp[i, j] = 0
@@ -82,7 +82,7 @@ def sparse_categorical_crossentropy(p, labels, eps, dp):
         total -= np.log(q)
         if inside:
             dp[i, c] = -inv_n / q
-    return total / n
+    return float(total / n)
 
 
 @jit
@@ -92,13 +92,13 @@ def sigmoid_binary_crossentropy(p, y, eps, dz):
     inv_n = p.dtype.type(1.0 / n)
     lo = p.dtype.type(eps)
     hi = p.dtype.type(1.0 - eps)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             q = min(max(p[i, j], lo), hi)
             total -= y[i, j] * np.log(q) + (1.0 - y[i, j]) * np.log(1.0 - q)
             dz[i, j] = (p[i, j] - y[i, j]) * inv_n
-    return total / n
+    return float(total / n)
 
 
 @jit
@@ -108,7 +108,7 @@ def binary_crossentropy(p, y, eps, dp):
     lo = p.dtype.type(eps)
     hi = p.dtype.type(1.0 - eps)
     one = p.dtype.type(1.0)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             q = p[i, j]
@@ -116,30 +116,30 @@ def binary_crossentropy(p, y, eps, dp):
             q = min(max(q, lo), hi)
             total -= y[i, j] * np.log(q) + (1.0 - y[i, j]) * np.log(1.0 - q)
             dp[i, j] = (q - y[i, j]) / (q * (one - q)) * inv_n if inside else p.dtype.type(0.0)
-    return total / n
+    return float(total / n)
 
 
 @jit
 def mean_squared_error(p, y, dp):
     n, k = p.shape
     scale = p.dtype.type(2.0 / n)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             d = p[i, j] - y[i, j]
             total += d * d
             dp[i, j] = scale * d
-    return total / n
+    return float(total / n)
 
 
 @jit
 def mean_absolute_error(p, y, dp):
     n, k = p.shape
     inv_n = p.dtype.type(1.0 / n)
-    total = 0.0
+    total = np.float64(0.0)  # float64 sums, compiled or not (NUMBA_DISABLE_JIT)
     for i in range(n):
         for j in range(k):
             d = p[i, j] - y[i, j]
             total += abs(d)
             dp[i, j] = inv_n * np.sign(d)
-    return total / n
+    return float(total / n)

@@ -197,6 +197,7 @@ def real_data(monkeypatch, tmp_path):
     return folder
 
 
+@pytest.mark.mnist
 def test_real_mnist(real_data):
     x_train, y_train, x_test, y_test = mnist.load_data()
     assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
@@ -214,6 +215,7 @@ def load_prepare_data():
     return module
 
 
+@pytest.mark.mnist
 def test_prepare_data_real(real_data, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no stray mnist.pkl.gz in the way
     tr_X, tr_y, va_X, va_y, te_X, te_y = load_prepare_data().load_data()
