@@ -12,13 +12,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted((REPO / "docs").rglob("*.md"))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-BUDGET = [("n_epochs=10", "n_epochs=1")]
-NEEDS_MNIST = {"tutorials/mnist_mlp.md"}
+BUDGET = [("n_epochs=10", "n_epochs=1"), ("n_train = 50000", "n_train = 5000")]
+NEEDS_MNIST = {"tutorials/mnist_mlp.md", "tutorials/cnn.md", "tutorials/batchnorm.md"}
 # What a page promises under the trimmed budget: (name in its namespace, lower bound).
 PROMISES = {
     "tutorials/mnist_mlp.md": ("accuracy", 0.95),
     "index.md": ("final_accuracy", 0.9),
     "tutorials/callbacks.md": ("val_accuracy", 0.6),
+    "tutorials/cnn.md": ("scratch_accuracy", 0.85),
+    "tutorials/batchnorm.md": ("accuracy", 0.9),
     "tutorials/custom.md": ("accuracy", 0.5),
 }
 
