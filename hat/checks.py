@@ -9,19 +9,38 @@ def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
     """x as a C-contiguous array of `dtype` with shape (N,) + sample_shape, N >= 1."""
     if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
         x = x[0]  # Hat accepted a list with one array per input
-    arr = np.asarray(x)
+    arr = _as_array(x, name)
     if arr.dtype.kind not in "fiu":
         raise TypeError(
-            f"{name} must hold numbers (float or int); got an array of dtype {arr.dtype}"
+            f"{name} must hold numbers (float or int); got {_describe(x, arr)}"
+            + (f". Convert it first, e.g. {name}.astype('float32')" if arr.dtype == bool else "")
         )
-    if arr.ndim == 0 or arr.shape[0] == 0:
+    if arr.ndim > 0 and arr.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); expected at least one sample")
-    if arr.shape[1:] != tuple(sample_shape):
+    if arr.shape[1:] != tuple(sample_shape) or arr.ndim == 0:
+        hint = ""
+        if arr.shape == tuple(sample_shape):
+            hint = f"; for one sample, add the batch axis: {name}[None]"
         raise ValueError(
             f"{name} has shape {arr.shape}, but the model expects {shape_with_batch(sample_shape)}"
-            f" (any batch size)"
+            f" (any batch size){hint}"
         )
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _as_array(x, name: str) -> np.ndarray:
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(
+            f"{name} cannot be made into an array: {err} Every sample must have the same shape"
+        ) from None
+
+
+def _describe(x, arr: np.ndarray) -> str:
+    if x is None:
+        return "None"
+    return f"an array of dtype {arr.dtype}"
 
 
 def check_finite(arr: np.ndarray, name: str, chunk: int = 4096) -> None:
@@ -39,9 +58,12 @@ def check_finite(arr: np.ndarray, name: str, chunk: int = 4096) -> None:
 
 def check_targets(y, n: int, loss, output_shape: tuple, dtype) -> np.ndarray:
     """Targets for `loss`, checked against the sample count and the model's output shape."""
-    arr = np.asarray(y)
+    arr = _as_array(y, "y")
     if arr.dtype.kind not in "fiub" or arr.dtype.kind == "b" and not loss.sparse_targets:
-        raise TypeError(f"y must hold numbers; got an array of dtype {arr.dtype}")
+        raise TypeError(
+            f"y must hold numbers; got {_describe(y, arr)}"
+            + (". Convert it first, e.g. y.astype('float32')" if arr.dtype == bool else "")
+        )
     if arr.ndim == 0 or arr.shape[0] != n:
         got = arr.shape[0] if arr.ndim else "a scalar"
         raise ValueError(f"x and y must hold the same number of samples; got {n} and {got}")
@@ -73,9 +95,18 @@ def _check_labels(arr: np.ndarray, width: int, loss_name: str) -> np.ndarray:
             "one-hot rows use loss_func='categorical_crossentropy' or "
             "hat.preprocessing.categorical_to_sparse(y)"
         )
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            index = int(np.argmax(bad))
+            if not np.isfinite(arr[index]):
+                raise ValueError(
+                    f"y[{index}] holds NaN or Inf; {loss_name} expects integer class labels"
+                )
+            raise ValueError(
+                f"{loss_name} expects integer class labels; y[{index}] is {arr[index]}"
+            )
     labels = arr.astype(np.int64)
-    if arr.dtype.kind == "f" and not np.array_equal(labels, arr):
-        raise ValueError(f"{loss_name} expects integer class labels; y holds non-integers")
     if labels.min() < 0 or labels.max() >= width:
         raise ValueError(
             f"labels must lie in [0, {width - 1}] for a model with {width} outputs; got values "

@@ -168,7 +168,11 @@ def _jsonable(value):
 def _open(path, expected_format: str):
     import h5py
 
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike); got {path!r}")
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ModelFileError(f"no model file at {path!r}: it is a folder; give the file's path")
     if not os.path.isfile(path):
         raise ModelFileError(f"no model file at {path!r}")
     try:

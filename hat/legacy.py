@@ -25,7 +25,11 @@ def load_hat_pickle(path):
                 f"Hat pickle: {type(err).__name__}: {err}"
             ) from None
     if not isinstance(data, dict) or data.get("class_name") != "Model" or "atom_list" not in data:
-        raise LegacyFileError(f"{path!r} is a pickle, but not of a Hat model")
+        raise LegacyFileError(
+            f"{path!r} is a pickle, but not of a Hat model; got a {type(data).__name__}"
+            + (f" with keys {sorted(map(str, data))[:10]}" if isinstance(data, dict) else "")
+            + " (expected a dict with class_name 'Model' and an atom_list)"
+        )
     infos = _chain(data, path)
     from hat.models import Model
 

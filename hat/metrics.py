@@ -55,6 +55,16 @@ def names() -> list[str]:
     return sorted(_METRICS) + ["top_<k>_accuracy"] + losses.names()
 
 
+def get_list(metrics) -> list[tuple[str, Callable]]:
+    """[(name, fn), ...] for a list of metrics (names or callables)."""
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(
+            f"metrics must be a list of names or callables; got {type(metrics).__name__} "
+            f"{metrics!r}. Write metrics=[{metrics!r}]"
+        )
+    return [get(m) for m in metrics]
+
+
 def get(metric: "str | Callable") -> tuple[str, Callable]:
     """(name, fn) for a metric given by name, as a loss name, or as a callable f(y_true, y_pred)."""
     if callable(metric) and not isinstance(metric, str):

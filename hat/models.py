@@ -32,7 +32,10 @@ class Sequential:
                 f"{type(layer).__name__}. Start with seq.add(InputLayer(784)), for example"
             )
         if self.layers and isinstance(layer, InputLayer):
-            raise ValueError("only the first layer may be an InputLayer")
+            raise ValueError(
+                f"only the first layer may be an InputLayer; got {layer!r} as layer "
+                f"{len(self.layers)}"
+            )
         if any(layer is other for other in self.layers):
             raise ValueError(f"{layer!r} was added twice; create a new layer instead")
         self.layers.append(layer)
@@ -57,9 +60,19 @@ class Model:
     def __init__(self, layers: list[Layer], seed: int | None = None, dtype=np.float32):
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int or None; got {type(seed).__name__} {seed!r}")
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(
+                f"dtype must be float32 or float64 (the kernels' types); got {self.dtype}"
+            )
+        if not isinstance(layers, (list, tuple)) or not all(
+            isinstance(layer, Layer) for layer in layers
+        ):
+            raise TypeError(f"Model expects a list of Layer instances; got {layers!r:.200}")
         self.layers = list(layers)
         self.epoch = 0  # epochs trained so far; carries over between fit calls, as in Hat
         self.iteration = 0
@@ -78,6 +91,12 @@ class Model:
 
     # -- construction ----------------------------------------------------------------------
     def _build(self) -> None:
+        if not self.layers or not isinstance(self.layers[0], InputLayer):
+            got = type(self.layers[0]).__name__ if self.layers else "no layers"
+            raise ValueError(
+                f"the first layer must be an InputLayer that declares the sample shape; got {got}"
+                ". Start with InputLayer(784), for example"
+            )
         shape, previous = None, None
         for index, layer in enumerate(self.layers):
             if layer.name is None:
@@ -212,7 +231,7 @@ class Model:
         if loss is not None:
             self.loss = losses.get(loss)
         if metrics is not None:
-            self.train_metrics = [metrics_mod.get(m) for m in metrics]
+            self.train_metrics = metrics_mod.get_list(metrics)
         return self
 
     def fit(
@@ -287,7 +306,7 @@ class Model:
             if self.loss is None:
                 raise ValueError("evaluate needs metrics=[...] (the model has no loss yet)")
             metrics = [self.loss.name] + [name for name, _ in self.train_metrics]
-        named = [metrics_mod.get(m) for m in metrics]
+        named = metrics_mod.get_list(metrics)
         loss = self.loss or losses.get("categorical_crossentropy")
         if any(name == "sparse_categorical_crossentropy" for name, _ in named):
             loss = losses.get("sparse_categorical_crossentropy")
@@ -330,13 +349,20 @@ class Model:
         targets = [
             v for layer in self.layers for v in (*layer.params.values(), *layer.state.values())
         ]
+        names = [
+            f"{layer.name}.{key}" for layer in self.layers for key in (*layer.params, *layer.state)
+        ]
         if len(weights) != len(targets):
-            raise ValueError(f"set_weights expects {len(targets)} arrays; got {len(weights)}")
+            raise ValueError(
+                f"set_weights expects {len(targets)} arrays; got {len(weights)}. In order: "
+                + ", ".join(names)
+            )
         for i, (target, value) in enumerate(zip(targets, weights, strict=True)):
             value = np.asarray(value)
             if value.shape != target.shape:
                 raise ValueError(
-                    f"weight {i} has shape {value.shape}; the model expects {target.shape}"
+                    f"weight {i} has shape {value.shape}; the model expects {target.shape} "
+                    f"for {names[i]}"
                 )
             target[...] = value  # in place: the flat buffers stay shared
 

@@ -148,7 +148,7 @@ class SGD(Optimizer):
         name = "momentum" if rho is None else "rho"
         self.momentum = _check_fraction(name, momentum if rho is None else rho)
         if nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs a momentum > 0")
+            raise ValueError(f"nesterov=True needs a momentum > 0; got momentum={self.momentum}")
         self.nesterov = bool(nesterov)
 
     def _apply(self, params, grads, lr, clipvalue):
@@ -283,6 +283,11 @@ def get(optimizer) -> Optimizer:
         return optimizer
     if isinstance(optimizer, str) and optimizer.lower() in _BY_NAME:
         return _BY_NAME[optimizer.lower()]()
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be an Optimizer instance or a name; got the class "
+            f"{optimizer.__name__}. Write {optimizer.__name__}() (or {optimizer.__name__}(lr=...))"
+        )
     raise ValueError(
         f"unknown optimizer {optimizer!r}; expected an Optimizer instance or one of: "
         + ", ".join(sorted(_BY_NAME))

@@ -9,8 +9,12 @@ def sparse_to_categorical(x, n_out: int) -> np.ndarray:
     if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
         raise ValueError(f"n_out must be a positive int; got {n_out!r}")
     if x.dtype.kind == "f":
-        if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
-            raise ValueError("sparse_to_categorical expects integer class labels; got non-integers")
+        bad = ~np.isfinite(x) | (x != np.round(x))
+        if np.any(bad):
+            raise ValueError(
+                "sparse_to_categorical expects integer class labels; got non-integers such as "
+                f"{x[bad].flat[0]}"
+            )
     elif x.dtype.kind not in "iub":
         raise TypeError(f"sparse_to_categorical expects integer labels; got dtype {x.dtype}")
     labels = x.astype(np.int64)

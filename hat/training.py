@@ -41,7 +41,7 @@ def fit_loop(
     if clip is not None:
         clip = optimizers._check_number("clip", clip, 0.0, inclusive=False)
     if metrics is not None:
-        model.train_metrics = [metrics_mod.get(m) for m in metrics]
+        model.train_metrics = metrics_mod.get_list(metrics)
     x = checks.as_batch_array(x, "x", model.input_shape, model.dtype)
     y = checks.check_targets(y, x.shape[0], loss, model.output_shape, model.dtype)
     if not allow_nonfinite:
@@ -49,9 +49,18 @@ def fit_loop(
         if y.dtype.kind == "f":
             checks.check_finite(y, "y")
     x, y, val = _split_validation(x, y, validation_data, validation_split, model, loss)
+    if val is not None and validation_data is not None and not allow_nonfinite:
+        checks.check_finite(val[0], "validation x")
+        if val[1].dtype.kind == "f":
+            checks.check_finite(val[1], "validation y")
     batch_size = min(checks.positive_int(batch_size, "batch_size"), x.shape[0])
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"callbacks must be a list of Callback instances; got {type(callbacks).__name__}. "
+            f"Write callbacks=[{type(callbacks).__name__}(...)]"
+        )
     callbacks = list(callbacks or [])
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a callable (batch_x, rng) -> batch_x; got {augment!r}")
@@ -241,7 +250,12 @@ def _split_validation(x, y, validation_data, validation_split, model, loss):
         raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val)")
+            got = (
+                f"{type(validation_data).__name__} of shape {validation_data.shape}"
+                if isinstance(validation_data, np.ndarray)
+                else f"{type(validation_data).__name__} {validation_data!r:.80}"
+            )
+            raise ValueError(f"validation_data must be a pair (x_val, y_val); got {got}")
         vx = checks.as_batch_array(
             validation_data[0], "validation x", model.input_shape, model.dtype
         )

@@ -75,7 +75,11 @@ class Validation(Callback):
         self.results["epochs"].append(self.model.epoch)
         for prefix, (x, y) in self.splits.items():
             split_start = time.perf_counter()
-            values = self.model.evaluate(x, y, self.batch_size, self.metrics, return_dict=True)
+            try:
+                values = self.model.evaluate(x, y, self.batch_size, self.metrics, return_dict=True)
+            except (ValueError, TypeError) as err:
+                kind = ValueError if isinstance(err, ValueError) else TypeError
+                raise kind(f"checking {prefix}_x and {prefix}_y: {err}") from err
             for name, value in values.items():
                 key = f"{prefix}_{name}"
                 self.results[key].append(value)

@@ -28,8 +28,8 @@ class ReduceLROnPlateau(Callback):
         verbose: int = 0,
     ):
         super().__init__()
-        if not 0 < factor < 1:
-            raise ValueError(f"factor must be in (0, 1); got {factor!r}")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+            raise ValueError(f"factor must be a number in (0, 1); got {factor!r}")
         for name, value in (("patience", patience), ("cooldown", cooldown)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0; got {value!r}")

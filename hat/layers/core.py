@@ -141,6 +141,11 @@ def _initial(given, shape, init, rng, dtype, what):
     """The user's initial array (checked against the shape) or a draw from the initializer."""
     if given is None:
         return np.ascontiguousarray(init(shape, rng, dtype), dtype=dtype)
+    if isinstance(given, str):
+        raise TypeError(
+            f"{what}_init must be an array of shape {shape}; got the string {given!r}. To "
+            "draw the weights from an initializer by name, use init_type="
+        )
     arr = np.asarray(given)
     if arr.shape != shape:
         raise ValueError(f"{what}_init must have shape {shape}; got {arr.shape}")
