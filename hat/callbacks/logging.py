@@ -128,21 +128,41 @@ class PlotHistory(Callback):
         plot_history(self.model.history, self.path)
 
 
+_SPLITS = (
+    ("val_", "validation"),
+    ("tr_", "train (inference)"),
+    ("va_", "validation (Hat)"),
+    ("te_", "test"),
+)
+
+
+def _panel_and_label(key: str) -> tuple[str, str]:
+    """'val_loss' -> ('loss', 'validation'), 'te_accuracy' -> ('accuracy', 'test'), ..."""
+    for prefix, label in _SPLITS:
+        if key.startswith(prefix):
+            return key[len(prefix) :], label
+    return key, "train"
+
+
 def plot_history(history, path) -> None:
-    """Draw a History's per-epoch curves: one panel per quantity, train and validation."""
+    """Draw a History's per-epoch curves: one panel per quantity, one line per split (train,
+    validation, and the tr_/va_/te_ values that Hat's Validation adds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    values = history.history
-    names = sorted({k.removeprefix("val_") for k in values if k != "lr"})
+    panels: dict[str, list] = {}
+    for key, values in history.history.items():
+        if key != "lr":
+            name, label = _panel_and_label(key)
+            panels.setdefault(name, []).append((label, values))
+    names = sorted(panels)
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     epochs = [e + 1 for e in history.epoch]
     for ax, name in zip(axes[0], names, strict=True):
-        for key, label in ((name, "train"), (f"val_{name}", "validation")):
-            if key in values:
-                ax.plot(epochs[-len(values[key]) :], values[key], marker="o", label=label)
+        for label, values in panels[name]:
+            ax.plot(epochs[-len(values) :], values, marker="o", label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.legend()
