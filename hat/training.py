@@ -86,31 +86,16 @@ def fit_loop(
     if record is not None:
         _restore_callbacks(record, callbacks, history)
 
-    batch_x = np.empty((batch_size,) + x.shape[1:], x.dtype)  # reused by every batch
-    batch_y = np.empty((batch_size,) + y.shape[1:], y.dtype)
     resumed_progress = record["epoch_progress"] if record else None
     cbs.on_train_begin({})
     interrupt = _InterruptAtBatchEnd()
+    run = _Run(model, x, y, batch_size, loss, optimizer, clip, shuffle, augment, cbs, interrupt)
     try:
         while model.epoch < target and not model.stop_training and not interrupt.requested:
             epoch = model.epoch
             cbs.on_epoch_begin(epoch, {})
             start = time.perf_counter()
-            logs = _run_epoch(
-                model,
-                x,
-                y,
-                batch_x,
-                batch_y,
-                loss,
-                optimizer,
-                clip,
-                shuffle,
-                augment,
-                cbs,
-                interrupt,
-                resumed_progress,
-            )
+            logs = _run_epoch(run, resumed_progress)
             resumed_progress = None
             model.tr_time += time.perf_counter() - start
             if val is not None:
@@ -186,30 +171,30 @@ def _restore_callbacks(record, callbacks, history) -> None:
         history.set_state(record["history"])
 
 
-def _run_epoch(
-    model,
-    x,
-    y,
-    batch_x,
-    batch_y,
-    loss,
-    optimizer,
-    clip,
-    shuffle,
-    augment,
-    cbs,
-    interrupt,
-    resumed=None,
-) -> dict:
+class _Run:
+    """What every epoch of one fit call shares, with the batch buffers it reuses."""
+
+    def __init__(
+        self, model, x, y, batch_size, loss, optimizer, clip, shuffle, augment, cbs, interrupt
+    ):
+        self.model, self.x, self.y = model, x, y
+        self.loss, self.optimizer, self.clip = loss, optimizer, clip
+        self.shuffle, self.augment, self.cbs, self.interrupt = shuffle, augment, cbs, interrupt
+        self.batch_x = np.empty((batch_size,) + x.shape[1:], x.dtype)  # reused by every batch
+        self.batch_y = np.empty((batch_size,) + y.shape[1:], y.dtype)
+
+
+def _run_epoch(run: _Run, resumed: dict | None = None) -> dict:
     """One epoch (or the rest of one, when resuming); returns its logs. A callback that stops
     training mid-epoch ends the epoch there, as in Keras: it counts, with the batches seen."""
-    n, batch_size = x.shape[0], batch_x.shape[0]
+    model, x, y, cbs = run.model, run.x, run.y, run.cbs
+    n, batch_size = x.shape[0], run.batch_x.shape[0]
     if resumed is not None:
         order = resumed.get("order")
         sums = dict(resumed["sums"])
         first_batch = int(resumed["next_batch"])
     else:
-        order = model.rng.permutation(n) if shuffle else None
+        order = model.rng.permutation(n) if run.shuffle else None
         sums = {"loss": 0.0, "seen": 0, **{name: 0.0 for name, _ in model.train_metrics}}
         first_batch = 0
     for batch in range(first_batch, math.ceil(n / batch_size)):
@@ -219,13 +204,13 @@ def _run_epoch(
         if order is None:
             xb, yb = x[start:stop], y[start:stop]
         else:
-            xb, yb = batch_x[:size], batch_y[:size]
+            xb, yb = run.batch_x[:size], run.batch_y[:size]
             np.take(x, order[start:stop], axis=0, out=xb)
             np.take(y, order[start:stop], axis=0, out=yb)
-        if augment is not None:
-            xb = augment(xb, model.rng)
+        if run.augment is not None:
+            xb = run.augment(xb, model.rng)
         cbs.on_batch_begin(batch, {"batch": batch, "size": size})
-        value, out, updated = model._train_step(xb, yb, loss, optimizer, clip)
+        value, out, updated = model._train_step(xb, yb, run.loss, run.optimizer, run.clip)
         sums["loss"] += value * size
         sums["seen"] += size
         for name, fn in model.train_metrics:
@@ -237,7 +222,7 @@ def _run_epoch(
         cbs.on_batch_end(batch, {"epoch": model.epoch, "batch": batch, "size": size, "loss": value})
         if not updated:
             _stop_diverged(model, batch, value)
-        if model.stop_training or interrupt.requested:
+        if model.stop_training or run.interrupt.requested:
             break
     seen = sums.pop("seen")
     return {name: total / seen for name, total in sums.items()}
