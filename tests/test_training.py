@@ -234,7 +234,10 @@ def test_nan_in_x_names_the_sample(data):
     x[17, 3] = np.nan
     with pytest.raises(ValueError, match=r"x\[17\] holds NaN"):
         fit(small_mlp(), x, y)
-    fit(small_mlp(), x, y, allow_nonfinite=True)  # allowed on request
+    from hat.models import DivergenceWarning
+
+    with pytest.warns(DivergenceWarning, match="first non-finite: the output of Dense_1"):
+        fit(small_mlp(), x, y, allow_nonfinite=True)  # allowed on request: NaN flows in
 
 
 @pytest.mark.parametrize(
