@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from hat import checks, losses, optimizers
+from hat import checks, losses, optimizers, threads
 from hat import metrics as metrics_mod
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import InputLayer
@@ -168,8 +168,9 @@ class Model:
 
     # -- the passes ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        with threads.single_threaded_blas(threads.uses_pool(self.layers)):
+            for layer in self.layers:
+                x = layer.forward(x, training)
         return x
 
     def backward(self, dy: np.ndarray, preactivation: bool = False) -> None:
@@ -188,7 +189,10 @@ class Model:
         A step whose loss or gradients are not finite makes no update, so the weights stay
         those of the last good step; `divergence` then says where the values broke.
         """
-        with np.errstate(all="ignore"):  # non-finite values are caught and reported below
+        with (
+            np.errstate(all="ignore"),  # non-finite values are caught and reported below
+            threads.single_threaded_blas(threads.uses_pool(self.layers)),
+        ):
             return self._checked_step(x, y, loss, optimizer, clip)
 
     def _checked_step(self, x, y, loss, optimizer, clip):

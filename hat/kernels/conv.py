@@ -6,13 +6,22 @@ W (F, C*kh*kw) @ cols, and the backward pass two: dW = dz^T cols^T and dcols = W
 Inputs are zero-padded copies, so every index is a sum of non-negative loop variables
 (a negative offset makes numba insert wraparound checks that stop vectorisation).
 
-Measured on the 2-core dev machine (whole train step, ms; noisy: other jobs were running):
-serial kernels + OpenBLAS 2 threads: 5x5 CNN b50 21.5-21.9, BN-CNN b64 31.4-32.5 (PyTorch
-15.5-18.0 and 35.1-36.7); prange over the batch with numba's 'workqueue' layer: the same
-within noise, with one 6x outlier (the pools spinning against each other); prange with BLAS
-1 thread: 27.5 and 37; prange with the default 'omp' layer and BLAS 2 threads: 3-6x slower.
-So these kernels are serial and BLAS owns both cores. im2col + col2im cost about as much as
-the three GEMMs in the 16->32 5x5 layer; that is where the remaining gap to PyTorch is.
+The layer (hat/layers/conv.py) runs these on chunks of a few samples (about 1 MB of columns
+each, see CHUNK_BYTES there), each chunk a task on hat.threads' pool of Python threads, with
+OpenBLAS held to one thread: every kernel here takes a batch slice, so the chunk's columns stay
+in cache from im2col to the GEMMs. Training keeps each chunk's columns for the backward pass
+(15.7 MB for the 16->32 5x5 layer at batch 50): rebuilding them there cost 35% more time in
+that layer's backward (27 -> 17 ms a step under load 5).
+
+Measured on the 2-core dev machine (whole train steps; noisy, other jobs running). Before, one
+whole-batch column matrix, serial kernels + OpenBLAS 2 threads: 5x5 CNN b50 21.5-21.9 ms, BN-CNN
+b64 31.4-32.5 (PyTorch 15.5-18.0 and 35.1-36.7) when the machine was quiet, but 3x slower with
+one busy neighbour (a 2-thread GEMM waits for its descheduled partner). numba prange with BLAS
+on 1 thread: 27.5 and 37; prange with BLAS on 2 threads: 3-6x slower (two spinning pools).
+Chunks on Python threads + BLAS 1 thread: 1.6-9x PyTorch under load 2.7-6 (PyTorch's pools
+collapse), but 0.64x on a nearly quiet machine (see docs/performance.md). im2col and col2im
+still cost about as much as the GEMMs per chunk (short rows of 14 to 28 pixels: loop overhead,
+not bandwidth); a flat-index rewrite was slower.
 """
 
 from hat.kernels.jit import jit

@@ -1,13 +1,30 @@
 """Convolution layers on NCHW images: Conv2D (alias Convolution2D) and ZeroPadding2D."""
 
+import math
+import threading
+
 import numpy as np
 
 from hat import activations, initializations, regularizations
 from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import _check_positive_int, _initial, _reg_config
+from hat.threads import parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
+# Bytes of one chunk's column matrix: the batch is convolved a few samples at a time so that
+# the columns stay in cache between im2col and the GEMMs, instead of one 15.7 MB matrix.
+# Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
+# (more tasks, smaller GEMMs), 128 KB 25% slower, 4 MB 20-35% slower.
+CHUNK_BYTES = 1 << 20
+_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
+
+
+def _chunks(n: int, sample_bytes: int) -> list[tuple[int, int]]:
+    """(start, stop) of the batch's chunks; they depend on the shapes only, never on the
+    thread count, so results repeat bit for bit on any pool."""
+    size = max(1, min(n, CHUNK_BYTES // sample_bytes))
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def _pair(value, what: str) -> tuple[int, int]:
@@ -54,7 +71,11 @@ class Conv2D(Layer):
     each side), 'same' (output size ceil(L / stride); an odd total padding puts the extra row
     or column at the bottom or right, as TensorFlow does; odd kernels at stride 1 get k // 2 on
     each side), or (pad_h, pad_w) on both sides. Output length: (L + pads - k) // stride + 1.
+
+    The batch is convolved in chunks of a few samples on hat.threads' pool (see _chunks).
     """
+
+    uses_thread_pool = True
 
     def __init__(
         self,
@@ -139,60 +160,120 @@ class Conv2D(Layer):
         )
         return (self.n_outfmaps,) + self.out_hw
 
+    def _scratch(self, key: str, shape: tuple, dtype) -> np.ndarray:
+        """A reused buffer per pool thread, grown to the largest chunk; shape: a view of it."""
+        slot = (key, threading.get_ident())
+        size = math.prod(shape)
+        buf = self._buffers.get(slot)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self._buffers[slot] = np.empty(size, dtype)
+        return buf[:size].reshape(shape)
+
     def forward(self, x, training):
+        from hat.kernels import activations as act_kernels
         from hat.kernels import conv
 
         n, c, h, w = x.shape
         top, bottom, left, right = self.pads
-        if top or bottom or left or right:
+        padded = bool(top or bottom or left or right)
+        if padded:
             xp = _zeroed_buffer(self, "xp", (n, c, h + top + bottom, w + left + right), x.dtype)
-            conv.pad_into(x, xp, top, left)
         else:
             xp = np.ascontiguousarray(x)
         (oh, ow), f = self.out_hw, self.n_outfmaps
-        kh, kw = self.n_row, self.n_col
-        cols = self._buffer("cols", (c * kh * kw, n * oh * ow), x.dtype)  # (C*kh*kw, N*OH*OW)
-        conv.im2col(xp, kh, kw, *self.strides, oh, ow, cols)
-        zt = self._buffer("zt", (f, n * oh * ow), x.dtype)  # (F, N*OH*OW)
-        np.matmul(self.params["W"].reshape(f, -1), cols, out=zt)
+        kh, kw, plane = self.n_row, self.n_col, oh * ow
+        ckk = c * kh * kw
+        W2, b = self.params["W"].reshape(f, ckk), self.params["b"]
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
-        conv.rows_to_nchw(zt, self.params["b"], z.reshape(n, f, oh * ow))
-        self._x_shape = x.shape
-        self._y, self._saved = activate(self.activation, z)
+        z3 = z.reshape(n, f, plane)
+        chunks = _chunks(n, ckk * plane * x.itemsize)
+        spec = self.activation
+        # Training keeps every chunk's columns for the backward pass (im2col once a step, not
+        # twice; each chunk's block is contiguous): 15.7 MB for the 16->32 5x5 layer at b50.
+        kept = self._buffer("cols", (ckk * n * plane,), x.dtype) if training else None
+
+        def task(i):
+            s0, s1 = chunks[i]
+            if padded:
+                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
+            shape = (ckk, (s1 - s0) * plane)  # (C*kh*kw, n*P)
+            if kept is None:
+                cols = self._scratch("cols", shape, x.dtype)
+            else:
+                cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(shape)
+            conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
+            zt = self._scratch("zt", (f, (s1 - s0) * plane), x.dtype)  # (F, n*P)
+            np.matmul(W2, cols, out=zt)
+            conv.rows_to_nchw(zt, b, z3[s0:s1])
+            if spec.is_builtin:  # the activation while the chunk is still in cache
+                rows = z[s0:s1].reshape(-1, ow)
+                act_kernels.bias_activation_forward(rows, _NO_BIAS[z.dtype], spec.code, spec.alpha)
+
+        parallel_for(task, len(chunks))
+        self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
+        self._y, self._saved = (z, None) if spec.is_builtin else activate(spec, z)
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
         """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+        from hat.kernels import activations as act_kernels
         from hat.kernels import conv
 
+        dy = np.ascontiguousarray(dy)
         n, f, oh, ow = dy.shape
-        dz = self._buffer("dz", dy.shape, dy.dtype)
-        spec = activations.get("linear") if preactivation else self.activation
-        activation_grad(spec, self._y, self._saved, dy, dz)
-        dzt = self._buffer("zt", (f, n * oh * ow), dy.dtype)  # forward's zt is spent
-        db = (
-            self.grads["b"]
-            if "b" in self.trainable_params
-            else self._buffer("no_db", (0,), dz.dtype)
-        )
-        conv.nchw_to_rows(dz.reshape(n, f, oh * ow), dzt, db)
-        cols = self._buffers["cols"]
-        W2 = self.params["W"].reshape(f, -1)
-        if "W" in self.trainable_params:
-            np.matmul(dzt, cols.T, out=self.grads["W"].reshape(f, -1))
-        if not self.needs_input_grad:
-            return None
-        dcols = self._buffer("cols", cols.shape, dy.dtype)  # cols are spent too
-        np.matmul(W2.T, dzt, out=dcols)
-        top, bottom, left, right = self.pads
+        plane, kh, kw = oh * ow, self.n_row, self.n_col
         _, c, h, w = self._x_shape
-        dx = self._buffer("dx", self._x_shape, dy.dtype)
-        if top or bottom or left or right:
-            dxp = self._buffer("dxp", (n, c, h + top + bottom, w + left + right), dy.dtype)
-            conv.col2im(dcols, self.n_row, self.n_col, *self.strides, oh, ow, dxp)
-            conv.crop_from(dxp, dx, top, left)
-        else:
-            conv.col2im(dcols, self.n_row, self.n_col, *self.strides, oh, ow, dx)
+        ckk = c * kh * kw
+        spec = activations.get("linear") if preactivation else self.activation
+        dz = self._buffer("dz", dy.shape, dy.dtype)
+        if not spec.is_builtin:
+            activation_grad(spec, self._y, self._saved, dy, dz)
+        dz3 = dz.reshape(n, f, plane)
+        chunks, W2 = self._chunks, self.params["W"].reshape(f, ckk)
+        kept, xp = self._cols, self._xp  # forward(training=True)'s columns, or None
+        want_w = "W" in self.trainable_params
+        # Per-chunk partial sums, added in chunk order below: the same bits whichever thread
+        # ran which chunk.
+        dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy.dtype)
+        nb = f if "b" in self.trainable_params else 0
+        db_parts = self._buffer("db_parts", (len(chunks), nb), dy.dtype)
+        top, bottom, left, right = self.pads
+        padded = bool(top or bottom or left or right)
+        want_x = self.needs_input_grad
+        dx = self._buffer("dx", self._x_shape, dy.dtype) if want_x else None
+        if want_x and padded:
+            dxp = self._buffer("dxp", xp.shape, dy.dtype)
+
+        def task(i):
+            s0, s1 = chunks[i]
+            m = (s1 - s0) * plane
+            if spec.is_builtin:
+                act_kernels.activation_backward(
+                    dy[s0:s1].reshape(-1, ow), self._y[s0:s1].reshape(-1, ow), spec.code,
+                    spec.alpha, dz[s0:s1].reshape(-1, ow), _NO_BIAS[dz.dtype],
+                )  # fmt: skip
+            dzt = self._scratch("zt", (f, m), dy.dtype)  # (F, n*P)
+            conv.nchw_to_rows(dz3[s0:s1], dzt, db_parts[i])
+            if kept is not None:
+                cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(ckk, m)
+            else:  # forward ran in inference mode: build the columns again
+                cols = self._scratch("cols", (ckk, m), dy.dtype)
+                conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
+            if want_w:
+                np.matmul(dzt, cols.T, out=dW_parts[i])
+            if want_x:
+                np.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
+                if padded:
+                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dxp[s0:s1])
+                    conv.crop_from(dxp[s0:s1], dx[s0:s1], top, left)
+                else:
+                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dx[s0:s1])
+
+        parallel_for(task, len(chunks))
+        if want_w:
+            np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(f, ckk))
+        if nb:
+            np.sum(db_parts, axis=0, out=self.grads["b"])
         return dx
 
     @property

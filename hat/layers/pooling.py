@@ -4,12 +4,22 @@ import numpy as np
 
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.conv import _expect_image, _pair
+from hat.threads import num_threads, parallel_for
+
+
+def _split(n: int) -> list[tuple[int, int]]:
+    """The batch in one chunk per pool thread (samples are independent: any split gives the
+    same bits)."""
+    parts = min(n, num_threads())
+    cuts = [n * k // parts for k in range(parts + 1)]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
 class _Pool2D(Layer):
     """Windows of pool_size moved by strides (default: pool_size); floor mode, no padding."""
 
     mode = "max"
+    uses_thread_pool = True
 
     def __init__(self, pool_size=(2, 2), strides=None, name: str | None = None):
         super().__init__(name)
@@ -32,11 +42,19 @@ class _Pool2D(Layer):
 
         x = np.ascontiguousarray(x)
         y = self._buffer("y", (x.shape[0],) + self.output_shape, x.dtype)
-        if self.mode == "max":
-            self._argmax = self._buffer("argmax", y.shape, np.int32)
-            pooling.maxpool_forward(x, *self.pool_size, *self.strides, y, self._argmax)
-        else:
-            pooling.avgpool_forward(x, *self.pool_size, *self.strides, y)
+        argmax = self._argmax = self._buffer("argmax", y.shape, np.int32)
+        chunks = self._chunks = _split(x.shape[0])
+
+        def task(i):
+            s0, s1 = chunks[i]
+            if self.mode == "max":
+                pooling.maxpool_forward(
+                    x[s0:s1], *self.pool_size, *self.strides, y[s0:s1], argmax[s0:s1]
+                )
+            else:
+                pooling.avgpool_forward(x[s0:s1], *self.pool_size, *self.strides, y[s0:s1])
+
+        parallel_for(task, len(chunks))
         return y
 
     def backward(self, dy):
@@ -44,10 +62,16 @@ class _Pool2D(Layer):
 
         dy = np.ascontiguousarray(dy)
         dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
-        if self.mode == "max":
-            pooling.maxpool_backward(dy, self._argmax, dx)
-        else:
-            pooling.avgpool_backward(dy, *self.pool_size, *self.strides, dx)
+        chunks = self._chunks
+
+        def task(i):
+            s0, s1 = chunks[i]
+            if self.mode == "max":
+                pooling.maxpool_backward(dy[s0:s1], self._argmax[s0:s1], dx[s0:s1])
+            else:
+                pooling.avgpool_backward(dy[s0:s1], *self.pool_size, *self.strides, dx[s0:s1])
+
+        parallel_for(task, len(chunks))
         return dx
 
     def get_config(self):

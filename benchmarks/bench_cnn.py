@@ -1,0 +1,426 @@
+"""Time the two MNIST CNNs in hat and in PyTorch, side by side, on the CPU.
+
+scratch: examples/mnist/cnn_scratch.py: Conv 16 5x5 pad 2 + ReLU, MaxPool 2, Conv 32 5x5 pad 2
+    + ReLU, MaxPool 2, Dense 120 + ReLU, Dense 10 softmax, L2 on the weights; SGD Nesterov lr 0.01
+    momentum 0.9, batch 50.
+bn: examples/mnist/cnn_bn.py: (Conv 3x3 no bias + BN + ReLU + MaxPool 2) x 2 with 32 and 64
+    filters, Dense 150 no bias + BN + ReLU, Dense 10 softmax; Adam lr 1e-3, batch 64 (no
+    augmentation, constant learning rate).
+
+python benchmarks/bench_cnn.py                    # both models, 5 alternating rounds each
+python benchmarks/bench_cnn.py --model scratch --repeats 9 --steps 40
+python benchmarks/bench_cnn.py --memory           # peak RSS, each framework in its own process
+python benchmarks/bench_cnn.py --compile          # numba compile time, cold and warm cache
+python benchmarks/bench_cnn.py --profile          # + hat's time per layer, optimizer, data
+
+Shares its method and helpers with bench_mlp.py (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_mlp import (  # noqa: E402  (bench_mlp imports nothing heavy at module level)
+    SEED,
+    SETTLE_S,
+    blas_threads,
+    cpu_name,
+    import_torch,
+    matmul_gflops,
+    mnist_on_disk,
+    paired_ratio,
+    peak_rss_mb,
+    set_thread_env,
+    spread,
+    timed,
+    versions,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODELS = {"scratch": {"batch": 50, "steps": 100}, "bn": {"batch": 64, "steps": 60}}
+INFER_BATCH = 1000
+N_INFER = 3000
+N_CLASSES = 10
+L2_FACTOR = 2.5e-4  # hat's L2 adds l2 * sum(W**2): torch's weight_decay 5e-4
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("scratch", "bn", "all"), default="all")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/torch threads (default 2)")
+    parser.add_argument("--steps", type=int, default=None, help="batches per round")
+    parser.add_argument("--data", choices=("auto", "mnist", "random"), default="auto")
+    parser.add_argument("--memory", action="store_true", help="peak RSS, one process each")
+    parser.add_argument("--compile", action="store_true", help="numba compile time, cold/warm")
+    parser.add_argument("--profile", action="store_true", help="hat's time per layer too")
+    parser.add_argument("--no-torch", action="store_true", help="time hat only")
+    parser.add_argument("--worker", choices=("hat", "torch", "compile"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.threads < 1 or (args.steps is not None and args.steps < 1):
+        parser.error("--repeats, --threads and --steps must be >= 1")
+    return args
+
+
+def load_images(kind: str, n_train: int) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """(description, x (n, 1, 28, 28) float32 in [0, 1], y int64, x_test (N_INFER, 1, 28, 28))."""
+    import numpy as np
+
+    if kind == "mnist" or (kind == "auto" and mnist_on_disk()):
+        from hat.datasets import mnist
+
+        x, y, x_test, _ = mnist.load_data()
+        x = x[:n_train].reshape(-1, 1, 28, 28).astype(np.float32) / np.float32(255)
+        x_test = x_test[:N_INFER].reshape(-1, 1, 28, 28).astype(np.float32) / np.float32(255)
+        return "MNIST", x, y[:n_train].astype(np.int64), x_test
+    rng = np.random.default_rng(SEED)
+    x = rng.random((n_train, 1, 28, 28), dtype=np.float32)
+    x_test = rng.random((N_INFER, 1, 28, 28), dtype=np.float32)
+    return "random (MNIST not on disk)", x, rng.integers(0, N_CLASSES, n_train), x_test
+
+
+# -- the two frameworks ----------------------------------------------------------------------
+def hat_model(name: str):
+    from hat.layers.conv import Conv2D
+    from hat.layers.core import Activation, Dense, Flatten, InputLayer
+    from hat.layers.normalization import BatchNorm
+    from hat.layers.pooling import MaxPool2D
+    from hat.models import Sequential
+    from hat.optimizers import SGD, Adam
+    from hat.regularizations import L2
+
+    seq = Sequential()
+    seq.add(InputLayer((1, 28, 28)))
+    if name == "scratch":
+        for filters in (16, 32):
+            seq.add(Conv2D(filters, 5, 5, act="relu", border_mode=(2, 2), W_reg=L2(L2_FACTOR)))
+            seq.add(MaxPool2D((2, 2)))
+        seq.add(Flatten())
+        seq.add(Dense(120, act="relu", W_reg=L2(L2_FACTOR)))
+        seq.add(Dense(10, act="softmax", W_reg=L2(L2_FACTOR)))
+        return seq.combine(seed=SEED), SGD(lr=0.01, momentum=0.9, nesterov=True)
+    for filters in (32, 64):
+        seq.add(Conv2D(filters, 3, 3, trainable_params=["W"]))
+        seq.add(BatchNorm(momentum=0.9))
+        seq.add(Activation("relu"))
+        seq.add(MaxPool2D((2, 2)))
+    seq.add(Flatten())
+    seq.add(Dense(150, trainable_params=["W"]))
+    seq.add(BatchNorm(momentum=0.9))
+    seq.add(Activation("relu"))
+    seq.add(Dense(10, act="softmax"))
+    return seq.combine(seed=SEED), Adam(lr=1e-3)
+
+
+class HatRunner:
+    """The model trained and run through hat's public API only (fit, predict)."""
+
+    name = "hat"
+
+    def __init__(self, model: str, batch: int, x, y, x_test) -> None:
+        from hat.preprocessing import sparse_to_categorical
+
+        self.model, self.optimizer = hat_model(model)
+        self.batch = batch
+        self.x, self.y = x, sparse_to_categorical(y, N_CLASSES).astype("float32")
+        self.x_test = x_test
+
+    def train(self, n: int) -> None:
+        self.model.fit(
+            self.x[:n], self.y[:n], batch_size=self.batch, n_epochs=1,
+            loss_func="categorical_crossentropy", optimizer=self.optimizer, verbose=0,
+        )  # fmt: skip
+
+    def predict(self, n: int) -> None:
+        self.model.predict(self.x_test[:n], batch_size=INFER_BATCH)
+
+    def train_flops_per_sample(self) -> int:
+        """2 x the multiply-adds of the convolutions' and Dense layers' GEMMs in one step:
+        forward, dW, and dx where hat computes it (not for the first layer)."""
+        flops = 0
+        for layer in self.model.layers:
+            w = layer.params.get("W")
+            if w is None:
+                continue
+            pixels = getattr(layer, "out_hw", (1, 1))
+            gemm = 2 * w.size * pixels[0] * pixels[1]
+            flops += 2 * gemm + (gemm if layer.needs_input_grad else 0)
+        return flops
+
+
+class TorchRunner:
+    """The same model in PyTorch eager mode, batches gathered from preloaded tensors by a fresh
+    permutation each epoch into reused buffers, as hat's fit does."""
+
+    name = "torch"
+
+    def __init__(self, model: str, batch: int, x, y, x_test, threads: int) -> None:
+        import torch
+        from torch import nn
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(SEED)
+        self.torch, self.batch = torch, batch
+        if model == "scratch":
+            self.model = nn.Sequential(
+                nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(32 * 7 * 7, 120), nn.ReLU(), nn.Linear(120, 10),
+            )  # fmt: skip
+            weights = [p for n, p in self.model.named_parameters() if n.endswith("weight")]
+            biases = [p for n, p in self.model.named_parameters() if n.endswith("bias")]
+            groups = [{"params": weights, "weight_decay": 2 * L2_FACTOR}, {"params": biases}]
+            self.optimizer = torch.optim.SGD(groups, lr=0.01, momentum=0.9, nesterov=True)
+        else:
+            self.model = nn.Sequential(
+                nn.Conv2d(1, 32, 3, bias=False), nn.BatchNorm2d(32, 1e-3, 0.1), nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(32, 64, 3, bias=False), nn.BatchNorm2d(64, 1e-3, 0.1), nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(64 * 5 * 5, 150, bias=False),
+                nn.BatchNorm1d(150, 1e-3, 0.1), nn.ReLU(), nn.Linear(150, 10),
+            )  # fmt: skip
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.x_test = torch.from_numpy(x_test)
+        self.batch_x = torch.empty((batch,) + tuple(x.shape[1:]))
+        self.batch_y = torch.empty(batch, dtype=torch.int64)
+        self.generator = torch.Generator().manual_seed(SEED)
+
+    def train(self, n: int) -> None:
+        torch = self.torch
+        self.model.train()
+        order = torch.randperm(n, generator=self.generator)
+        loss_sum = 0.0
+        for start in range(0, n, self.batch):
+            idx = order[start : start + self.batch]
+            xb, yb = self.batch_x[: len(idx)], self.batch_y[: len(idx)]
+            torch.index_select(self.x, 0, idx, out=xb)
+            torch.index_select(self.y, 0, idx, out=yb)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(xb), yb)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.item() * len(idx)
+
+    def predict(self, n: int) -> None:
+        torch = self.torch
+        self.model.eval()
+        out = torch.empty((n, N_CLASSES))
+        with torch.inference_mode():
+            for start in range(0, n, INFER_BATCH):
+                stop = min(start + INFER_BATCH, n)
+                out[start:stop] = torch.softmax(self.model(self.x_test[start:stop]), dim=1)
+
+
+# -- the modes -------------------------------------------------------------------------------
+def steps_of(args: argparse.Namespace, model: str) -> int:
+    return args.steps if args.steps is not None else MODELS[model]["steps"]
+
+
+def run_model(args: argparse.Namespace, model: str, have_torch: bool, ceiling: list[float]):
+    batch = MODELS[model]["batch"]
+    n_train = steps_of(args, model) * batch
+    data_name, x, y, x_test = load_images(args.data, n_train)
+    print(f"\n## {model}: batch {batch}, {n_train:,} samples/round ({data_name})\n")
+    runners: list[Any] = [HatRunner(model, batch, x, y, x_test)]
+    if have_torch:
+        runners.append(TorchRunner(model, batch, x, y, x_test, args.threads))
+    for runner in runners:  # warm-up: numba's compile or cache load, then a whole round
+        first = timed(runner.train, batch)
+        runner.predict(INFER_BATCH)
+        warm = timed(runner.train, n_train)
+        runner.predict(N_INFER)
+        print(f"- warm-up {runner.name}: first step {first:.2f} s, then one round {warm:.2f} s")
+        time.sleep(SETTLE_S)
+    train = {r.name: [] for r in runners}
+    infer = {r.name: [] for r in runners}
+    for round_ in range(args.repeats):
+        for runner in runners if round_ % 2 == 0 else runners[::-1]:
+            train[runner.name].append(n_train / timed(runner.train, n_train))
+            time.sleep(SETTLE_S)
+            infer[runner.name].append(N_INFER / timed(runner.predict, N_INFER))
+            time.sleep(SETTLE_S)
+    flops = runners[0].train_flops_per_sample()
+    print(
+        "\n| framework | train samples/s, median (min..max) | infer samples/s, median (min..max) "
+        "| train ratio | infer ratio | train GFLOP/s (of ceiling) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for runner in runners:
+        ratios = ["1.00", "1.00"] if runner.name == "torch" else ["-", "-"]
+        if runner.name == "hat" and have_torch:
+            ratios = [paired_ratio(train), paired_ratio(infer)]
+        achieved = statistics.median(train[runner.name]) * flops / 1e9
+        print(
+            f"| {runner.name} | {spread(train[runner.name])} | {spread(infer[runner.name])} "
+            f"| {ratios[0]} | {ratios[1]} | {achieved:.1f} "
+            f"({achieved / statistics.median(ceiling):.0%}) |"
+        )
+    print(f"\nGEMM work of one training step: {flops:,} FLOP/sample")
+    if args.profile:
+        profile_hat(runners[0], n_train)
+
+
+def run_benchmark(args: argparse.Namespace) -> None:
+    have_torch = not args.no_torch and import_torch()
+    print(f"# Hat CNN benchmark, {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; {versions()}")
+    print(
+        f"threads: {args.threads} (OpenBLAS reports {blas_threads()}"
+        + (f", torch {__import__('torch').get_num_threads()}" if have_torch else "")
+        + f"); rounds: {args.repeats}, alternating, order swapped each round; "
+        f"predict {N_INFER:,} samples in batches of {INFER_BATCH}"
+    )
+    ceiling = matmul_gflops()
+    print(f"numpy float32 2048x2048 matmul (the ceiling): {spread(ceiling)} GFLOP/s")
+    for model in ("scratch", "bn") if args.model == "all" else (args.model,):
+        run_model(args, model, have_torch, ceiling)
+    print(f"\npeak RSS of this process (all frameworks): {peak_rss_mb():,.0f} MB; see --memory")
+
+
+def profile_hat(runner: HatRunner, n_train: int) -> None:
+    """hat's time per layer (forward, backward), loss, optimizer and the rest of fit (data
+    handling: shuffling, batch gather, checks), by wrapping the instances' methods for one
+    round: the wrappers live here, not in hat's hot path."""
+    times: dict[str, float] = {}
+
+    def wrap(obj: Any, attr: str, key: str) -> None:
+        inner = getattr(obj, attr)
+
+        def timed_call(*a: Any, **k: Any) -> Any:
+            start = time.perf_counter()
+            out = inner(*a, **k)
+            times[key] = times.get(key, 0.0) + time.perf_counter() - start
+            return out
+
+        setattr(obj, attr, timed_call)
+
+    model = runner.model
+    for layer in model.layers:
+        wrap(layer, "forward", f"{layer.name} forward")
+        wrap(layer, "backward", f"{layer.name} backward")
+    wrap(runner.optimizer, "update", "optimizer update")
+    wrap(model, "_apply_regularizers", "regularizers")
+    total = timed(runner.train, n_train)
+    for layer in model.layers:  # back to the class's methods
+        del layer.forward, layer.backward
+    del runner.optimizer.update, model._apply_regularizers
+    steps = n_train / runner.batch
+    layers = sum(times.values())
+    times["rest of fit (data, loss, checks)"] = total - layers
+    print(f"\n### hat profile: one round, {total:.2f} s, {steps:.0f} steps\n")
+    print("| part | ms/step | share |")
+    print("| --- | --- | --- |")
+    for key, value in times.items():
+        print(f"| {key} | {1e3 * value / steps:.2f} | {value / total:.0%} |")
+
+
+def run_memory(args: argparse.Namespace) -> None:
+    frameworks = ["hat"] + ([] if args.no_torch or not import_torch() else ["torch"])
+    print("# Peak RSS, one round + predict, each framework in its own process\n")
+    print("| model | framework | after imports + data, MB | peak, MB | added, MB |")
+    print("| --- | --- | --- | --- | --- |")
+    for model in ("scratch", "bn") if args.model == "all" else (args.model,):
+        for name in frameworks:
+            result = worker(args, name, model)
+            print(
+                f"| {model} | {name} | {result['base']:,.0f} | {result['peak']:,.0f} | "
+                f"{result['peak'] - result['base']:,.0f} |"
+            )
+
+
+def run_compile(args: argparse.Namespace) -> None:
+    """The first training step + a predict of 10 samples in a fresh process, with an empty
+    numba cache (cold) and again with the cache that the first run filled (warm); then the
+    same work a second time, for what is not compiling."""
+    print("# numba compile: first train step + first predict, fresh process\n")
+    print("| model | cold cache, s | warm cache, s | second step, s | warm: import hat, s |")
+    print("| --- | --- | --- | --- | --- |")
+    for model in ("scratch", "bn") if args.model == "all" else (args.model,):
+        with tempfile.TemporaryDirectory() as cache:
+            cold = worker(args, "compile", model, {"NUMBA_CACHE_DIR": cache})
+            warm = worker(args, "compile", model, {"NUMBA_CACHE_DIR": cache})
+        print(
+            f"| {model} | {cold['first']:.2f} | {warm['first']:.2f} | {warm['second']:.2f} "
+            f"| {warm['import']:.2f} |"
+        )
+
+
+def worker(args: argparse.Namespace, name: str, model: str, env: dict | None = None) -> dict:
+    command = [sys.executable, __file__, "--worker", name, "--model", model]
+    command += ["--threads", str(args.threads), "--data", args.data]
+    if args.steps is not None:
+        command += ["--steps", str(args.steps)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    batch = MODELS[args.model]["batch"]
+    n_train = steps_of(args, args.model) * batch
+    if args.worker == "compile":
+        start = time.perf_counter()
+        import hat.models  # noqa: F401
+
+        imported = time.perf_counter()
+        _, x, y, x_test = load_images(args.data, batch)
+        runner = HatRunner(args.model, batch, x, y, x_test)
+        start_step = time.perf_counter()
+        runner.train(batch)
+        runner.predict(10)  # the same kernels as a batch of 1000, without its 0.5 s of work
+        first = time.perf_counter() - start_step
+        start_step = time.perf_counter()
+        runner.train(batch)
+        runner.predict(10)
+        second = time.perf_counter() - start_step
+        print(json.dumps({"import": imported - start, "first": first, "second": second}))
+        return
+    _, x, y, x_test = load_images(args.data, n_train)
+    if args.worker == "hat":
+        import hat.models  # noqa: F401  (the import's memory belongs to the baseline)
+    else:
+        import torch  # noqa: F401
+    base = peak_rss_mb()
+    runner = (
+        HatRunner(args.model, batch, x, y, x_test)
+        if args.worker == "hat"
+        else TorchRunner(args.model, batch, x, y, x_test, args.threads)
+    )
+    runner.train(n_train)
+    runner.predict(N_INFER)
+    print(json.dumps({"base": base, "peak": peak_rss_mb()}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    set_thread_env(args.threads)
+    if args.worker:
+        if args.model == "all":
+            raise SystemExit("--worker needs --model scratch or bn")
+        run_worker(args)
+    elif args.memory:
+        run_memory(args)
+    elif args.compile:
+        run_compile(args)
+    else:
+        run_benchmark(args)
+
+
+if __name__ == "__main__":
+    main()

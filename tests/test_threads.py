@@ -1,0 +1,68 @@
+"""hat.threads: the pool, OpenBLAS's thread count, and results that do not depend on either."""
+
+import numpy as np
+import pytest
+
+from hat import threads
+from hat.layers.conv import Conv2D
+from hat.layers.pooling import MaxPool2D
+
+
+def test_parallel_for_runs_every_task_once():
+    seen = np.zeros(37, int)
+
+    def task(i):
+        seen[i] += 1
+
+    threads.parallel_for(task, len(seen))
+    assert (seen == 1).all()
+
+
+def test_parallel_for_raises_a_tasks_error():
+    def task(i):
+        if i == 3:
+            raise ValueError("task 3")
+
+    with pytest.raises(ValueError, match="task 3"):
+        threads.parallel_for(task, 5)
+
+
+def test_single_threaded_blas_restores_the_count():
+    before = threads.blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not OpenBLAS")
+    threads.set_blas_threads(2)
+    try:
+        with threads.single_threaded_blas():
+            assert threads.blas_threads() == 1
+        assert threads.blas_threads() == 2
+        with threads.single_threaded_blas(active=False):
+            assert threads.blas_threads() == 2
+    finally:
+        threads.set_blas_threads(before)
+
+
+def _conv_step(monkeypatch, n_threads, chunk_bytes=100_000):
+    monkeypatch.setenv("HAT_NUM_THREADS", str(n_threads))
+    monkeypatch.setattr("hat.layers.conv.CHUNK_BYTES", chunk_bytes)  # 37 samples: 7 chunks
+    rng = np.random.default_rng(0)
+    conv, pool = Conv2D(8, 3, 3, act="relu", border_mode=(1, 1)), MaxPool2D()
+    pool.setup(conv.setup((3, 12, 12), rng), rng)
+    x = rng.standard_normal((37, 3, 12, 12)).astype(np.float32)
+    y = pool.forward(conv.forward(x, True), True)
+    dx = conv.backward(pool.backward(np.ones_like(y)))
+    return [a.copy() for a in (y, dx, conv.grads["W"], conv.grads["b"])]
+
+
+def test_conv_results_do_not_depend_on_the_thread_count(monkeypatch):
+    one = _conv_step(monkeypatch, 1)
+    two = _conv_step(monkeypatch, 2)
+    for a, b in zip(one, two, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_conv_in_chunks_matches_one_chunk(monkeypatch):
+    chunked = _conv_step(monkeypatch, 2)
+    whole = _conv_step(monkeypatch, 2, chunk_bytes=1 << 30)
+    for a, b in zip(chunked, whole, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
