@@ -133,7 +133,10 @@ class _InterruptAtBatchEnd:
     def __init__(self):
         self.requested = False
         self._previous = None
-        if threading.current_thread() is threading.main_thread():
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        ):  # respect an ignore
             self._previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum, frame):

@@ -51,7 +51,16 @@ def test_train_on_batch_warns_on_divergence():
     assert md.iteration == 0
 
 
-def test_ctrl_c_finishes_the_batch_closes_the_run_and_reraises():
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl-C handler, even where the test runner was started with SIGINT
+    ignored (a background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_finishes_the_batch_closes_the_run_and_reraises(default_sigint):
     x, y, _ = blobs(n=200)
     md = small_mlp()
     ended = []
