@@ -20,8 +20,16 @@ one busy neighbour (a 2-thread GEMM waits for its descheduled partner). numba pr
 on 1 thread: 27.5 and 37; prange with BLAS on 2 threads: 3-6x slower (two spinning pools).
 Chunks on Python threads + BLAS 1 thread: 1.6-9x PyTorch under load 2.7-6 (PyTorch's pools
 collapse), but 0.64x on a nearly quiet machine (see docs/performance.md). im2col and col2im
-still cost about as much as the GEMMs per chunk (short rows of 14 to 28 pixels: loop overhead,
-not bandwidth); a flat-index rewrite was slower.
+cost about as much as the GEMMs per chunk until their copy loops indexed 1-D views from 0
+(row[off + q] had kept LLVM from vectorising them): 1.6-2.3x faster, 0.28 + 0.31 ms against
+0.42 + 0.44 for the GEMMs (5 samples of the 16->32 layer, one thread); the GEMMs (60 GFLOP/s
+on one core) now dominate. Tried and dropped (2026-11-23, one thread, per chunk):
+- "wide" columns at stride 1 (one column per padded-width pixel, so row (c, i, j) of a sample is
+  one contiguous run of the padded plane): im2col and col2im at memcpy speed (0.07 and 0.09
+  ms), but the GEMMs do wp/ow more work (+29% at 14 pixels, pad 2), so the chunk was only
+  0-6% faster, and slower for the single-channel first layers.
+- direct kernels for one input channel (vectorised along the output row, no im2col): 4-5x
+  slower than im2col + GEMM, forward and dW alike.
 """
 
 from hat.kernels.jit import jit
@@ -58,22 +66,23 @@ def crop_from(xp, x, top, left):
 def im2col(xp, kh, kw, sh, sw, oh, ow, cols):
     """cols[(c*kh + i)*kw + j, (s*oh + p)*ow + q] = xp[s, c, p*sh + i, q*sw + j]."""
     n, c = xp.shape[0], xp.shape[1]
-    plane = oh * ow
     for s in range(n):
         for ch in range(c):
-            img = xp[s, ch]
             for i in range(kh):
                 for j in range(kw):
                     row = cols[(ch * kh + i) * kw + j]
                     for p in range(oh):
-                        src = img[p * sh + i]
-                        off = s * plane + p * ow
+                        # 1-D views indexed from 0: with offsets in the index (row[off + q])
+                        # LLVM did not vectorise the copy, 1.6-2.3x slower.
+                        dst = row[(s * oh + p) * ow : (s * oh + p + 1) * ow]
                         if sw == 1:
+                            src = xp[s, ch, p * sh + i, j : j + ow]
                             for q in range(ow):
-                                row[off + q] = src[q + j]
+                                dst[q] = src[q]
                         else:
+                            src = xp[s, ch, p * sh + i]
                             for q in range(ow):
-                                row[off + q] = src[q * sw + j]
+                                dst[q] = src[q * sw + j]
 
 
 @jit
@@ -81,23 +90,22 @@ def col2im(dcols, kh, kw, sh, sw, oh, ow, dxp):
     """dxp = the sum of every column entry back onto the pixel it was read from (zeroes dxp
     first). Loops in a fixed order, so the sums are the same bits every run."""
     n, c = dxp.shape[0], dxp.shape[1]
-    plane = oh * ow
     for s in range(n):
         dxp[s] = 0
         for ch in range(c):
-            img = dxp[s, ch]
             for i in range(kh):
                 for j in range(kw):
                     row = dcols[(ch * kh + i) * kw + j]
                     for p in range(oh):
-                        dst = img[p * sh + i]
-                        off = s * plane + p * ow
+                        src = row[(s * oh + p) * ow : (s * oh + p + 1) * ow]
                         if sw == 1:
+                            dst = dxp[s, ch, p * sh + i, j : j + ow]
                             for q in range(ow):
-                                dst[q + j] += row[off + q]
+                                dst[q] += src[q]
                         else:
+                            dst = dxp[s, ch, p * sh + i]
                             for q in range(ow):
-                                dst[q * sw + j] += row[off + q]
+                                dst[q * sw + j] += src[q]
 
 
 @jit

@@ -48,6 +48,34 @@ def maxpool_backward(dy, argmax, dx):
 
 
 @jit
+def maxpool2x2_forward(x, y, argmax):
+    """maxpool_forward for 2x2 windows at stride 2 (the common case), the same bits: one pass
+    over each pair of input rows with no window loops, 3.6-4x faster than the generic kernel.
+    (A backward to match, writing each dx value once by selects, was 5-7x slower than
+    maxpool_backward's zero + scatter, which runs near memset speed.)"""
+    n, c, h, w = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    for s in range(n):
+        for ch in range(c):
+            for p in range(oh):
+                r0, r1 = x[s, ch, 2 * p], x[s, ch, 2 * p + 1]
+                yr, ar = y[s, ch, p], argmax[s, ch, p]
+                base = 2 * p * w
+                for q in range(ow):
+                    a, b, d, e = r0[2 * q], r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]
+                    # The candidates in row-major order; strict > keeps the first maximum.
+                    where = np.int32(b > a)
+                    best = max(a, b)
+                    where += np.int32(d > best) * (w - where)
+                    best = max(best, d)
+                    where += np.int32(e > best) * (w + 1 - where)
+                    best = max(best, e)
+                    nan = (a != a) | (b != b) | (d != d) | (e != e)
+                    yr[q] = best if not nan else x.dtype.type(np.nan)
+                    ar[q] = base + 2 * q + where
+
+
+@jit
 def avgpool_forward(x, ph, pw, sh, sw, y):
     n, c = x.shape[0], x.shape[1]
     oh, ow = y.shape[2], y.shape[3]

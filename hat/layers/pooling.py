@@ -47,7 +47,9 @@ class _Pool2D(Layer):
 
         def task(i):
             s0, s1 = chunks[i]
-            if self.mode == "max":
+            if self.mode == "max" and self.pool_size == self.strides == (2, 2):
+                pooling.maxpool2x2_forward(x[s0:s1], y[s0:s1], argmax[s0:s1])
+            elif self.mode == "max":
                 pooling.maxpool_forward(
                     x[s0:s1], *self.pool_size, *self.strides, y[s0:s1], argmax[s0:s1]
                 )

@@ -96,3 +96,22 @@ def test_global_avgpool(dtype):
     dx = np.empty_like(x)
     K.global_avgpool_backward(dy, dx)
     np.testing.assert_allclose(dx, np.repeat(dy[:, :, None] / 20, 20, axis=2), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8), (2, 3, 8, 9), (1, 2, 6, 6)])
+def test_maxpool2x2_gives_the_generic_kernels_bits(shape, dtype):
+    """Ties (zeros on every third row), a NaN, and odd sizes (floor mode) included."""
+    x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    x[..., ::3, :] = 0.0
+    x[0, 0, 1, 2] = np.nan
+    y = np.empty(_out_shape(shape, (2, 2), (2, 2)), dtype)
+    argmax = np.empty(y.shape, np.int32)
+    K.maxpool_forward(x, 2, 2, 2, 2, y, argmax)
+    y2, argmax2 = np.full_like(y, 7.0), np.full_like(argmax, -1)
+    K.maxpool2x2_forward(x, y2, argmax2)
+    np.testing.assert_array_equal(y2, y)  # NaN where y has NaN
+    np.testing.assert_array_equal(argmax2, argmax)
+    ok = ~np.isnan(y)
+    expected = ref.maxpool2d_forward(x, (2, 2), (2, 2)).astype(dtype)
+    np.testing.assert_array_equal(y2[ok], expected[ok])
