@@ -5,7 +5,6 @@ RMSprop uncentred without momentum, Adagrad starting from a zero accumulator).
 """
 
 import math
-import os
 import re
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 from hat import optimizers
 from hat.optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop, Rmsprop
+from tests.helpers.optional import require
 
 ATOL = {np.float32: 1e-6, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]
@@ -23,11 +23,7 @@ SIZE = 7
 @pytest.fixture(scope="module")
 def torch():
     """PyTorch for the parity tests: skipped where it is missing, except in CI, where it fails."""
-    if os.environ.get("CI"):
-        import torch
-
-        return torch
-    return pytest.importorskip("torch")
+    return require("torch")
 
 
 def _data(size=SIZE, seed=0):

@@ -2,7 +2,6 @@
 PyTorch, configs, errors; and a small CNN that trains."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -22,17 +21,13 @@ from hat.layers.base import Layer
 from hat.models import Sequential
 from tests.helpers import reference as ref
 from tests.helpers.gradcheck import check_layer_gradients
+from tests.helpers.optional import require
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
 def _torch():
-    """PyTorch for parity tests: CI installs it and must not skip them."""
-    if os.environ.get("CI"):
-        import torch
-    else:
-        torch = pytest.importorskip("torch")
-    return torch
+    return require("torch")
 
 
 def _built(layer, input_shape, dtype=np.float32, seed=0):

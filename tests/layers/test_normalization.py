@@ -2,7 +2,6 @@
 running statistics, the frozen layer, configs and errors."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -12,16 +11,13 @@ from hat.layers.base import Layer
 from hat.models import Sequential
 from tests.helpers import reference as ref
 from tests.helpers.gradcheck import check_layer_gradients
+from tests.helpers.optional import require
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
 def _torch():
-    if os.environ.get("CI"):
-        import torch
-    else:
-        torch = pytest.importorskip("torch")
-    return torch
+    return require("torch")
 
 
 def _built(layer, input_shape, dtype=np.float32):

@@ -2,7 +2,6 @@
 without ties), the first-maximum rule on ties, PyTorch parity, configs and errors."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -20,16 +19,13 @@ from hat.layers import (
 from hat.models import Sequential
 from tests.helpers import reference as ref
 from tests.helpers.gradcheck import check_layer_gradients
+from tests.helpers.optional import require
 
 CASES = [((2, 2), None), ((3, 3), (2, 2)), ((2, 3), (1, 2)), ((3, 1), None)]
 
 
 def _torch():
-    if os.environ.get("CI"):
-        import torch
-    else:
-        torch = pytest.importorskip("torch")
-    return torch
+    return require("torch")
 
 
 def _built(layer, input_shape, dtype=np.float32):
