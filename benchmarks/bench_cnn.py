@@ -93,35 +93,19 @@ def load_images(kind: str, n_train: int) -> tuple[str, np.ndarray, np.ndarray, n
 
 # -- the two frameworks ----------------------------------------------------------------------
 def hat_model(name: str):
-    from hat.layers.conv import Conv2D
-    from hat.layers.core import Activation, Dense, Flatten, InputLayer
-    from hat.layers.normalization import BatchNorm
-    from hat.layers.pooling import MaxPool2D
-    from hat.models import Sequential
-    from hat.optimizers import SGD, Adam
-    from hat.regularizations import L2
+    """The example's own model (examples/mnist), seeded as the examples seed it."""
+    import numpy as np
 
-    seq = Sequential()
-    seq.add(InputLayer((1, 28, 28)))
+    from hat.optimizers import SGD, Adam
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "mnist"))
+    import cnn_bn
+    import cnn_scratch
+
+    np.random.seed(SEED)
     if name == "scratch":
-        for filters in (16, 32):
-            seq.add(Conv2D(filters, 5, 5, act="relu", border_mode=(2, 2), W_reg=L2(L2_FACTOR)))
-            seq.add(MaxPool2D((2, 2)))
-        seq.add(Flatten())
-        seq.add(Dense(120, act="relu", W_reg=L2(L2_FACTOR)))
-        seq.add(Dense(10, act="softmax", W_reg=L2(L2_FACTOR)))
-        return seq.combine(seed=SEED), SGD(lr=0.01, momentum=0.9, nesterov=True)
-    for filters in (32, 64):
-        seq.add(Conv2D(filters, 3, 3, trainable_params=["W"]))
-        seq.add(BatchNorm(momentum=0.9))
-        seq.add(Activation("relu"))
-        seq.add(MaxPool2D((2, 2)))
-    seq.add(Flatten())
-    seq.add(Dense(150, trainable_params=["W"]))
-    seq.add(BatchNorm(momentum=0.9))
-    seq.add(Activation("relu"))
-    seq.add(Dense(10, act="softmax"))
-    return seq.combine(seed=SEED), Adam(lr=1e-3)
+        return cnn_scratch.build_model(), SGD(lr=0.01, momentum=0.9, nesterov=True)
+    return cnn_bn.build_model(), Adam(lr=1e-3)
 
 
 class HatRunner:
