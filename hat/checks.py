@@ -121,3 +121,9 @@ def positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be >= 1; got {value}")
     return int(value)
+
+
+def non_negative_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0; got {value!r}")
+    return int(value)

@@ -72,7 +72,7 @@ def fit_loop(
         record = io.read_checkpoint(resume_from, model, optimizer)
         optimizer = record["optimizer"]
     elif initial_epoch is not None:
-        model.epoch = _non_negative_int(initial_epoch, "initial_epoch")
+        model.epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
     target = _target_epoch(model, n_epochs, epochs, record)
 
     model.loss, model.optimizer = loss, optimizer
@@ -152,7 +152,7 @@ class _InterruptAtBatchEnd:
 def _target_epoch(model, n_epochs, epochs, record) -> int:
     """The epoch number at which this fit stops."""
     if epochs is not None:  # Keras: train up to epoch number `epochs`
-        target = _non_negative_int(epochs, "epochs")
+        target = checks.non_negative_int(epochs, "epochs")
         if target <= model.epoch:
             raise ValueError(
                 f"epochs={epochs} leaves nothing to train: the model has already "
@@ -271,9 +271,3 @@ def _validation_logs(model, val, loss, batch_size) -> dict:
     for name, fn in model.train_metrics:
         logs[f"val_{name}"] = float(fn(val[1], pred))
     return logs
-
-
-def _non_negative_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0; got {value!r}")
-    return int(value)

@@ -6,6 +6,7 @@ import numpy as np
 
 from hat.callbacks.base import Callback
 from hat.callbacks.monitor import Monitor
+from hat.checks import non_negative_int
 
 
 class ModelCheckpoint(Callback):
@@ -111,9 +112,8 @@ class EarlyStopping(Callback):
         verbose: int = 0,
     ):
         super().__init__()
-        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0; got {value!r}")
+        non_negative_int(patience, "patience")
+        non_negative_int(start_from_epoch, "start_from_epoch")
         self.tracker = Monitor(monitor, mode, min_delta, baseline)
         self.patience, self.start_from_epoch = patience, start_from_epoch
         self.restore_best_weights, self.verbose = restore_best_weights, verbose

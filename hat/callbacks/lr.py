@@ -2,6 +2,7 @@
 
 from hat.callbacks.base import Callback
 from hat.callbacks.monitor import Monitor
+from hat.checks import non_negative_int
 
 
 def _set_lr(model, value: float, owner: str) -> None:
@@ -30,9 +31,8 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
             raise ValueError(f"factor must be a number in (0, 1); got {factor!r}")
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0; got {value!r}")
+        non_negative_int(patience, "patience")
+        non_negative_int(cooldown, "cooldown")
         self.tracker = Monitor(monitor, mode, min_delta)
         self.factor, self.patience, self.cooldown = float(factor), patience, cooldown
         self.min_lr, self.verbose = float(min_lr), verbose

@@ -5,10 +5,10 @@ import threading
 
 import numpy as np
 
-from hat import activations, initializations, regularizations
+from hat import activations
 from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
-from hat.layers.core import _check_positive_int, _initial, _reg_config
+from hat.layers.core import WeightedLayer, _check_positive_int
 from hat.threads import parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
@@ -64,7 +64,7 @@ def _zeroed_buffer(layer, key, shape, dtype) -> np.ndarray:
     return buf
 
 
-class Conv2D(Layer):
+class Conv2D(WeightedLayer):
     """2-D convolution (cross-correlation, as in PyTorch): y = act(conv(x, W) + b).
 
     W is (n_outfmaps, n_in, n_row, n_col). border_mode: 'valid' (no padding), 'full' (k - 1 on
@@ -97,9 +97,7 @@ class Conv2D(Layer):
         self.n_outfmaps = _check_positive_int(n_outfmaps, "n_outfmaps")
         self.n_row = _check_positive_int(n_row, "n_row")
         self.n_col = _check_positive_int(n_col, "n_col")
-        self.activation = activations.get(act)
-        self.init_type = init_type
-        self._init = initializations.get(init_type)
+        self._set_weight_options(act, init_type, W_init, b_init, W_reg, b_reg, trainable_params)
         if isinstance(border_mode, str):
             if border_mode not in BORDER_MODES:
                 raise ValueError(
@@ -110,19 +108,6 @@ class Conv2D(Layer):
         else:
             self.border_mode = _padding_pair(border_mode, "border_mode")
         self.strides = _pair(strides, "strides")
-        self.W_init, self.b_init = W_init, b_init
-        self.regularizers = {
-            k: r
-            for k, r in (("W", regularizations.get(W_reg)), ("b", regularizations.get(b_reg)))
-            if r
-        }
-        if isinstance(trainable_params, str) or not all(
-            isinstance(k, str) for k in trainable_params
-        ):
-            raise TypeError(f"trainable_params must be a list of names; got {trainable_params!r}")
-        if set(trainable_params) - {"W", "b"}:
-            raise ValueError(f"trainable_params may hold 'W' and 'b'; got {list(trainable_params)}")
-        self.trainable_params = list(trainable_params)
 
     def _pads(self, size: int, k: int, stride: int) -> tuple[int, int]:
         """(before, after) padding along one axis."""
@@ -154,10 +139,7 @@ class Conv2D(Layer):
             )
         self.out_hw = ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
         shape = (self.n_outfmaps, n_in, kh, kw)
-        self.params["W"] = _initial(self.W_init, shape, self._init, rng, dtype, "W")
-        self.params["b"] = _initial(
-            self.b_init, (self.n_outfmaps,), initializations.zeros, rng, dtype, "b"
-        )
+        self._create_weights(shape, self.n_outfmaps, rng, dtype)
         return (self.n_outfmaps,) + self.out_hw
 
     def _scratch(self, key: str, shape: tuple, dtype) -> np.ndarray:
@@ -276,26 +258,14 @@ class Conv2D(Layer):
             np.sum(db_parts, axis=0, out=self.grads["b"])
         return dx
 
-    @property
-    def W_(self):
-        return self.params["W"]
-
-    @property
-    def b_(self):
-        return self.params["b"]
-
     def get_config(self):
         return {
             "n_outfmaps": self.n_outfmaps,
             "n_row": self.n_row,
             "n_col": self.n_col,
-            "act": self.activation.name,
-            "init_type": self.init_type,
             "border_mode": self.border_mode,
             "strides": self.strides,
-            "W_reg": _reg_config(self.regularizers.get("W")),
-            "b_reg": _reg_config(self.regularizers.get("b")),
-            "trainable_params": list(self.trainable_params),
+            **self._weight_config(),
             "name": self.name,
         }
 

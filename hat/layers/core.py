@@ -48,7 +48,53 @@ class InputLayer(Layer):
         return {"in_shape": self.in_shape, "name": self.name}
 
 
-class Dense(Layer):
+class WeightedLayer(Layer):
+    """What Dense and Conv2D share: W and b with their initializers, regularizers, trainable
+    names, Hat's W_ and b_ properties, and those options' part of the config."""
+
+    def _set_weight_options(
+        self, act, init_type, W_init, b_init, W_reg, b_reg, trainable_params
+    ) -> None:
+        self.activation = activations.get(act)
+        self.init_type = init_type
+        self._init = initializations.get(init_type)
+        self.W_init, self.b_init = W_init, b_init
+        self.regularizers = {
+            k: r
+            for k, r in (("W", regularizations.get(W_reg)), ("b", regularizations.get(b_reg)))
+            if r
+        }
+        if isinstance(trainable_params, str) or not all(
+            isinstance(k, str) for k in trainable_params
+        ):
+            raise TypeError(f"trainable_params must be a list of names; got {trainable_params!r}")
+        if set(trainable_params) - {"W", "b"}:
+            raise ValueError(f"trainable_params may hold 'W' and 'b'; got {list(trainable_params)}")
+        self.trainable_params = list(trainable_params)
+
+    def _create_weights(self, W_shape, n_out: int, rng, dtype) -> None:
+        self.params["W"] = _initial(self.W_init, W_shape, self._init, rng, dtype, "W")
+        self.params["b"] = _initial(self.b_init, (n_out,), initializations.zeros, rng, dtype, "b")
+
+    def _weight_config(self) -> dict:
+        return {
+            "act": self.activation.name,
+            "init_type": self.init_type,
+            "W_reg": _reg_config(self.regularizers.get("W")),
+            "b_reg": _reg_config(self.regularizers.get("b")),
+            "trainable_params": list(self.trainable_params),
+        }
+
+    @property
+    def W_(self):
+        return self.params["W"]
+
+    @property
+    def b_(self):
+        return self.params["b"]
+
+
+class Dense(WeightedLayer):
     """Fully connected: y = act(x W + b), W of shape (n_in, n_out)."""
 
     def __init__(
@@ -65,31 +111,11 @@ class Dense(Layer):
     ):
         super().__init__(name)
         self.n_out = _check_positive_int(n_out, "n_out")
-        self.activation = activations.get(act)
-        self.init_type = init_type
-        self._init = initializations.get(init_type)
-        self.W_init, self.b_init = W_init, b_init
-        self.regularizers = {
-            k: r
-            for k, r in (("W", regularizations.get(W_reg)), ("b", regularizations.get(b_reg)))
-            if r
-        }
-        if isinstance(trainable_params, str) or not all(
-            isinstance(k, str) for k in trainable_params
-        ):
-            raise TypeError(f"trainable_params must be a list of names; got {trainable_params!r}")
-        unknown = set(trainable_params) - {"W", "b"}
-        if unknown:
-            raise ValueError(f"trainable_params may hold 'W' and 'b'; got {list(trainable_params)}")
-        self.trainable_params = list(trainable_params)
+        self._set_weight_options(act, init_type, W_init, b_init, W_reg, b_reg, trainable_params)
 
     def build(self, input_shape, rng, dtype=np.float32):
         self._expect_rank(input_shape, 2, "Add Flatten() before Dense to flatten it.")
-        n_in = input_shape[0]
-        self.params["W"] = _initial(self.W_init, (n_in, self.n_out), self._init, rng, dtype, "W")
-        self.params["b"] = _initial(
-            self.b_init, (self.n_out,), initializations.zeros, rng, dtype, "b"
-        )
+        self._create_weights((input_shape[0], self.n_out), self.n_out, rng, dtype)
         return (self.n_out,)
 
     def forward(self, x, training):
@@ -113,24 +139,8 @@ class Dense(Layer):
         np.matmul(dz, self.params["W"].T, out=dx)
         return dx
 
-    @property
-    def W_(self):
-        return self.params["W"]
-
-    @property
-    def b_(self):
-        return self.params["b"]
-
     def get_config(self):
-        return {
-            "n_out": self.n_out,
-            "act": self.activation.name,
-            "init_type": self.init_type,
-            "W_reg": _reg_config(self.regularizers.get("W")),
-            "b_reg": _reg_config(self.regularizers.get("b")),
-            "trainable_params": list(self.trainable_params),
-            "name": self.name,
-        }
+        return {"n_out": self.n_out, **self._weight_config(), "name": self.name}
 
 
 def _reg_config(reg):
