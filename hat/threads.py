@@ -10,6 +10,7 @@ HAT_NUM_THREADS sets the pool size (default: the CPUs this process may use).
 """
 
 import ctypes
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -91,16 +92,36 @@ def uses_pool(layers) -> bool:
 
 def parallel_for(task, n_tasks: int) -> None:
     """task(i) for i in range(n_tasks), on the pool, OpenBLAS on one thread meanwhile. Tasks
-    must write disjoint outputs; their order of execution must not change any result."""
-    workers = num_threads()
-    if workers <= 1 or n_tasks <= 1:
+    must write disjoint outputs; their order of execution must not change any result.
+
+    The calling thread works too, and each worker pulls the next index from a shared counter
+    until none is left: one hand-off per worker instead of one future per task (17 futures
+    cost 0.34 ms a call, a quarter of a conv layer's forward), and a core slowed by another
+    process simply takes fewer tasks."""
+    workers = min(num_threads(), n_tasks)
+    if workers <= 1:
         for i in range(n_tasks):
             task(i)
         return
     global _pool
+    indices = itertools.count()  # next() on it is atomic under the GIL
+
+    def drain():
+        for i in iter(indices.__next__, None):
+            if i >= n_tasks:
+                return
+            task(i)
+
     with _lock:
-        if _pool is None or _pool._max_workers != workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hat")
+        size = num_threads() - 1  # the helpers; the calling thread is the last worker
+        if _pool is None or _pool._max_workers != size:
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hat")
         with single_threaded_blas():
-            for _ in _pool.map(task, range(n_tasks)):
-                pass
+            helpers = [_pool.submit(drain) for _ in range(workers - 1)]
+            try:
+                drain()
+            finally:  # never return (or raise) while a helper may still write a buffer
+                for helper in helpers:
+                    helper.exception()
+            for helper in helpers:
+                helper.result()

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 
 from hat import activations
-from hat.layers.activation_ops import activate, activation_grad
+from hat.layers.activation_ops import activate, activation_grad, rows
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int
 from hat.threads import parallel_for
@@ -188,8 +188,9 @@ class Conv2D(WeightedLayer):
             np.matmul(W2, cols, out=zt)
             conv.rows_to_nchw(zt, b, z3[s0:s1])
             if spec.is_builtin:  # the activation while the chunk is still in cache
-                rows = z[s0:s1].reshape(-1, ow)
-                act_kernels.bias_activation_forward(rows, _NO_BIAS[z.dtype], spec.code, spec.alpha)
+                act_kernels.bias_activation_forward(
+                    rows(z[s0:s1], spec), _NO_BIAS[z.dtype], spec.code, spec.alpha
+                )
 
         parallel_for(task, len(chunks))
         self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
@@ -231,8 +232,8 @@ class Conv2D(WeightedLayer):
             m = (s1 - s0) * plane
             if spec.is_builtin:
                 act_kernels.activation_backward(
-                    dy[s0:s1].reshape(-1, ow), self._y[s0:s1].reshape(-1, ow), spec.code,
-                    spec.alpha, dz[s0:s1].reshape(-1, ow), _NO_BIAS[dz.dtype],
+                    rows(dy[s0:s1], spec), rows(self._y[s0:s1], spec), spec.code, spec.alpha,
+                    rows(dz[s0:s1], spec), _NO_BIAS[dz.dtype],
                 )  # fmt: skip
             dzt = self._scratch("zt", (f, m), dy.dtype)  # (F, n*P)
             conv.nchw_to_rows(dz3[s0:s1], dzt, db_parts[i])
