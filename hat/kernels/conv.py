@@ -3,8 +3,12 @@
 The column matrix is (C*kh*kw, N*OH*OW): row (c, i, j) holds, for every sample and output
 pixel, the input value under kernel tap (i, j) of channel c. Then the forward pass is one GEMM
 W (F, C*kh*kw) @ cols, and the backward pass two: dW = dz^T cols^T and dcols = W^T dz^T.
-Inputs are zero-padded copies, so every index is a sum of non-negative loop variables
-(a negative offset makes numba insert wraparound checks that stop vectorisation).
+Padding is never materialised: im2col and col2im work out, per kernel tap, the output range
+that reads the image and copy it as 1-D views indexed from 0 (a negative offset in an index
+makes numba insert wraparound checks that stop vectorisation). rows_to_nchw and nchw_to_rows
+move the GEMM's (F, N*P) layout to and from NCHW and apply the bias and an elementwise
+activation (or its gradient) in the same pass: one numba call each per chunk, instead of a
+pad, a crop and an activation pass over the whole output.
 
 The layer (hat/layers/conv.py) runs these on chunks of a few samples (about 1 MB of columns
 each, see CHUNK_BYTES there), each chunk a task on hat.threads' pool of Python threads, with
@@ -32,6 +36,7 @@ on one core) now dominate. Tried and dropped (2026-11-23, one thread, per chunk)
   slower than im2col + GEMM, forward and dW alike.
 """
 
+from hat.kernels.activations import LINEAR, activate_row, grad_row
 from hat.kernels.jit import jit
 
 
@@ -63,84 +68,110 @@ def crop_from(xp, x, top, left):
 
 
 @jit
-def im2col(xp, kh, kw, sh, sw, oh, ow, cols):
-    """cols[(c*kh + i)*kw + j, (s*oh + p)*ow + q] = xp[s, c, p*sh + i, q*sw + j]."""
-    n, c = xp.shape[0], xp.shape[1]
+def _valid_range(lead, size, k_off, stride, out):
+    """The outputs o in [lo, hi) whose input index o*stride + k_off - lead lies in [0, size):
+    the rest read padding."""
+    first = lead - k_off  # the input index is >= 0 from o*stride >= first
+    lo = (first + stride - 1) // stride if first > 0 else 0
+    last = size - 1 + lead - k_off  # ... and < size while o*stride <= last
+    hi = last // stride + 1 if last >= 0 else 0
+    hi = min(hi, out)
+    return min(lo, hi), hi
+
+
+@jit
+def im2col(x, top, left, kh, kw, sh, sw, oh, ow, cols):
+    """cols[(c*kh + i)*kw + j, (s*oh + p)*ow + q] = xp[s, c, p*sh + i, q*sw + j], where xp is
+    x with top rows and left columns of zeros (and enough at the bottom and right): the
+    padding is never materialised."""
+    n, c, h, w = x.shape
     for s in range(n):
         for ch in range(c):
             for i in range(kh):
+                p_lo, p_hi = _valid_range(top, h, i, sh, oh)
                 for j in range(kw):
+                    q_lo, q_hi = _valid_range(left, w, j, sw, ow)
                     row = cols[(ch * kh + i) * kw + j]
                     for p in range(oh):
                         # 1-D views indexed from 0: with offsets in the index (row[off + q])
                         # LLVM did not vectorise the copy, 1.6-2.3x slower.
                         dst = row[(s * oh + p) * ow : (s * oh + p + 1) * ow]
+                        if p < p_lo or p >= p_hi:
+                            dst[:] = 0
+                            continue
+                        dst[:q_lo] = 0
+                        dst[q_hi:] = 0
+                        inside = dst[q_lo:q_hi]
+                        start = q_lo * sw + j - left
+                        src = x[s, ch, p * sh + i - top, start:]
                         if sw == 1:
-                            src = xp[s, ch, p * sh + i, j : j + ow]
-                            for q in range(ow):
-                                dst[q] = src[q]
+                            for q in range(q_hi - q_lo):
+                                inside[q] = src[q]
                         else:
-                            src = xp[s, ch, p * sh + i]
-                            for q in range(ow):
-                                dst[q] = src[q * sw + j]
+                            for q in range(q_hi - q_lo):
+                                inside[q] = src[q * sw]
 
 
 @jit
-def col2im(dcols, kh, kw, sh, sw, oh, ow, dxp):
-    """dxp = the sum of every column entry back onto the pixel it was read from (zeroes dxp
-    first). Loops in a fixed order, so the sums are the same bits every run."""
-    n, c = dxp.shape[0], dxp.shape[1]
+def col2im(dcols, top, left, kh, kw, sh, sw, oh, ow, dx):
+    """The adjoint of im2col: dx = the sum of every column entry back onto the pixel it was
+    read from; entries that read padding are dropped (zeroes dx first). Loops in a fixed
+    order, so the sums are the same bits every run."""
+    n, c, h, w = dx.shape
     for s in range(n):
-        dxp[s] = 0
+        dx[s] = 0
         for ch in range(c):
             for i in range(kh):
+                p_lo, p_hi = _valid_range(top, h, i, sh, oh)
                 for j in range(kw):
+                    q_lo, q_hi = _valid_range(left, w, j, sw, ow)
                     row = dcols[(ch * kh + i) * kw + j]
-                    for p in range(oh):
-                        src = row[(s * oh + p) * ow : (s * oh + p + 1) * ow]
+                    start = q_lo * sw + j - left
+                    for p in range(p_lo, p_hi):
+                        base = (s * oh + p) * ow
+                        src = row[base + q_lo : base + q_hi]
+                        dst = dx[s, ch, p * sh + i - top, start:]
                         if sw == 1:
-                            dst = dxp[s, ch, p * sh + i, j : j + ow]
-                            for q in range(ow):
+                            for q in range(q_hi - q_lo):
                                 dst[q] += src[q]
                         else:
-                            dst = dxp[s, ch, p * sh + i]
-                            for q in range(ow):
-                                dst[q * sw + j] += src[q]
+                            for q in range(q_hi - q_lo):
+                                dst[q * sw] += src[q]
 
 
 @jit
-def rows_to_nchw(z, b, y):
-    """y[s, f, p] = z[f, s*P + p] + b[f]: the GEMM's (F, N*P) result to NCHW, plus the bias
-    (b empty: no bias)."""
+def rows_to_nchw(z, b, act, alpha, y):
+    """y[s, f, p] = act(z[f, s*P + p] + b[f]): the GEMM's (F, N*P) result to NCHW, plus the
+    bias (b empty: no bias) and an elementwise activation (code from hat.kernels.activations),
+    in one pass while the chunk is in cache."""
     n, f, plane = y.shape
     has_bias = b.shape[0] == f
     for s in range(n):
         for k in range(f):
-            src = z[k]
+            src = z[k, s * plane : (s + 1) * plane]
             dst = y[s, k]
             bias = b[k] if has_bias else z.dtype.type(0.0)
-            off = s * plane
             for p in range(plane):
-                dst[p] = src[off + p] + bias
+                dst[p] = src[p] + bias
+            if act != LINEAR:
+                activate_row(dst, act, alpha)
 
 
 @jit
-def nchw_to_rows(dz, zt, db):
-    """zt[f, s*P + p] = dz[s, f, p]; db (if not empty) = the sums of dz over s and p, in a
-    fixed order."""
-    n, f, plane = dz.shape
+def nchw_to_rows(dy, y, act, alpha, zt, db):
+    """zt[f, s*P + p] = dL/dz from dy[s, f, p] = dL/dy and the output y (the inverse layout
+    move of rows_to_nchw, through the activation's gradient); db (if not empty) = the sums of
+    dL/dz over s and p, in a fixed order."""
+    n, f, plane = dy.shape
     want_db = db.shape[0] == f
     for k in range(f):
-        dst = zt[k]
-        acc = dz.dtype.type(0.0)
+        acc = dy.dtype.type(0.0)
         for s in range(n):
-            src = dz[s, k]
-            off = s * plane
-            total = dz.dtype.type(0.0)
+            dst = zt[k, s * plane : (s + 1) * plane]
+            grad_row(dy[s, k], y[s, k], act, alpha, dst)
+            total = dy.dtype.type(0.0)
             for p in range(plane):
-                v = src[p]
-                dst[off + p] = v
-                total += v
+                total += dst[p]
             acc += total
         if want_db:
             db[k] = acc

@@ -5,8 +5,8 @@ import threading
 
 import numpy as np
 
-from hat import activations
-from hat.layers.activation_ops import activate, activation_grad, rows
+from hat.kernels.activations import LINEAR, SOFTMAX
+from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int
 from hat.threads import parallel_for
@@ -17,7 +17,6 @@ BORDER_MODES = ("valid", "same", "full")
 # Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
 # (more tasks, smaller GEMMs), 128 KB 25% slower, 4 MB 20-35% slower.
 CHUNK_BYTES = 1 << 20
-_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
 def _chunks(n: int, sample_bytes: int) -> list[tuple[int, int]]:
@@ -151,106 +150,90 @@ class Conv2D(WeightedLayer):
             buf = self._buffers[slot] = np.empty(size, dtype)
         return buf[:size].reshape(shape)
 
+    def _fused_activation(self) -> tuple[int, bool]:
+        """(code, fused): the layout kernels apply elementwise built-in activations in their
+        own pass; softmax and user activations (fused False) run on the whole output after."""
+        spec = self.activation
+        fused = spec.is_builtin and spec.code != SOFTMAX
+        return (spec.code if fused else LINEAR), fused
+
     def forward(self, x, training):
-        from hat.kernels import activations as act_kernels
         from hat.kernels import conv
 
-        n, c, h, w = x.shape
-        top, bottom, left, right = self.pads
-        padded = bool(top or bottom or left or right)
-        if padded:
-            xp = _zeroed_buffer(self, "xp", (n, c, h + top + bottom, w + left + right), x.dtype)
-        else:
-            xp = np.ascontiguousarray(x)
+        x = np.ascontiguousarray(x)
+        n = x.shape[0]
         (oh, ow), f = self.out_hw, self.n_outfmaps
         kh, kw, plane = self.n_row, self.n_col, oh * ow
-        ckk = c * kh * kw
+        top, left = self.pads[0], self.pads[2]
+        ckk = x.shape[1] * kh * kw
         W2, b = self.params["W"].reshape(f, ckk), self.params["b"]
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
         z3 = z.reshape(n, f, plane)
         chunks = _chunks(n, ckk * plane * x.itemsize)
-        spec = self.activation
+        (code, fused), alpha = self._fused_activation(), self.activation.alpha
         # Training keeps every chunk's columns for the backward pass (im2col once a step, not
         # twice; each chunk's block is contiguous): 15.7 MB for the 16->32 5x5 layer at b50.
         kept = self._buffer("cols", (ckk * n * plane,), x.dtype) if training else None
 
         def task(i):
             s0, s1 = chunks[i]
-            if padded:
-                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
             shape = (ckk, (s1 - s0) * plane)  # (C*kh*kw, n*P)
             if kept is None:
                 cols = self._scratch("cols", shape, x.dtype)
             else:
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(shape)
-            conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
+            conv.im2col(x[s0:s1], top, left, kh, kw, *self.strides, oh, ow, cols)
             zt = self._scratch("zt", (f, (s1 - s0) * plane), x.dtype)  # (F, n*P)
             np.matmul(W2, cols, out=zt)
-            conv.rows_to_nchw(zt, b, z3[s0:s1])
-            if spec.is_builtin:  # the activation while the chunk is still in cache
-                act_kernels.bias_activation_forward(
-                    rows(z[s0:s1], spec), _NO_BIAS[z.dtype], spec.code, spec.alpha
-                )
+            conv.rows_to_nchw(zt, b, code, alpha, z3[s0:s1])
 
         parallel_for(task, len(chunks))
-        self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
-        self._y, self._saved = (z, None) if spec.is_builtin else activate(spec, z)
+        self._x, self._chunks, self._cols = x, chunks, kept
+        self._y, self._saved = (z, None) if fused else activate(self.activation, z)
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
         """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
-        from hat.kernels import activations as act_kernels
         from hat.kernels import conv
 
         dy = np.ascontiguousarray(dy)
         n, f, oh, ow = dy.shape
         plane, kh, kw = oh * ow, self.n_row, self.n_col
-        _, c, h, w = self._x_shape
-        ckk = c * kh * kw
-        spec = activations.get("linear") if preactivation else self.activation
-        dz = self._buffer("dz", dy.shape, dy.dtype)
-        if not spec.is_builtin:
-            activation_grad(spec, self._y, self._saved, dy, dz)
-        dz3 = dz.reshape(n, f, plane)
+        x = self._x
+        ckk = x.shape[1] * kh * kw
+        top, left = self.pads[0], self.pads[2]
+        (code, fused), alpha = self._fused_activation(), self.activation.alpha
+        if preactivation:
+            code = LINEAR
+        elif not fused:
+            dz = self._buffer("dz", dy.shape, dy.dtype)
+            dy = activation_grad(self.activation, self._y, self._saved, dy, dz)
+        dy3, y3 = dy.reshape(n, f, plane), self._y.reshape(n, f, plane)
         chunks, W2 = self._chunks, self.params["W"].reshape(f, ckk)
-        kept, xp = self._cols, self._xp  # forward(training=True)'s columns, or None
+        kept = self._cols  # forward(training=True)'s columns, or None
         want_w = "W" in self.trainable_params
         # Per-chunk partial sums, added in chunk order below: the same bits whichever thread
         # ran which chunk.
         dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy.dtype)
         nb = f if "b" in self.trainable_params else 0
         db_parts = self._buffer("db_parts", (len(chunks), nb), dy.dtype)
-        top, bottom, left, right = self.pads
-        padded = bool(top or bottom or left or right)
-        want_x = self.needs_input_grad
-        dx = self._buffer("dx", self._x_shape, dy.dtype) if want_x else None
-        if want_x and padded:
-            dxp = self._buffer("dxp", xp.shape, dy.dtype)
+        dx = self._buffer("dx", x.shape, dy.dtype) if self.needs_input_grad else None
 
         def task(i):
             s0, s1 = chunks[i]
             m = (s1 - s0) * plane
-            if spec.is_builtin:
-                act_kernels.activation_backward(
-                    rows(dy[s0:s1], spec), rows(self._y[s0:s1], spec), spec.code, spec.alpha,
-                    rows(dz[s0:s1], spec), _NO_BIAS[dz.dtype],
-                )  # fmt: skip
             dzt = self._scratch("zt", (f, m), dy.dtype)  # (F, n*P)
-            conv.nchw_to_rows(dz3[s0:s1], dzt, db_parts[i])
+            conv.nchw_to_rows(dy3[s0:s1], y3[s0:s1], code, alpha, dzt, db_parts[i])
             if kept is not None:
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(ckk, m)
             else:  # forward ran in inference mode: build the columns again
                 cols = self._scratch("cols", (ckk, m), dy.dtype)
-                conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
+                conv.im2col(x[s0:s1], top, left, kh, kw, *self.strides, oh, ow, cols)
             if want_w:
                 np.matmul(dzt, cols.T, out=dW_parts[i])
-            if want_x:
+            if dx is not None:
                 np.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
-                if padded:
-                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dxp[s0:s1])
-                    conv.crop_from(dxp[s0:s1], dx[s0:s1], top, left)
-                else:
-                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dx[s0:s1])
+                conv.col2im(cols, top, left, kh, kw, *self.strides, oh, ow, dx[s0:s1])
 
         parallel_for(task, len(chunks))
         if want_w:
