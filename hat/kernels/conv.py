@@ -3,12 +3,12 @@
 The column matrix is (C*kh*kw, N*OH*OW): row (c, i, j) holds, for every sample and output
 pixel, the input value under kernel tap (i, j) of channel c. Then the forward pass is one GEMM
 W (F, C*kh*kw) @ cols, and the backward pass two: dW = dz^T cols^T and dcols = W^T dz^T.
-Padding is never materialised: im2col and col2im work out, per kernel tap, the output range
-that reads the image and copy it as 1-D views indexed from 0 (a negative offset in an index
-makes numba insert wraparound checks that stop vectorisation). rows_to_nchw and nchw_to_rows
-move the GEMM's (F, N*P) layout to and from NCHW and apply the bias and an elementwise
-activation (or its gradient) in the same pass: one numba call each per chunk, instead of a
-pad, a crop and an activation pass over the whole output.
+Inputs are zero-padded copies, so every index is a sum of non-negative loop variables
+(a negative offset makes numba insert wraparound checks that stop vectorisation). Reading the
+unpadded image instead, with each tap's valid output range worked out per row, made im2col
+2-3x slower (variable-length copies and more views per row), far more than the pad costs
+(0.009 ms a chunk). rows_to_nchw and nchw_to_rows move the GEMM's (F, N*P) layout to and from
+NCHW and apply the bias and an elementwise activation (or its gradient) in the same pass.
 
 The layer (hat/layers/conv.py) runs these on chunks of a few samples (about 1 MB of columns
 each, see CHUNK_BYTES there), each chunk a task on hat.threads' pool of Python threads, with
@@ -68,75 +68,49 @@ def crop_from(xp, x, top, left):
 
 
 @jit
-def _valid_range(lead, size, k_off, stride, out):
-    """The outputs o in [lo, hi) whose input index o*stride + k_off - lead lies in [0, size):
-    the rest read padding."""
-    first = lead - k_off  # the input index is >= 0 from o*stride >= first
-    lo = (first + stride - 1) // stride if first > 0 else 0
-    last = size - 1 + lead - k_off  # ... and < size while o*stride <= last
-    hi = last // stride + 1 if last >= 0 else 0
-    hi = min(hi, out)
-    return min(lo, hi), hi
-
-
-@jit
-def im2col(x, top, left, kh, kw, sh, sw, oh, ow, cols):
-    """cols[(c*kh + i)*kw + j, (s*oh + p)*ow + q] = xp[s, c, p*sh + i, q*sw + j], where xp is
-    x with top rows and left columns of zeros (and enough at the bottom and right): the
-    padding is never materialised."""
-    n, c, h, w = x.shape
+def im2col(xp, kh, kw, sh, sw, oh, ow, cols):
+    """cols[(c*kh + i)*kw + j, (s*oh + p)*ow + q] = xp[s, c, p*sh + i, q*sw + j]."""
+    n, c = xp.shape[0], xp.shape[1]
     for s in range(n):
         for ch in range(c):
             for i in range(kh):
-                p_lo, p_hi = _valid_range(top, h, i, sh, oh)
                 for j in range(kw):
-                    q_lo, q_hi = _valid_range(left, w, j, sw, ow)
                     row = cols[(ch * kh + i) * kw + j]
                     for p in range(oh):
                         # 1-D views indexed from 0: with offsets in the index (row[off + q])
                         # LLVM did not vectorise the copy, 1.6-2.3x slower.
                         dst = row[(s * oh + p) * ow : (s * oh + p + 1) * ow]
-                        if p < p_lo or p >= p_hi:
-                            dst[:] = 0
-                            continue
-                        dst[:q_lo] = 0
-                        dst[q_hi:] = 0
-                        inside = dst[q_lo:q_hi]
-                        start = q_lo * sw + j - left
-                        src = x[s, ch, p * sh + i - top, start:]
                         if sw == 1:
-                            for q in range(q_hi - q_lo):
-                                inside[q] = src[q]
+                            src = xp[s, ch, p * sh + i, j : j + ow]
+                            for q in range(ow):
+                                dst[q] = src[q]
                         else:
-                            for q in range(q_hi - q_lo):
-                                inside[q] = src[q * sw]
+                            src = xp[s, ch, p * sh + i]
+                            for q in range(ow):
+                                dst[q] = src[q * sw + j]
 
 
 @jit
-def col2im(dcols, top, left, kh, kw, sh, sw, oh, ow, dx):
-    """The adjoint of im2col: dx = the sum of every column entry back onto the pixel it was
-    read from; entries that read padding are dropped (zeroes dx first). Loops in a fixed
-    order, so the sums are the same bits every run."""
-    n, c, h, w = dx.shape
+def col2im(dcols, kh, kw, sh, sw, oh, ow, dxp):
+    """dxp = the sum of every column entry back onto the pixel it was read from (zeroes dxp
+    first). Loops in a fixed order, so the sums are the same bits every run."""
+    n, c = dxp.shape[0], dxp.shape[1]
     for s in range(n):
-        dx[s] = 0
+        dxp[s] = 0
         for ch in range(c):
             for i in range(kh):
-                p_lo, p_hi = _valid_range(top, h, i, sh, oh)
                 for j in range(kw):
-                    q_lo, q_hi = _valid_range(left, w, j, sw, ow)
                     row = dcols[(ch * kh + i) * kw + j]
-                    start = q_lo * sw + j - left
-                    for p in range(p_lo, p_hi):
-                        base = (s * oh + p) * ow
-                        src = row[base + q_lo : base + q_hi]
-                        dst = dx[s, ch, p * sh + i - top, start:]
+                    for p in range(oh):
+                        src = row[(s * oh + p) * ow : (s * oh + p + 1) * ow]
                         if sw == 1:
-                            for q in range(q_hi - q_lo):
+                            dst = dxp[s, ch, p * sh + i, j : j + ow]
+                            for q in range(ow):
                                 dst[q] += src[q]
                         else:
-                            for q in range(q_hi - q_lo):
-                                dst[q * sw] += src[q]
+                            dst = dxp[s, ch, p * sh + i]
+                            for q in range(ow):
+                                dst[q * sw + j] += src[q]
 
 
 @jit

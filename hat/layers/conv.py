@@ -160,12 +160,16 @@ class Conv2D(WeightedLayer):
     def forward(self, x, training):
         from hat.kernels import conv
 
-        x = np.ascontiguousarray(x)
-        n = x.shape[0]
+        n, c, h, w = x.shape
+        top, bottom, left, right = self.pads
+        padded = bool(top or bottom or left or right)
+        if padded:
+            xp = _zeroed_buffer(self, "xp", (n, c, h + top + bottom, w + left + right), x.dtype)
+        else:
+            xp = np.ascontiguousarray(x)
         (oh, ow), f = self.out_hw, self.n_outfmaps
         kh, kw, plane = self.n_row, self.n_col, oh * ow
-        top, left = self.pads[0], self.pads[2]
-        ckk = x.shape[1] * kh * kw
+        ckk = c * kh * kw
         W2, b = self.params["W"].reshape(f, ckk), self.params["b"]
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
         z3 = z.reshape(n, f, plane)
@@ -177,18 +181,20 @@ class Conv2D(WeightedLayer):
 
         def task(i):
             s0, s1 = chunks[i]
+            if padded:
+                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
             shape = (ckk, (s1 - s0) * plane)  # (C*kh*kw, n*P)
             if kept is None:
                 cols = self._scratch("cols", shape, x.dtype)
             else:
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(shape)
-            conv.im2col(x[s0:s1], top, left, kh, kw, *self.strides, oh, ow, cols)
+            conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
             zt = self._scratch("zt", (f, (s1 - s0) * plane), x.dtype)  # (F, n*P)
             np.matmul(W2, cols, out=zt)
             conv.rows_to_nchw(zt, b, code, alpha, z3[s0:s1])
 
         parallel_for(task, len(chunks))
-        self._x, self._chunks, self._cols = x, chunks, kept
+        self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
         self._y, self._saved = (z, None) if fused else activate(self.activation, z)
         return self._y
 
@@ -199,9 +205,8 @@ class Conv2D(WeightedLayer):
         dy = np.ascontiguousarray(dy)
         n, f, oh, ow = dy.shape
         plane, kh, kw = oh * ow, self.n_row, self.n_col
-        x = self._x
-        ckk = x.shape[1] * kh * kw
-        top, left = self.pads[0], self.pads[2]
+        _, c, h, w = self._x_shape
+        ckk = c * kh * kw
         (code, fused), alpha = self._fused_activation(), self.activation.alpha
         if preactivation:
             code = LINEAR
@@ -217,7 +222,12 @@ class Conv2D(WeightedLayer):
         dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy.dtype)
         nb = f if "b" in self.trainable_params else 0
         db_parts = self._buffer("db_parts", (len(chunks), nb), dy.dtype)
-        dx = self._buffer("dx", x.shape, dy.dtype) if self.needs_input_grad else None
+        top, bottom, left, right = self.pads
+        padded = bool(top or bottom or left or right)
+        xp, want_x = self._xp, self.needs_input_grad
+        dx = self._buffer("dx", self._x_shape, dy.dtype) if want_x else None
+        if want_x and padded:
+            dxp = self._buffer("dxp", xp.shape, dy.dtype)
 
         def task(i):
             s0, s1 = chunks[i]
@@ -228,12 +238,16 @@ class Conv2D(WeightedLayer):
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(ckk, m)
             else:  # forward ran in inference mode: build the columns again
                 cols = self._scratch("cols", (ckk, m), dy.dtype)
-                conv.im2col(x[s0:s1], top, left, kh, kw, *self.strides, oh, ow, cols)
+                conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
             if want_w:
                 np.matmul(dzt, cols.T, out=dW_parts[i])
-            if dx is not None:
+            if want_x:
                 np.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
-                conv.col2im(cols, top, left, kh, kw, *self.strides, oh, ow, dx[s0:s1])
+                if padded:
+                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dxp[s0:s1])
+                    conv.crop_from(dxp[s0:s1], dx[s0:s1], top, left)
+                else:
+                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dx[s0:s1])
 
         parallel_for(task, len(chunks))
         if want_w:
