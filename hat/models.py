@@ -123,7 +123,32 @@ class Model:
             layer.needs_input_grad = True
         if trainable:
             self.layers[self._first_trainable].needs_input_grad = False
+        self._fuse_activations()
         self._flatten_parameters()
+
+    def _fuse_activations(self) -> None:
+        """BatchNorm followed by an elementwise built-in Activation: BatchNorm applies it in its
+        own passes and the Activation passes values through (the same numbers, two fewer
+        passes over the tensor each way). Not for the last layer, whose gradient the loss
+        may already have taken (preactivation)."""
+        from hat.kernels.activations import SOFTMAX
+        from hat.layers.core import Activation
+        from hat.layers.normalization import BatchNorm
+
+        for layer in self.layers:
+            if isinstance(layer, BatchNorm):
+                layer.fused_activation = None
+            if isinstance(layer, Activation):
+                layer.fused = False
+        for before, layer in zip(self.layers[:-2], self.layers[1:-1], strict=True):
+            spec = getattr(layer, "activation", None)
+            if (
+                isinstance(before, BatchNorm)
+                and isinstance(layer, Activation)
+                and spec.is_builtin
+                and spec.code != SOFTMAX
+            ):
+                before.fused_activation, layer.fused = spec, True
 
     def _flatten_parameters(self) -> None:
         """Move trainable params and their grads into two flat buffers (views stay in layers),

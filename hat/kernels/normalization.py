@@ -3,57 +3,66 @@
 A dense input (N, F) is (N, F, 1); a conv input (N, C, H, W) is (N, C, H*W). Sums run in
 float64 in a fixed order, so float32 statistics over large batches keep their digits and
 repeat bit for bit.
+
+Every kernel works on the channels [c0, c1) only, so the layer can split the channels among
+hat.threads' pool (a channel's numbers never depend on the split). An elementwise activation
+(a code from hat.kernels.activations; LINEAR for none) can ride along: forward applies it to
+y, backward first takes its gradient from the output y. That saves the separate Activation
+layer's passes over the whole tensor (BatchNorm then ReLU is the usual pair).
 """
 
 import numpy as np
 
+from hat.kernels.activations import LINEAR, activate_row, grad_row
 from hat.kernels.jit import jit
 
 
 @jit
-def _channel_sums(x, shift, square, out):
+def _channel_sums(x, shift, square, out, c0, c1):
     """out[c] = sum over a, b of (x - shift[c]) (square: its square), in float64."""
-    a_n, c_n, b_n = x.shape
-    out[:] = 0.0
+    a_n, _, b_n = x.shape
+    out[c0:c1] = 0.0
     for a in range(a_n):
-        if b_n == 1:
-            for c in range(c_n):
-                d = np.float64(x[a, c, 0]) - shift[c]
-                out[c] += d * d if square else d
-        else:
-            for c in range(c_n):
-                m = shift[c]
-                total = 0.0
-                row = x[a, c]
-                if square:
-                    for b in range(b_n):
-                        d = np.float64(row[b]) - m
-                        total += d * d
-                else:
-                    for b in range(b_n):
-                        total += np.float64(row[b]) - m
-                out[c] += total
+        for c in range(c0, c1):
+            m = shift[c]
+            total = 0.0
+            row = x[a, c]
+            if square:
+                for b in range(b_n):
+                    d = np.float64(row[b]) - m
+                    total += d * d
+            else:
+                for b in range(b_n):
+                    total += np.float64(row[b]) - m
+            out[c] += total
 
 
 @jit
-def _normalize(x, mean, inv_std, gamma, beta, xhat, y):
-    """xhat = (x - mean) * inv_std; y = gamma * xhat + beta."""
-    a_n, c_n, b_n = x.shape
+def _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1):
+    """xhat = (x - mean) * inv_std; y = act(gamma * xhat + beta)."""
+    a_n, _, b_n = x.shape
     for a in range(a_n):
-        for c in range(c_n):
+        for c in range(c0, c1):
             m = x.dtype.type(mean[c])
             s = x.dtype.type(inv_std[c])
             g, t = gamma[c], beta[c]
+            src, h_row, out = x[a, c], xhat[a, c], y[a, c]
             for b in range(b_n):
-                h = (x[a, c, b] - m) * s
-                xhat[a, c, b] = h
-                y[a, c, b] = g * h + t
+                h = (src[b] - m) * s
+                h_row[b] = h
+                out[b] = g * h + t
+            if act != LINEAR and b_n > 1:  # while the row is in cache
+                activate_row(out, act, alpha)
+    if act != LINEAR and b_n == 1:  # one value per row: one pass over the channel slice
+        for a in range(a_n):
+            activate_row(y[a, c0:c1, 0], act, alpha)
 
 
 @jit
 def batchnorm_forward_train(
-    x, gamma, beta, eps, momentum, running_mean, running_var, update, xhat, inv_std, y, work
-):
+    x, gamma, beta, eps, momentum, running_mean, running_var, update, act, alpha, xhat,
+    inv_std, y, work, c0, c1,
+):  # fmt: skip
     """Normalize by the batch's mean and biased variance. With update, running statistics move
     as running = momentum * running + (1 - momentum) * batch, with the unbiased variance (as
     PyTorch does). work is float64 scratch of shape (2, C)."""
@@ -61,19 +70,19 @@ def batchnorm_forward_train(
     count = a_n * b_n
     mean, var = work[0], work[1]
     zero = np.zeros(c_n)
-    _channel_sums(x, zero, False, mean)
-    for c in range(c_n):
+    _channel_sums(x, zero, False, mean, c0, c1)
+    for c in range(c0, c1):
         mean[c] /= count
-    _channel_sums(x, mean, True, var)
-    for c in range(c_n):
+    _channel_sums(x, mean, True, var, c0, c1)
+    for c in range(c0, c1):
         var[c] /= count
         inv_std[c] = 1.0 / np.sqrt(var[c] + eps)
-    _normalize(x, mean, inv_std, gamma, beta, xhat, y)
+    _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1)
     if update:
         keep = running_mean.dtype.type(momentum)
         take = running_mean.dtype.type(1.0 - momentum)
         unbiased = count / (count - 1.0)
-        for c in range(c_n):
+        for c in range(c0, c1):
             running_mean[c] = keep * running_mean[c] + take * running_mean.dtype.type(mean[c])
             running_var[c] = keep * running_var[c] + take * running_var.dtype.type(
                 var[c] * unbiased
@@ -81,40 +90,54 @@ def batchnorm_forward_train(
 
 
 @jit
-def batchnorm_forward_infer(x, gamma, beta, eps, running_mean, running_var, xhat, inv_std, y):
+def batchnorm_forward_infer(
+    x, gamma, beta, eps, running_mean, running_var, act, alpha, xhat, inv_std, y, c0, c1
+):
     """Normalize by the running statistics."""
     c_n = x.shape[1]
     mean = np.empty(c_n)
-    for c in range(c_n):
+    for c in range(c0, c1):
         mean[c] = running_mean[c]
         inv_std[c] = 1.0 / np.sqrt(np.float64(running_var[c]) + eps)
-    _normalize(x, mean, inv_std, gamma, beta, xhat, y)
+    _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1)
 
 
 @jit
-def batchnorm_backward(dy, xhat, gamma, inv_std, batch_stats, dgamma, dbeta, dx):
-    """dgamma = sum(dy * xhat), dbeta = sum(dy) per channel; dx through the normalization.
-    batch_stats: forward used the batch's statistics (so they depend on x), else fixed ones."""
+def batchnorm_backward(
+    dy, y, act, alpha, xhat, gamma, inv_std, batch_stats, dgamma, dbeta, dz, dx, c0, c1
+):
+    """dgamma = sum(dz * xhat), dbeta = sum(dz) per channel, where dz = dy through the
+    activation's gradient (dz is scratch of dy's shape; unused when act is LINEAR); dx through
+    the normalization (skipped when dx is empty). batch_stats: forward used the batch's
+    statistics (so they depend on x), else fixed ones."""
     a_n, c_n, b_n = dy.shape
     count = a_n * b_n
+    if act != LINEAR:
+        for a in range(a_n):
+            for c in range(c0, c1):
+                grad_row(dy[a, c], y[a, c], act, alpha, dz[a, c])
+        g_in = dz
+    else:
+        g_in = dy
     sum_dy = np.zeros(c_n)
     sum_dy_xhat = np.zeros(c_n)
     for a in range(a_n):
-        for c in range(c_n):
+        for c in range(c0, c1):
             t0 = 0.0
             t1 = 0.0
+            g_row, h_row = g_in[a, c], xhat[a, c]
             for b in range(b_n):
-                g = np.float64(dy[a, c, b])
+                g = np.float64(g_row[b])
                 t0 += g
-                t1 += g * xhat[a, c, b]
+                t1 += g * h_row[b]
             sum_dy[c] += t0
             sum_dy_xhat[c] += t1
-    for c in range(c_n):
+    for c in range(c0, c1):
         dbeta[c] = sum_dy[c]
         dgamma[c] = sum_dy_xhat[c]
     if dx.shape[0] == 0:
         return
-    for c in range(c_n):
+    for c in range(c0, c1):
         scale = dx.dtype.type(gamma[c] * inv_std[c])
         if batch_stats:
             mean_dy = dx.dtype.type(sum_dy[c] / count)
@@ -123,5 +146,6 @@ def batchnorm_backward(dy, xhat, gamma, inv_std, batch_stats, dgamma, dbeta, dx)
             mean_dy = dx.dtype.type(0.0)
             mean_dy_xhat = dx.dtype.type(0.0)
         for a in range(a_n):
+            g_row, h_row, out = g_in[a, c], xhat[a, c], dx[a, c]
             for b in range(b_n):
-                dx[a, c, b] = scale * (dy[a, c, b] - mean_dy - xhat[a, c, b] * mean_dy_xhat)
+                out[b] = scale * (g_row[b] - mean_dy - h_row[b] * mean_dy_xhat)

@@ -208,18 +208,24 @@ class Dropout(Layer):
 class Activation(Layer):
     """An activation on its own (softmax runs along the last axis)."""
 
+    # True when the model fused this activation into the BatchNorm before it, which then
+    # applies it (Model._fuse_activations): values and gradients pass through unchanged.
+    fused = False
+
     def __init__(self, act_func="linear", name: str | None = None):
         super().__init__(name)
         self.activation = activations.get(act_func)
 
     def forward(self, x, training):
+        if self.fused:
+            return x
         y = self._buffer("y", x.shape, x.dtype)
         y[...] = x
         self._y, self._saved = activate(self.activation, y)
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
-        if preactivation:
+        if preactivation or self.fused:
             return dy
         dx = self._buffer("dx", dy.shape, dy.dtype)
         return activation_grad(self.activation, self._y, self._saved, dy, dx)
