@@ -247,9 +247,8 @@ class Model:
         penalty = 0.0
         for layer in self.layers:
             for key, reg in layer.regularizers.items():
-                penalty += reg.value(layer.params[key])
-                if key in layer.trainable:
-                    reg.add_gradient(layer.params[key], layer.grads[key])
+                grad = layer.grads[key] if key in layer.trainable else None
+                penalty += reg.penalize(layer.params[key], grad)
         return penalty
 
     # -- the public API --------------------------------------------------------------------

@@ -28,6 +28,23 @@ def test_value_and_gradient(reg, l1, l2):
     np.testing.assert_allclose(dw - 0.5, numeric, rtol=1e-6, atol=1e-9)  # added, not assigned
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "reg", [regs.L1(0.3), regs.L2(0.2), regs.L1L2(0.1, 0.05)], ids=["L1", "L2", "L1L2"]
+)
+def test_penalize_is_value_plus_add_gradient_in_one_pass(reg, dtype):
+    w = _w(2).astype(dtype)
+    dw, expected_dw = np.full_like(w, 0.5), np.full_like(w, 0.5)
+    value = reg.penalize(w, dw)
+    reg.add_gradient(w, expected_dw)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert value == pytest.approx(reg.value(w.astype(np.float64)), rel=tol)
+    np.testing.assert_allclose(dw, expected_dw, rtol=tol)
+    untouched = w.copy()
+    assert reg.penalize(w, None) == value  # no gradient wanted: the value only
+    np.testing.assert_array_equal(w, untouched)
+
+
 def test_add_gradient_keeps_the_dtype_of_float32_grads():
     w = _w().astype(np.float32)
     dw = np.zeros_like(w)

@@ -42,14 +42,14 @@ def test_single_threaded_blas_restores_the_count():
         threads.set_blas_threads(before)
 
 
-def _conv_step(monkeypatch, n_threads, chunk_bytes=100_000, training=True):
+def _conv_step(monkeypatch, n_threads, chunk_bytes=100_000):
     monkeypatch.setenv("HAT_NUM_THREADS", str(n_threads))
     monkeypatch.setattr("hat.layers.conv.CHUNK_BYTES", chunk_bytes)  # 37 samples: 7 chunks
     rng = np.random.default_rng(0)
     conv, pool = Conv2D(8, 3, 3, act="relu", border_mode=(1, 1)), MaxPool2D()
     pool.setup(conv.setup((3, 12, 12), rng), rng)
     x = rng.standard_normal((37, 3, 12, 12)).astype(np.float32)
-    y = pool.forward(conv.forward(x, training), True)
+    y = pool.forward(conv.forward(x, True), True)
     dx = conv.backward(pool.backward(np.ones_like(y)))
     return [a.copy() for a in (y, dx, conv.grads["W"], conv.grads["b"])]
 
@@ -66,13 +66,3 @@ def test_conv_in_chunks_matches_one_chunk(monkeypatch):
     whole = _conv_step(monkeypatch, 2, chunk_bytes=1 << 30)
     for a, b in zip(chunked, whole, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("training", [True, False], ids=["columns kept", "columns rebuilt"])
-def test_conv_without_numba_gemm_gives_the_same_bits(monkeypatch, training):
-    """The per-chunk Python path (numpy's BLAS not found) and the one-call-per-thread path."""
-    fast = _conv_step(monkeypatch, 2, training=training)
-    monkeypatch.setattr("hat.layers.conv.gemm_for", lambda dtype: None)
-    slow = _conv_step(monkeypatch, 2, training=training)
-    for a, b in zip(fast, slow, strict=True):
-        np.testing.assert_array_equal(a, b)

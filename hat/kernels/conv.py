@@ -34,10 +34,15 @@ on one core) now dominate. Tried and dropped (2026-11-23, one thread, per chunk)
   0-6% faster, and slower for the single-channel first layers.
 - direct kernels for one input channel (vectorised along the output row, no im2col): 4-5x
   slower than im2col + GEMM, forward and dW alike.
+- calling numpy's own OpenBLAS GEMM from inside numba (its cblas symbol passed as a first-class
+  function argument, which keeps the kernels cacheable), so that a thread ran a whole group of
+  chunks in one call with no GIL hand-off: one thread's forward of the 16->32 layer then took
+  exactly the sum of its kernels (the Python path costs about 20% more there), but whole
+  training steps on two threads were no faster (A/B in one process, 16 rounds: 0.96x-1.04x,
+  within the noise), so the extra code path was not kept.
 """
 
 from hat.kernels.activations import LINEAR, activate_row, grad_row
-from hat.kernels.blas import gemm
 from hat.kernels.jit import jit
 
 
@@ -115,22 +120,6 @@ def col2im(dcols, kh, kw, sh, sw, oh, ow, dxp):
 
 
 @jit
-def pad_im2col(x, xp, top, left, kh, kw, sh, sw, oh, ow, cols):
-    """pad_into then im2col, in one call: each call from Python is a GIL hand-off on the pool."""
-    if xp.shape[2] != x.shape[2] or xp.shape[3] != x.shape[3]:
-        pad_into(x, xp, top, left)
-    im2col(xp, kh, kw, sh, sw, oh, ow, cols)
-
-
-@jit
-def col2im_crop(dcols, kh, kw, sh, sw, oh, ow, dxp, dx, top, left):
-    """col2im into dxp, then its interior into dx (when dxp is the padded one), in one call."""
-    col2im(dcols, kh, kw, sh, sw, oh, ow, dxp)
-    if dxp.shape[2] != dx.shape[2] or dxp.shape[3] != dx.shape[3]:
-        crop_from(dxp, dx, top, left)
-
-
-@jit
 def rows_to_nchw(z, b, act, alpha, y):
     """y[s, f, p] = act(z[f, s*P + p] + b[f]): the GEMM's (F, N*P) result to NCHW, plus the
     bias (b empty: no bias) and an elementwise activation (code from hat.kernels.activations),
@@ -166,58 +155,3 @@ def nchw_to_rows(dy, y, act, alpha, zt, db):
             acc += total
         if want_db:
             db[k] = acc
-
-
-# -- whole passes: a thread's share of the chunks in one call (see hat/kernels/blas.py) --------
-@jit
-def forward_chunks(
-    fn, x, xp, top, left, kh, kw, sh, sw, oh, ow, W2, b, act, alpha, kept, cols_buf, zt_buf,
-    y, bounds, first, step,
-):  # fmt: skip
-    """Chunks first, first + step, ... of the batch (rows of bounds: (s0, s1)): pad, im2col
-    (into kept's block when kept is not empty, so backward can reuse it, else into cols_buf),
-    the GEMM through fn, then the layout move with bias and activation into y (N, F, P)."""
-    f, ckk = W2.shape
-    plane = oh * ow
-    for ci in range(first, bounds.shape[0], step):
-        s0, s1 = bounds[ci, 0], bounds[ci, 1]
-        m = (s1 - s0) * plane
-        if kept.shape[0] > 0:
-            cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape((ckk, m))
-        else:
-            cols = cols_buf[: ckk * m].reshape((ckk, m))
-        pad_im2col(x[s0:s1], xp[s0:s1], top, left, kh, kw, sh, sw, oh, ow, cols)
-        zt = zt_buf[: f * m].reshape((f, m))
-        gemm(fn, W2, False, cols, False, zt)
-        rows_to_nchw(zt, b, act, alpha, y[s0:s1])
-
-
-@jit
-def backward_chunks(
-    fn, dy, y, act, alpha, W2, xp, kh, kw, sh, sw, oh, ow, kept, cols_buf, dzt_buf, dW_parts,
-    db_parts, dxp, dx, top, left, bounds, first, step,
-):  # fmt: skip
-    """The backward pass of forward_chunks over the same chunks: dL/dz rows (through the
-    activation), dW_parts[ci] = dz cols^T (when dW_parts is not empty), the columns' gradient
-    W^T dz and col2im into dxp then dx (when dx is not empty). Columns come from kept, or are
-    rebuilt from xp when forward ran in inference mode."""
-    f, ckk = W2.shape
-    plane = oh * ow
-    last = bounds.shape[0] - 1
-    for back in range(first, bounds.shape[0], step):
-        # Last chunk first: forward wrote its columns last, so they are likeliest in cache.
-        ci = last - back
-        s0, s1 = bounds[ci, 0], bounds[ci, 1]
-        m = (s1 - s0) * plane
-        dzt = dzt_buf[: f * m].reshape((f, m))
-        nchw_to_rows(dy[s0:s1], y[s0:s1], act, alpha, dzt, db_parts[ci])
-        if kept.shape[0] > 0:
-            cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape((ckk, m))
-        else:
-            cols = cols_buf[: ckk * m].reshape((ckk, m))
-            im2col(xp[s0:s1], kh, kw, sh, sw, oh, ow, cols)
-        if dW_parts.shape[0] > 0:
-            gemm(fn, dzt, False, cols, True, dW_parts[ci])
-        if dx.shape[0] > 0:
-            gemm(fn, W2, True, dzt, False, cols)  # the columns are spent: their gradient
-            col2im_crop(cols, kh, kw, sh, sw, oh, ow, dxp[s0:s1], dx[s0:s1], top, left)

@@ -87,3 +87,24 @@ def adadelta_update(p, g, square_avg, acc_delta, lr, rho, eps, weight_decay, cli
         delta = np.sqrt(acc_delta[i] + e) / np.sqrt(a + e) * gi
         acc_delta[i] = r * acc_delta[i] + (one - r) * delta * delta
         p[i] -= lr * delta
+
+
+@jit
+def l1l2_penalty(w, dw, l1, l2, want_grad):
+    """l1 * sum|w| + l2 * sum w^2 (summed in float64; the same bits with or without
+    want_grad), and with want_grad dw += l1 * sign(w) + 2 * l2 * w (flat arrays)."""
+    total_abs = 0.0
+    total_sq = 0.0
+    for i in range(w.shape[0]):
+        v = np.float64(w[i])
+        total_abs += abs(v)
+        total_sq += v * v
+    if want_grad:
+        a = w.dtype.type(l1)
+        b = w.dtype.type(2.0 * l2)
+        for i in range(w.shape[0]):
+            if l1 != 0.0:
+                dw[i] += a * np.sign(w[i])
+            if l2 != 0.0:
+                dw[i] += b * w[i]
+    return l1 * total_abs + l2 * total_sq

@@ -6,11 +6,10 @@ import threading
 import numpy as np
 
 from hat.kernels.activations import LINEAR, SOFTMAX
-from hat.kernels.blas import gemm_for
 from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int
-from hat.threads import num_threads, parallel_for
+from hat.threads import parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
 # Bytes of one chunk's column matrix: the batch is convolved a few samples at a time so that
@@ -18,7 +17,6 @@ BORDER_MODES = ("valid", "same", "full")
 # Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
 # (more tasks, smaller GEMMs), 128 KB 25% slower, 4 MB 20-35% slower.
 CHUNK_BYTES = 1 << 20
-_EMPTY = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
 def _chunks(n: int, sample_bytes: int) -> list[tuple[int, int]]:
@@ -26,13 +24,6 @@ def _chunks(n: int, sample_bytes: int) -> list[tuple[int, int]]:
     thread count, so results repeat bit for bit on any pool."""
     size = max(1, min(n, CHUNK_BYTES // sample_bytes))
     return [(s, min(s + size, n)) for s in range(0, n, size)]
-
-
-def _shares(chunks: list[tuple[int, int]], plane: int) -> tuple[np.ndarray, int, int]:
-    """For the one-call-per-thread path: the chunks' bounds as an array, how many threads
-    share them (thread t takes chunks t, t + step, ...), and the largest chunk's columns."""
-    step = min(num_threads(), len(chunks))
-    return np.array(chunks, dtype=np.intp), step, max(s1 - s0 for s0, s1 in chunks) * plane
 
 
 def _pair(value, what: str) -> tuple[int, int]:
@@ -169,14 +160,13 @@ class Conv2D(WeightedLayer):
     def forward(self, x, training):
         from hat.kernels import conv
 
-        x = np.ascontiguousarray(x)
         n, c, h, w = x.shape
         top, bottom, left, right = self.pads
         padded = bool(top or bottom or left or right)
         if padded:
             xp = _zeroed_buffer(self, "xp", (n, c, h + top + bottom, w + left + right), x.dtype)
         else:
-            xp = x
+            xp = np.ascontiguousarray(x)
         (oh, ow), f = self.out_hw, self.n_outfmaps
         kh, kw, plane = self.n_row, self.n_col, oh * ow
         ckk = c * kh * kw
@@ -191,34 +181,19 @@ class Conv2D(WeightedLayer):
 
         def task(i):
             s0, s1 = chunks[i]
+            if padded:
+                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
             shape = (ckk, (s1 - s0) * plane)  # (C*kh*kw, n*P)
             if kept is None:
                 cols = self._scratch("cols", shape, x.dtype)
             else:
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(shape)
-            conv.pad_im2col(x[s0:s1], xp[s0:s1], top, left, kh, kw, *self.strides, oh, ow, cols)
+            conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
             zt = self._scratch("zt", (f, (s1 - s0) * plane), x.dtype)  # (F, n*P)
             np.matmul(W2, cols, out=zt)
             conv.rows_to_nchw(zt, b, code, alpha, z3[s0:s1])
 
-        fn = gemm_for(x.dtype)
-        if fn is None:
-            parallel_for(task, len(chunks))
-        else:  # each thread runs its share of the chunks in one numba call
-            bounds, step, big = _shares(chunks, plane)
-            none = _EMPTY[x.dtype]
-
-            def share(t):
-                cols_buf = (
-                    none if kept is not None else self._scratch("cols", (ckk * big,), x.dtype)
-                )
-                conv.forward_chunks(
-                    fn, x, xp, top, left, kh, kw, *self.strides, oh, ow, W2, b, code, alpha,
-                    none if kept is None else kept, cols_buf,
-                    self._scratch("zt", (f * big,), x.dtype), z3, bounds, t, step,
-                )  # fmt: skip
-
-            parallel_for(share, step)
+        parallel_for(task, len(chunks))
         self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
         self._y, self._saved = (z, None) if fused else activate(self.activation, z)
         return self._y
@@ -254,7 +229,8 @@ class Conv2D(WeightedLayer):
         if want_x and padded:
             dxp = self._buffer("dxp", xp.shape, dy.dtype)
 
-        def task(i):
+        def task(t):
+            i = len(chunks) - 1 - t  # last first: forward wrote its columns last (in cache)
             s0, s1 = chunks[i]
             m = (s1 - s0) * plane
             dzt = self._scratch("zt", (f, m), dy.dtype)  # (F, n*P)
@@ -268,32 +244,13 @@ class Conv2D(WeightedLayer):
                 np.matmul(dzt, cols.T, out=dW_parts[i])
             if want_x:
                 np.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
-                target = dxp[s0:s1] if padded else dx[s0:s1]
-                conv.col2im_crop(cols, kh, kw, *self.strides, oh, ow, target, dx[s0:s1], top, left)
+                if padded:
+                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dxp[s0:s1])
+                    conv.crop_from(dxp[s0:s1], dx[s0:s1], top, left)
+                else:
+                    conv.col2im(cols, kh, kw, *self.strides, oh, ow, dx[s0:s1])
 
-        fn = gemm_for(dy.dtype)
-        if fn is None:
-            parallel_for(task, len(chunks))
-        else:  # each thread runs its share of the chunks in one numba call
-            bounds, step, big = _shares(chunks, plane)
-            none = _EMPTY[dy.dtype]
-            no_image = np.empty((0,) + self._x_shape[1:], dy.dtype)
-            dW_arg = dW_parts if want_w else np.empty((0, f, ckk), dy.dtype)
-            dx_arg = dx if want_x else no_image
-            dxp_arg = dxp if want_x and padded else dx_arg
-
-            def share(t):
-                cols_buf = (
-                    none if kept is not None else self._scratch("cols", (ckk * big,), dy.dtype)
-                )
-                conv.backward_chunks(
-                    fn, dy3, y3, code, alpha, W2, xp, kh, kw, *self.strides, oh, ow,
-                    none if kept is None else kept, cols_buf,
-                    self._scratch("zt", (f * big,), dy.dtype), dW_arg, db_parts, dxp_arg, dx_arg,
-                    top, left, bounds, t, step,
-                )  # fmt: skip
-
-            parallel_for(share, step)
+        parallel_for(task, len(chunks))
         if want_w:
             np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(f, ckk))
         if nb:
