@@ -83,3 +83,12 @@ def test_nan_propagates_through_forward():
     z = np.array([[np.nan, 1.0]], dtype=np.float32)
     K.bias_activation_forward(z, np.empty(0, np.float32), K.TANH, 0.0)
     assert np.isnan(z[0, 0]) and z[0, 1] == pytest.approx(np.tanh(1.0), rel=1e-6)
+
+
+@pytest.mark.parametrize("act", [K.RELU, K.LEAKY_RELU], ids=["relu", "leaky_relu"])
+def test_relus_keep_non_finite_values_non_finite(act):
+    # A NaN weight must not be zeroed by the activation, or training would go on silently.
+    z = np.array([[np.nan, np.inf, -np.inf, -2.0, 3.0]], dtype=np.float32)
+    K.bias_activation_forward(z, np.empty(0, np.float32), act, 0.1)
+    assert np.isnan(z[0, 0]) and z[0, 1] == np.inf and not np.isfinite(z[0, 2])
+    assert z[0, 3] == (0.0 if act == K.RELU else np.float32(-0.2)) and z[0, 4] == 3.0
