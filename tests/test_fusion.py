@@ -1,4 +1,5 @@
-"""BatchNorm + elementwise Activation fused by the model: the same bits as run apart."""
+"""Model-level fusion (BatchNorm + Activation) and inference without backward buffers: the same
+bits as the plain way."""
 
 import numpy as np
 import pytest
@@ -69,3 +70,36 @@ def test_softmax_and_the_last_layer_are_not_fused():
     model = seq.combine(seed=0)
     assert not any(getattr(layer, "fused", False) for layer in model.layers)
     assert all(getattr(layer, "fused_activation", None) is None for layer in model.layers)
+
+
+def test_batchnorm_backward_after_an_inference_forward():
+    """Inference keeps no xhat (memory); a backward after it (saliency, say) rebuilds it."""
+    rng = np.random.default_rng(0)
+    bn = BatchNorm()
+    bn.setup((3, 4, 4), rng)
+    bn.state["running_mean"][...] = rng.standard_normal(3).astype(np.float32)
+    bn.state["running_var"][...] = 1 + rng.random(3).astype(np.float32)
+    x = rng.standard_normal((5, 3, 4, 4)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    bn.forward(x, training=True)  # frozen statistics are not used here; this keeps xhat
+    bn.frozen = True
+    bn.forward(x, training=True)
+    expected = bn.backward(dy).copy()
+    bn.forward(x, training=False)
+    assert bn._xhat.size == 0
+    np.testing.assert_array_equal(bn.backward(dy), expected)
+
+
+def test_maxpool_backward_after_an_inference_forward():
+    """Inference keeps no argmax (memory); a backward after it finds the maxima again."""
+    rng = np.random.default_rng(1)
+    pool = MaxPool2D()
+    pool.setup((3, 6, 6), rng)
+    x = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
+    dy = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    pool.forward(x, training=True)
+    expected = pool.backward(dy).copy()
+    y = pool.forward(x, training=False).copy()
+    assert pool._argmax.shape[0] < x.shape[0]
+    np.testing.assert_array_equal(pool.backward(dy), expected)
+    np.testing.assert_array_equal(pool.forward(x, training=False), y)

@@ -39,18 +39,25 @@ def _channel_sums(x, shift, square, out, c0, c1):
 
 @jit
 def _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1):
-    """xhat = (x - mean) * inv_std; y = act(gamma * xhat + beta)."""
+    """xhat = (x - mean) * inv_std (kept for backward; not when xhat is empty, as in
+    inference, where it would double the memory); y = act(gamma * xhat + beta)."""
     a_n, _, b_n = x.shape
+    keep = xhat.shape[0] > 0
     for a in range(a_n):
         for c in range(c0, c1):
             m = x.dtype.type(mean[c])
             s = x.dtype.type(inv_std[c])
             g, t = gamma[c], beta[c]
-            src, h_row, out = x[a, c], xhat[a, c], y[a, c]
-            for b in range(b_n):
-                h = (src[b] - m) * s
-                h_row[b] = h
-                out[b] = g * h + t
+            src, out = x[a, c], y[a, c]
+            if keep:
+                h_row = xhat[a, c]
+                for b in range(b_n):
+                    h = (src[b] - m) * s
+                    h_row[b] = h
+                    out[b] = g * h + t
+            else:
+                for b in range(b_n):
+                    out[b] = g * ((src[b] - m) * s) + t
             if act != LINEAR and b_n > 1:  # while the row is in cache
                 activate_row(out, act, alpha)
     if act != LINEAR and b_n == 1:  # one value per row: one pass over the channel slice

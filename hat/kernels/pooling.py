@@ -8,11 +8,13 @@ from hat.kernels.jit import jit
 @jit
 def maxpool_forward(x, ph, pw, sh, sw, y, argmax):
     """y = each window's maximum; argmax = where it is (i*W + j in the input plane), the first
-    one in row-major order when values tie, as PyTorch does.
+    one in row-major order when values tie, as PyTorch does. An argmax of one sample (as in
+    inference, where nothing reads it) is scratch that every sample overwrites.
 
     The selects are arithmetic: a branch on random data mispredicts and cost 3.5x here."""
     n, c, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
+    keep = argmax.shape[0] == n
     for s in range(n):
         for ch in range(c):
             img = x[s, ch].reshape(h * w)
@@ -30,7 +32,7 @@ def maxpool_forward(x, ph, pw, sh, sw, y, argmax):
                             best = max(best, v)
                             nan |= v != v
                     y[s, ch, p, q] = best if not nan else x.dtype.type(np.nan)
-                    argmax[s, ch, p, q] = where
+                    argmax[s if keep else 0, ch, p, q] = where
 
 
 @jit
@@ -55,11 +57,12 @@ def maxpool2x2_forward(x, y, argmax):
     maxpool_backward's zero + scatter, which runs near memset speed.)"""
     n, c, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
+    keep = argmax.shape[0] == n  # else one sample's scratch (see maxpool_forward)
     for s in range(n):
         for ch in range(c):
             for p in range(oh):
                 r0, r1 = x[s, ch, 2 * p], x[s, ch, 2 * p + 1]
-                yr, ar = y[s, ch, p], argmax[s, ch, p]
+                yr, ar = y[s, ch, p], argmax[s if keep else 0, ch, p]
                 base = 2 * p * w
                 for q in range(ow):
                     a, b, d, e = r0[2 * q], r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]

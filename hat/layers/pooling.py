@@ -42,26 +42,31 @@ class _Pool2D(Layer):
 
         x = np.ascontiguousarray(x)
         y = self._buffer("y", (x.shape[0],) + self.output_shape, x.dtype)
-        argmax = self._argmax = self._buffer("argmax", y.shape, np.int32)
         chunks = self._chunks = _split(x.shape[0])
+        # Only backward reads argmax: inference (predict's large batches) keeps one sample's
+        # worth per task, as scratch.
+        shape = y.shape if training else (len(chunks),) + y.shape[1:]
+        argmax = self._argmax = self._buffer("argmax", shape, np.int32)
 
         def task(i):
             s0, s1 = chunks[i]
+            arg = argmax[s0:s1] if training else argmax[i : i + 1]
             if self.mode == "max" and self.pool_size == self.strides == (2, 2):
-                pooling.maxpool2x2_forward(x[s0:s1], y[s0:s1], argmax[s0:s1])
+                pooling.maxpool2x2_forward(x[s0:s1], y[s0:s1], arg)
             elif self.mode == "max":
-                pooling.maxpool_forward(
-                    x[s0:s1], *self.pool_size, *self.strides, y[s0:s1], argmax[s0:s1]
-                )
+                pooling.maxpool_forward(x[s0:s1], *self.pool_size, *self.strides, y[s0:s1], arg)
             else:
                 pooling.avgpool_forward(x[s0:s1], *self.pool_size, *self.strides, y[s0:s1])
 
         parallel_for(task, len(chunks))
+        self._x, self._argmax_kept = x, training
         return y
 
     def backward(self, dy):
         from hat.kernels import pooling
 
+        if self.mode == "max" and not self._argmax_kept:  # forward ran in inference mode
+            self.forward(self._x, training=True)
         dy = np.ascontiguousarray(dy)
         dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
         chunks = self._chunks
