@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from hat import optimizers
+from hat import optimizers, threads
 from hat.optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop, Rmsprop
 from tests.helpers.optional import require
 
@@ -650,3 +650,40 @@ def test_get_updates_updates_arrays_that_are_not_c_contiguous():
     W0 = W.copy()
     SGD(lr=0.1).get_updates([W], [dW])
     np.testing.assert_allclose(W, W0 - 0.1 * dW, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        SGD(0.1, momentum=0.9, nesterov=True),
+        Adam(1e-2),
+        AdamW(1e-2),
+        RMSprop(1e-2),
+        Adagrad(0.1),
+        Adadelta(1.0),
+    ],  # fmt: skip
+    ids=lambda o: type(o).__name__,
+)
+def test_update_in_parts_on_the_pool_gives_the_same_bits(monkeypatch, opt):
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal(1001).astype(np.float32)
+    grads = [rng.standard_normal(1001).astype(np.float32) for _ in range(3)]
+
+    def run(parallel_min, n_threads):
+        monkeypatch.setattr(optimizers, "PARALLEL_MIN", parallel_min)
+        monkeypatch.setenv("HAT_NUM_THREADS", str(n_threads))
+        opt.reset()
+        p = p0.copy()
+        with threads.single_threaded_blas():  # the pool is used only then
+            for g in grads:
+                opt.update(p, g.copy())
+        return p
+
+    whole = run(1 << 30, 1)
+    calls = []
+    original = threads.parallel_for
+    monkeypatch.setattr(threads, "parallel_for", lambda t, n: calls.append(n) or original(t, n))
+    for n_threads in (2, 3):
+        np.testing.assert_array_equal(run(1, n_threads), whole)
+    if threads.blas_threads() is not None:  # OpenBLAS found: the updates ran in parts
+        assert calls == [2] * 3 + [3] * 3
