@@ -23,6 +23,11 @@ def _channel_sums(x, shift, square, out, c0, c1):
     a_n, _, b_n = x.shape
     out[c0:c1] = 0.0
     for a in range(a_n):
+        if b_n == 1:  # dense: one value per (a, c); row views would cost more than the work
+            for c in range(c0, c1):
+                d = np.float64(x[a, c, 0]) - shift[c]
+                out[c] += d * d if square else d
+            continue
         for c in range(c0, c1):
             m = shift[c]
             total = 0.0
@@ -44,6 +49,13 @@ def _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1):
     a_n, _, b_n = x.shape
     keep = xhat.shape[0] > 0
     for a in range(a_n):
+        if b_n == 1:  # dense (see _channel_sums)
+            for c in range(c0, c1):
+                h = (x[a, c, 0] - x.dtype.type(mean[c])) * x.dtype.type(inv_std[c])
+                if keep:
+                    xhat[a, c, 0] = h
+                y[a, c, 0] = gamma[c] * h + beta[c]
+            continue
         for c in range(c0, c1):
             m = x.dtype.type(mean[c])
             s = x.dtype.type(inv_std[c])
@@ -121,6 +133,9 @@ def batchnorm_backward(
     count = a_n * b_n
     if act != LINEAR:
         for a in range(a_n):
+            if b_n == 1:  # dense: one pass along the channels
+                grad_row(dy[a, c0:c1, 0], y[a, c0:c1, 0], act, alpha, dz[a, c0:c1, 0])
+                continue
             for c in range(c0, c1):
                 grad_row(dy[a, c], y[a, c], act, alpha, dz[a, c])
         g_in = dz
@@ -129,6 +144,12 @@ def batchnorm_backward(
     sum_dy = np.zeros(c_n)
     sum_dy_xhat = np.zeros(c_n)
     for a in range(a_n):
+        if b_n == 1:  # dense (see _channel_sums)
+            for c in range(c0, c1):
+                g = np.float64(g_in[a, c, 0])
+                sum_dy[c] += g
+                sum_dy_xhat[c] += g * xhat[a, c, 0]
+            continue
         for c in range(c0, c1):
             t0 = 0.0
             t1 = 0.0
@@ -153,6 +174,9 @@ def batchnorm_backward(
             mean_dy = dx.dtype.type(0.0)
             mean_dy_xhat = dx.dtype.type(0.0)
         for a in range(a_n):
+            if b_n == 1:  # dense (see _channel_sums)
+                dx[a, c, 0] = scale * (g_in[a, c, 0] - mean_dy - xhat[a, c, 0] * mean_dy_xhat)
+                continue
             g_row, h_row, out = g_in[a, c], xhat[a, c], dx[a, c]
             for b in range(b_n):
                 out[b] = scale * (g_row[b] - mean_dy - h_row[b] * mean_dy_xhat)
