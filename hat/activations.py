@@ -16,6 +16,9 @@ def linear(x: np.ndarray) -> np.ndarray:
 
 
 def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0). The layers' kernel differs on non-finite input only: it keeps it
+    non-finite (NaN stays NaN, -inf becomes NaN), so that a diverged value is never hidden
+    behind a 0."""
     return np.maximum(x, 0)
 
 
