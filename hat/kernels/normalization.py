@@ -85,13 +85,13 @@ def batchnorm_forward_train(
     """Normalize by the batch's mean and biased variance. With update, running statistics move
     as running = momentum * running + (1 - momentum) * batch, with the unbiased variance (as
     PyTorch does). work is float64 scratch of shape (2, C)."""
-    a_n, c_n, b_n = x.shape
+    a_n, _, b_n = x.shape
     count = a_n * b_n
     mean, var = work[0], work[1]
-    zero = np.zeros(c_n)
-    _channel_sums(x, zero, False, mean, c0, c1)
+    mean[c0:c1] = 0.0
+    _channel_sums(x, mean, False, var, c0, c1)  # plain sums (shifted by 0), into var first
     for c in range(c0, c1):
-        mean[c] /= count
+        mean[c] = var[c] / count
     _channel_sums(x, mean, True, var, c0, c1)
     for c in range(c0, c1):
         var[c] /= count
@@ -113,23 +113,20 @@ def batchnorm_forward_infer(
     x, gamma, beta, eps, running_mean, running_var, act, alpha, xhat, inv_std, y, c0, c1
 ):
     """Normalize by the running statistics."""
-    c_n = x.shape[1]
-    mean = np.empty(c_n)
     for c in range(c0, c1):
-        mean[c] = running_mean[c]
         inv_std[c] = 1.0 / np.sqrt(np.float64(running_var[c]) + eps)
-    _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1)
+    _normalize(x, running_mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1)
 
 
 @jit
 def batchnorm_backward(
-    dy, y, act, alpha, xhat, gamma, inv_std, batch_stats, dgamma, dbeta, dz, dx, c0, c1
+    dy, y, act, alpha, xhat, gamma, inv_std, batch_stats, dgamma, dbeta, dz, dx, work, c0, c1
 ):
     """dgamma = sum(dz * xhat), dbeta = sum(dz) per channel, where dz = dy through the
     activation's gradient (dz is scratch of dy's shape; unused when act is LINEAR); dx through
     the normalization (skipped when dx is empty). batch_stats: forward used the batch's
-    statistics (so they depend on x), else fixed ones."""
-    a_n, c_n, b_n = dy.shape
+    statistics (so they depend on x), else fixed ones. work: float64 scratch of shape (2, C)."""
+    a_n, _, b_n = dy.shape
     count = a_n * b_n
     if act != LINEAR:
         for a in range(a_n):
@@ -141,8 +138,9 @@ def batchnorm_backward(
         g_in = dz
     else:
         g_in = dy
-    sum_dy = np.zeros(c_n)
-    sum_dy_xhat = np.zeros(c_n)
+    sum_dy, sum_dy_xhat = work[0], work[1]
+    sum_dy[c0:c1] = 0.0
+    sum_dy_xhat[c0:c1] = 0.0
     for a in range(a_n):
         if b_n == 1:  # dense (see _channel_sums)
             for c in range(c0, c1):

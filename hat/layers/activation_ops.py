@@ -16,7 +16,7 @@ _NO_BIAS = {
 }
 
 
-def rows(a: np.ndarray, spec: ActivationSpec, per_column: bool = False) -> np.ndarray:
+def _rows(a: np.ndarray, spec: ActivationSpec, per_column: bool = False) -> np.ndarray:
     """a viewed as the 2-D array the kernels take (a must be C-contiguous)."""
     if per_column or spec.code == kernels.SOFTMAX:
         return a.reshape(-1, a.shape[-1])
@@ -27,7 +27,7 @@ def activate(spec: ActivationSpec, z: np.ndarray, bias: np.ndarray | None = None
     """act(z + bias), in place for built-in activations. Returns (y, what backward needs)."""
     if spec.is_builtin:
         b = _NO_BIAS[z.dtype] if bias is None else bias
-        kernels.bias_activation_forward(rows(z, spec, bias is not None), b, spec.code, spec.alpha)
+        kernels.bias_activation_forward(_rows(z, spec, bias is not None), b, spec.code, spec.alpha)
         return z, None
     if bias is not None:
         z += bias
@@ -40,8 +40,8 @@ def activation_grad(spec, y, saved_z, dy, dz, db=None) -> np.ndarray:
         b = _NO_BIAS[y.dtype] if db is None else db
         per_column = db is not None
         kernels.activation_backward(
-            rows(dy, spec, per_column), rows(y, spec, per_column), spec.code, spec.alpha,
-            rows(dz, spec, per_column), b,
+            _rows(dy, spec, per_column), _rows(y, spec, per_column), spec.code, spec.alpha,
+            _rows(dz, spec, per_column), b,
         )  # fmt: skip
         return dz
     dz[...] = spec.backward(saved_z, y, dy)

@@ -144,8 +144,10 @@ class BatchNorm(Layer):
         x3 = np.ascontiguousarray(x).reshape(-1, c, b)  # (A, C, B)
         y = self._buffer("y", x.shape, x.dtype)
         y3 = y.reshape(x3.shape)
-        # Backward needs xhat; inference does not (predict's batches are large).
-        xhat = self._xhat = self._buffer("xhat", x3.shape if training else (0, c, b), x.dtype)
+        # Backward needs xhat; inference does not (predict's batches are large). Two keys, so
+        # that a predict between training steps does not make the training buffer reallocate.
+        key, shape = ("xhat", x3.shape) if training else ("no_xhat", (0, c, b))
+        xhat = self._xhat = self._buffer(key, shape, x.dtype)
         inv_std = self._inv_std = self._buffer("inv_std", (c,), np.float64)
         self._batch_stats = training and not self.frozen
         gamma, beta = self.params["gamma"].reshape(-1), self.params["beta"].reshape(-1)
@@ -197,6 +199,7 @@ class BatchNorm(Layer):
         act, alpha = self._activation_code()
         dz = self._buffer("dz", dy3.shape if act != LINEAR else (0, c, b), dy.dtype)
         y3, gamma, split = self._y.reshape(dy3.shape), self.params["gamma"].reshape(-1), self._split
+        work = self._buffer("backward_work", (2, c), np.float64)
         xhat = self._xhat
         if xhat.shape[0] != dy3.shape[0]:  # forward ran in inference mode and kept no xhat
             mean = self.state["running_mean"].reshape(1, c, 1)
@@ -205,7 +208,7 @@ class BatchNorm(Layer):
         def task(i):
             kernels.batchnorm_backward(
                 dy3, y3, act, alpha, xhat, gamma, self._inv_std, self._batch_stats,
-                sums["gamma"], sums["beta"], dz, dx3, *split[i],
+                sums["gamma"], sums["beta"], dz, dx3, work, *split[i],
             )  # fmt: skip
 
         parallel_for(task, len(split))

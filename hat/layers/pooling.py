@@ -45,8 +45,8 @@ class _Pool2D(Layer):
         chunks = self._chunks = _split(x.shape[0])
         # Only backward reads argmax: inference (predict's large batches) keeps one sample's
         # worth per task, as scratch.
-        shape = y.shape if training else (len(chunks),) + y.shape[1:]
-        argmax = self._argmax = self._buffer("argmax", shape, np.int32)
+        key, rows = ("argmax", y.shape[0]) if training else ("argmax_scratch", len(chunks))
+        argmax = self._argmax = self._buffer(key, (rows,) + y.shape[1:], np.int32)
 
         def task(i):
             s0, s1 = chunks[i]
