@@ -125,6 +125,9 @@ class Model:
             self.layers[self._first_trainable].needs_input_grad = False
         self._fuse_activations()
         self._flatten_parameters()
+        # Conv and pooling layers split their work on hat.threads' pool: the model's passes
+        # then hold OpenBLAS to one thread.
+        self._uses_pool = threads.uses_pool(self.layers)
 
     def _fuse_activations(self) -> None:
         """BatchNorm followed by an elementwise built-in Activation: BatchNorm applies it in its
@@ -193,7 +196,7 @@ class Model:
 
     # -- the passes ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        with threads.single_threaded_blas(threads.uses_pool(self.layers)):
+        with threads.single_threaded_blas(self._uses_pool):
             for layer in self.layers:
                 x = layer.forward(x, training)
         return x
@@ -216,7 +219,7 @@ class Model:
         """
         with (
             np.errstate(all="ignore"),  # non-finite values are caught and reported below
-            threads.single_threaded_blas(threads.uses_pool(self.layers)),
+            threads.single_threaded_blas(self._uses_pool),
         ):
             return self._checked_step(x, y, loss, optimizer, clip)
 
