@@ -59,6 +59,7 @@ INTERNAL_MODULES = (
     "hat.checks",
     "hat.legacy",
     "hat.layers.activation_ops",
+    "hat.layers.conv_winograd",
     "hat.threads",
     "hat.callbacks.",
 )

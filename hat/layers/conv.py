@@ -6,12 +6,17 @@ import threading
 import numpy as np
 
 from hat.kernels.activations import LINEAR, SOFTMAX
+from hat.layers import conv_winograd
 from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int
 from hat.threads import parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
+ALGORITHMS = ("auto", "im2col", "winograd")
+# 'auto' takes Winograd from this many input channels: with fewer, its 36 GEMMs per chunk are
+# too thin to beat one im2col GEMM (measured: see docs/performance.md).
+WINOGRAD_MIN_CHANNELS = 8
 # Bytes of one chunk's column matrix: the batch is convolved a few samples at a time so that
 # the columns stay in cache between im2col and the GEMMs, instead of one 15.7 MB matrix.
 # Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
@@ -71,6 +76,11 @@ class Conv2D(WeightedLayer):
     or column at the bottom or right, as TensorFlow does; odd kernels at stride 1 get k // 2 on
     each side), or (pad_h, pad_w) on both sides. Output length: (L + pads - k) // stride + 1.
 
+    algorithm: 'im2col' (columns and one GEMM per chunk; any shape), 'winograd' (stride 1 and a
+    3x3 or 5x5 kernel only: 2.8-4x fewer multiplications, results within float32 rounding of
+    im2col's, see hat/kernels/winograd.py), or 'auto': Winograd where it applies and the input
+    has at least WINOGRAD_MIN_CHANNELS channels, else im2col.
+
     The batch is convolved in chunks of a few samples on hat.threads' pool (see _chunks).
     """
 
@@ -91,8 +101,12 @@ class Conv2D(WeightedLayer):
         b_reg=None,
         trainable_params=("W", "b"),
         name: str | None = None,
+        algorithm: str = "auto",
     ):
         super().__init__(name)
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+        self.algorithm = algorithm
         self.n_outfmaps = _check_positive_int(n_outfmaps, "n_outfmaps")
         self.n_row = _check_positive_int(n_row, "n_row")
         self.n_col = _check_positive_int(n_col, "n_col")
@@ -139,7 +153,29 @@ class Conv2D(WeightedLayer):
         self.out_hw = ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
         shape = (self.n_outfmaps, n_in, kh, kw)
         self._create_weights(shape, self.n_outfmaps, rng, dtype)
+        self._winograd = (
+            conv_winograd.Geometry(kh, self.out_hw, dtype) if self._takes_winograd(n_in) else None
+        )
         return (self.n_outfmaps,) + self.out_hw
+
+    def _takes_winograd(self, n_in: int) -> bool:
+        fits = (
+            self.strides == (1, 1)
+            and self.n_row == self.n_col
+            and self.n_row in conv_winograd.KERNEL_SIZES
+        )
+        if self.algorithm == "winograd" and not fits:
+            raise ValueError(
+                f"Conv2D's algorithm='winograd' takes stride 1 and a square kernel of size "
+                f"{conv_winograd.KERNEL_SIZES}; got strides {self.strides} and a "
+                f"{self.n_row}x{self.n_col} kernel"
+            )
+        if self.algorithm == "auto":
+            return fits and n_in >= WINOGRAD_MIN_CHANNELS
+        return self.algorithm == "winograd"
+
+    def _zeroed(self, key, shape, dtype) -> np.ndarray:
+        return _zeroed_buffer(self, key, shape, dtype)
 
     def _scratch(self, key: str, shape: tuple, dtype) -> np.ndarray:
         """A reused buffer per pool thread, grown to the largest chunk; shape: a view of it."""
@@ -160,6 +196,11 @@ class Conv2D(WeightedLayer):
     def forward(self, x, training):
         from hat.kernels import conv
 
+        (code, fused), alpha = self._fused_activation(), self.activation.alpha
+        if self._winograd is not None:
+            z = conv_winograd.forward(self, x, training, code, alpha)
+            self._y, self._saved = (z, None) if fused else activate(self.activation, z)
+            return self._y
         n, c, h, w = x.shape
         top, bottom, left, right = self.pads
         padded = bool(top or bottom or left or right)
@@ -174,7 +215,6 @@ class Conv2D(WeightedLayer):
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
         z3 = z.reshape(n, f, plane)
         chunks = _chunks(n, ckk * plane * x.itemsize)
-        (code, fused), alpha = self._fused_activation(), self.activation.alpha
         # Training keeps every chunk's columns for the backward pass (im2col once a step, not
         # twice; each chunk's block is contiguous): 15.7 MB for the 16->32 5x5 layer at b50.
         kept = self._buffer("cols", (ckk * n * plane,), x.dtype) if training else None
@@ -216,16 +256,21 @@ class Conv2D(WeightedLayer):
         dy3, y3 = dy.reshape(n, f, plane), self._y.reshape(n, f, plane)
         chunks, W2 = self._chunks, self.params["W"].reshape(f, ckk)
         kept = self._cols  # forward(training=True)'s columns, or None
-        want_w = "W" in self.trainable_params
+        want_w, want_x = "W" in self.trainable_params, self.needs_input_grad
         # Per-chunk partial sums, added in chunk order below: the same bits whichever thread
         # ran which chunk.
-        dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy.dtype)
         nb = f if "b" in self.trainable_params else 0
         db_parts = self._buffer("db_parts", (len(chunks), nb), dy.dtype)
+        dx = self._buffer("dx", self._x_shape, dy.dtype) if want_x else None
+        if self._winograd is not None:
+            conv_winograd.backward(self, dy3, y3, code, alpha, db_parts, want_w, dx)
+            if nb:
+                np.sum(db_parts, axis=0, out=self.grads["b"])
+            return dx
+        dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy.dtype)
         top, bottom, left, right = self.pads
         padded = bool(top or bottom or left or right)
-        xp, want_x = self._xp, self.needs_input_grad
-        dx = self._buffer("dx", self._x_shape, dy.dtype) if want_x else None
+        xp = self._xp
         if want_x and padded:
             dxp = self._buffer("dxp", xp.shape, dy.dtype)
 
@@ -266,6 +311,7 @@ class Conv2D(WeightedLayer):
             "strides": self.strides,
             **self._weight_config(),
             "name": self.name,
+            "algorithm": self.algorithm,
         }
 
 

@@ -1,0 +1,285 @@
+"""Winograd convolution F(m x m, r x r) on 6 x 6 tiles: F(2x2, 5x5) and F(4x4, 3x3).
+
+A stride-1 convolution computes each m x m block of output from one 6 x 6 tile of input
+(tiles overlap by r - 1). Winograd's minimal filtering algorithm does it in the transformed
+domain:
+
+    Y = AT [ (G g G^T) * (BT d BT^T) ] AT^T        (* elementwise, over the 6 x 6 positions)
+
+so that, summed over input channels, each of the 36 positions is one GEMM: U (F, C) @ V (C, T)
+for T tiles. That is 36 * F * C multiply-adds per tile against F * C * m^2 * r^2 for the direct
+product: 2.8x fewer for 5x5 kernels, 4x fewer for 3x3. The gradients are the transposed
+computation, exact for these transforms (so finite differences hold in float64):
+
+    dV = U^T @ Mg,  dU = Mg @ V^T,  with Mg = A dY A^T per output block,
+    dX = the sum of B dV BT over the overlapping tiles,  dW = G^T dU G.
+
+U = G W G^T and dW are small (F x C 6 x 6 blocks): hat/layers/conv_winograd.py does them with
+numpy's matmul.
+
+The matrices come from the interpolation points 0, 1, -1, 2, -2 and infinity (the usual
+choice; larger points lose float32 precision): AT and G are written down from the points, and
+BT is solved for so that the 1-D identity holds exactly (see transforms()). In float32 the
+results differ from im2col's in the last few bits (relative error about 1e-6 of the output's
+scale, measured in tests/kernels/test_winograd.py).
+
+Layouts: V and Mg are (36, channels, tiles), tile t = (sample * th + ti) * tw + tj for th x tw
+tiles per image. The input xp is zero-padded so that every tile lies inside it:
+(th - 1) * m + 6 rows and (tw - 1) * m + 6 columns.
+"""
+
+import numpy as np
+
+from hat.kernels.activations import LINEAR, activate_row, grad_row
+from hat.kernels.jit import jit
+
+TILE = 6
+_POINTS = (0.0, 1.0, -1.0, 2.0, -2.0)  # and infinity
+
+
+def transforms(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(AT (m, 6), G (6, r), BT (6, 6)) in float64 for kernels of size r (m = 7 - r).
+
+    AT[i, j] = p_j^i and G[j, k] = p_j^k / prod_{l != j} (p_j - p_l) for the finite points,
+    plus the point at infinity (last column of AT, last row of G picks the top coefficient);
+    BT solves sum_j AT[i, j] G[j, k] BT[j, l] = [l == i + k], exactly (its entries are small
+    integers)."""
+    if not 2 <= r <= 5:
+        raise ValueError(f"Winograd tiles of 6 take kernels of 2 to 5; got {r}")
+    m, n = TILE - r + 1, TILE
+    p = np.array(_POINTS)
+    AT, G = np.zeros((m, n)), np.zeros((n, r))
+    for j, pj in enumerate(p):
+        norm = np.prod([pj - pl for pl in p if pl != pj])
+        AT[:, j] = pj ** np.arange(m)
+        G[j] = pj ** np.arange(r) / norm
+    AT[m - 1, n - 1] = G[n - 1, r - 1] = 1.0
+    # One linear system per column l of BT: rows (i, k), unknowns BT[:, l].
+    K = np.einsum("ij,jk->ikj", AT, G).reshape(m * r, n)
+    target = np.zeros((m * r, n))
+    for i in range(m):
+        for k in range(r):
+            target[i * r + k, i + k] = 1.0
+    BT = np.linalg.lstsq(K, target, rcond=None)[0]
+    BT = np.round(BT * 4) / 4  # the exact solution is in quarters; drop lstsq's rounding
+    assert np.allclose(K @ BT, target, atol=1e-12), "Winograd transforms do not check out"
+    return AT, G, BT
+
+
+# The transforms written out (the entries of transforms()'s matrices, which the tests check
+# against): straight-line code over six values, so that each pass is one loop over a long row
+# computing all six outputs at once, instead of 20-odd short multiply-adds (3-4x slower).
+# K = (2, 4, 5, 8) in the arrays' dtype: an int or float64 literal would promote float32
+# arithmetic to float64.
+
+
+@jit
+def _bt(K, d0, d1, d2, d3, d4, d5):
+    """BT @ d: the input transform along one axis."""
+    k2, k4, k5 = K[0], K[1], K[2]
+    return (
+        k4 * d0 - k5 * d2 + d4,
+        d3 + d4 - k4 * (d1 + d2),
+        k4 * (d1 - d2) - d3 + d4,
+        k2 * (d3 - d1) - d2 + d4,
+        k2 * (d1 - d3) - d2 + d4,
+        k4 * d1 - k5 * d3 + d5,
+    )
+
+
+@jit
+def _b(K, v0, v1, v2, v3, v4, v5):
+    """BT^T @ v: the input transform's gradient along one axis."""
+    k2, k4, k5 = K[0], K[1], K[2]
+    return (
+        k4 * v0,
+        k4 * (v2 - v1 + v5) + k2 * (v4 - v3),
+        -k5 * v0 - k4 * (v1 + v2) - v3 - v4,
+        v1 - v2 + k2 * (v3 - v4) - k5 * v5,
+        v0 + v1 + v2 + v3 + v4,
+        v5,
+    )
+
+
+@jit
+def _consts(dtype_of):
+    t = dtype_of.dtype.type
+    return (t(2.0), t(4.0), t(5.0), t(8.0))
+
+
+# Views (a[i], a[i, j:k]) cost a reference-count update each in numba: the loops below take
+# their row views outside the innermost loops and index the rest directly.
+
+
+@jit
+def input_tiles(xp, m, th, tw, V):
+    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of xp (S, C, HP, WP)."""
+    ns, nc, wp = xp.shape[0], xp.shape[1], xp.shape[3]
+    K = _consts(xp)
+    rows = np.empty((6, ns * th, wp), xp.dtype)  # [a, (s, ti), q]: BT down each tile row
+    for c in range(nc):
+        for s in range(ns):
+            for ti in range(th):
+                r, k = ti * m, s * th + ti
+                x0, x1, x2 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2]
+                x3, x4, x5 = xp[s, c, r + 3], xp[s, c, r + 4], xp[s, c, r + 5]
+                r0, r1, r2 = rows[0, k], rows[1, k], rows[2, k]
+                r3, r4, r5 = rows[3, k], rows[4, k], rows[5, k]
+                for q in range(wp):
+                    o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q])
+                    r0[q], r1[q], r2[q], r3[q], r4[q], r5[q] = o
+        for a in range(6):
+            e, src = a * 6, rows[a]
+            v0, v1, v2 = V[e, c], V[e + 1, c], V[e + 2, c]
+            v3, v4, v5 = V[e + 3, c], V[e + 4, c], V[e + 5, c]
+            for k in range(ns * th):
+                for tj in range(tw):
+                    q, t = tj * m, k * tw + tj
+                    o = _bt(
+                        K,
+                        src[k, q],
+                        src[k, q + 1],
+                        src[k, q + 2],
+                        src[k, q + 3],
+                        src[k, q + 4],
+                        src[k, q + 5],
+                    )
+                    v0[t], v1[t], v2[t], v3[t], v4[t], v5[t] = o
+
+
+@jit
+def output_tiles(M, AT, m, bias, act, alpha, th, tw, ow, y):
+    """y[s, f, p] = act(bias[f] + (AT M_tile AT^T)), the m x m output blocks from M
+    (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
+    ns, nf, plane = y.shape
+    nt, oh = M.shape[2], plane // ow
+    has_bias = bias.shape[0] == nf
+    half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
+    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    for f in range(nf):
+        for a in range(6):
+            e = a * 6
+            v0, v1, v2 = M[e, f], M[e + 1, f], M[e + 2, f]
+            v3, v4, v5 = M[e + 3, f], M[e + 4, f], M[e + 5, f]
+            for j in range(m):
+                c0, c1, c2, c3, c4, c5 = AT[j, 0], AT[j, 1], AT[j, 2], AT[j, 3], AT[j, 4], AT[j, 5]
+                h = half[a, j]
+                for t in range(nt):
+                    h[t] = (
+                        c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t] + c4 * v4[t] + c5 * v5[t]
+                    )
+        bf = bias[f] if has_bias else y.dtype.type(0.0)
+        for j in range(m):
+            u0, u1, u2 = half[0, j], half[1, j], half[2, j]
+            u3, u4, u5 = half[3, j], half[4, j], half[5, j]
+            for i in range(m):
+                c0, c1, c2, c3, c4, c5 = AT[i, 0], AT[i, 1], AT[i, 2], AT[i, 3], AT[i, 4], AT[i, 5]
+                blk = block[i, j]
+                for t in range(nt):
+                    blk[t] = bf + (
+                        c0 * u0[t] + c1 * u1[t] + c2 * u2[t] + c3 * u3[t] + c4 * u4[t] + c5 * u5[t]
+                    )
+        for s in range(ns):
+            out = y[s, f]
+            for i in range(m):
+                for j in range(m):
+                    bij, n_tj = block[i, j], (ow - j + m - 1) // m
+                    for ti in range(min(th, (oh - i + m - 1) // m)):
+                        p0, t0 = (ti * m + i) * ow + j, (s * th + ti) * tw
+                        for tj in range(n_tj):
+                            out[p0 + tj * m] = bij[t0 + tj]
+            if act != LINEAR:
+                activate_row(out, act, alpha)
+
+
+@jit
+def grad_tiles(dy, y, act, alpha, AT, m, th, tw, ow, Mg, db):
+    """Mg[a * 6 + b, f, t] = (A dZ A^T)[a, b] for each m x m block dZ of dL/dz (zero past the
+    image's edge), where dL/dz comes from dy (S, F, P) through the activation's gradient (from
+    the output y). db (if not empty) = the sums of dL/dz per channel, in a fixed order."""
+    ns, nf, plane = dy.shape
+    nt, oh = Mg.shape[2], plane // ow
+    zero = dy.dtype.type(0.0)
+    dz = np.empty(plane, dy.dtype)
+    block = np.zeros((4, 4, nt), dy.dtype)  # [i, j, t]; cells past the edge stay zero
+    half = np.zeros((6, 4, nt), dy.dtype)  # [a, j, t]: A applied along i; j >= m stay 0
+    for f in range(nf):
+        total = zero
+        for s in range(ns):
+            grad_row(dy[s, f], y[s, f], act, alpha, dz)
+            part = zero
+            for p in range(plane):
+                part += dz[p]
+            total += part
+            for i in range(m):
+                for j in range(m):
+                    bij, n_tj = block[i, j], (ow - j + m - 1) // m
+                    for ti in range(min(th, (oh - i + m - 1) // m)):
+                        p0, t0 = (ti * m + i) * ow + j, (s * th + ti) * tw
+                        for tj in range(n_tj):
+                            bij[t0 + tj] = dz[p0 + tj * m]
+        if db.shape[0] == nf:
+            db[f] = total
+        for j in range(m):
+            u0, u1, u2, u3 = block[0, j], block[1, j], block[2, j], block[3, j]
+            for a in range(6):
+                c0, c1, c2, c3 = AT[0, a], AT[1, a], AT[2, a], AT[3, a]
+                h = half[a, j]
+                for t in range(nt):
+                    h[t] = c0 * u0[t] + c1 * u1[t] + c2 * u2[t] + c3 * u3[t]
+        for a in range(6):
+            u0, u1, u2, u3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
+            for b in range(6):
+                c0, c1, c2, c3 = AT[0, b], AT[1, b], AT[2, b], AT[3, b]
+                g = Mg[a * 6 + b, f]
+                for t in range(nt):
+                    g[t] = c0 * u0[t] + c1 * u1[t] + c2 * u2[t] + c3 * u3[t]
+
+
+@jit
+def input_grad_tiles(dV, m, th, tw, dxp):
+    """dxp (S, C, HP, WP) = the sum over tiles of B dV_tile BT placed where each tile was read
+    (tiles overlap; zeroes dxp first, adds in a fixed order)."""
+    ns, nc, wp = dxp.shape[0], dxp.shape[1], dxp.shape[3]
+    nt = dV.shape[2]
+    K = _consts(dxp)
+    zero = dxp.dtype.type(0.0)
+    half = np.empty((6, 6, nt), dxp.dtype)  # [a, l, t]: B applied along b
+    rows = np.empty((6, ns * th, wp), dxp.dtype)  # [a, (s, ti), q]: tiles laid back in rows
+    for c in range(nc):
+        rows[:] = zero
+        for a in range(6):
+            e = a * 6
+            v0, v1, v2 = dV[e, c], dV[e + 1, c], dV[e + 2, c]
+            v3, v4, v5 = dV[e + 3, c], dV[e + 4, c], dV[e + 5, c]
+            h0, h1, h2 = half[a, 0], half[a, 1], half[a, 2]
+            h3, h4, h5 = half[a, 3], half[a, 4], half[a, 5]
+            for t in range(nt):
+                o = _b(K, v0[t], v1[t], v2[t], v3[t], v4[t], v5[t])
+                h0[t], h1[t], h2[t], h3[t], h4[t], h5[t] = o
+            dst = rows[a]
+            for k in range(ns * th):
+                for tj in range(tw):
+                    q, t = tj * m, k * tw + tj
+                    dst[k, q] += h0[t]
+                    dst[k, q + 1] += h1[t]
+                    dst[k, q + 2] += h2[t]
+                    dst[k, q + 3] += h3[t]
+                    dst[k, q + 4] += h4[t]
+                    dst[k, q + 5] += h5[t]
+        for s in range(ns):
+            dxp[s, c] = zero
+            for ti in range(th):
+                r, k = ti * m, s * th + ti
+                x0, x1, x2 = dxp[s, c, r], dxp[s, c, r + 1], dxp[s, c, r + 2]
+                x3, x4, x5 = dxp[s, c, r + 3], dxp[s, c, r + 4], dxp[s, c, r + 5]
+                r0, r1, r2 = rows[0, k], rows[1, k], rows[2, k]
+                r3, r4, r5 = rows[3, k], rows[4, k], rows[5, k]
+                for q in range(wp):
+                    o = _b(K, r0[q], r1[q], r2[q], r3[q], r4[q], r5[q])
+                    x0[q] += o[0]
+                    x1[q] += o[1]
+                    x2[q] += o[2]
+                    x3[q] += o[3]
+                    x4[q] += o[4]
+                    x5[q] += o[5]
