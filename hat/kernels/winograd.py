@@ -107,24 +107,84 @@ def _consts(dtype_of):
     return (t(2.0), t(4.0), t(5.0), t(8.0))
 
 
+@jit
+def _at_rows(K, m, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, bias):
+    """h_i = bias + (AT @ v)_i for i < m, along rows of length T: the output transform along
+    one axis. m is tested once, outside the loops (inside, it kept LLVM from vectorising)."""
+    k2, k4, k8 = K[0], K[1], K[3]
+    if m == 2:
+        for t in range(h0.shape[0]):
+            s12, d12, s34, d34 = v1[t] + v2[t], v1[t] - v2[t], v3[t] + v4[t], v3[t] - v4[t]
+            h0[t] = bias + (v0[t] + s12 + s34)
+            h1[t] = bias + (d12 + k2 * d34 + v5[t])
+    else:
+        for t in range(h0.shape[0]):
+            s12, d12, s34, d34 = v1[t] + v2[t], v1[t] - v2[t], v3[t] + v4[t], v3[t] - v4[t]
+            h0[t] = bias + (v0[t] + s12 + s34)
+            h1[t] = bias + (d12 + k2 * d34)
+            h2[t] = bias + (s12 + k4 * s34)
+            h3[t] = bias + (d12 + k8 * d34 + v5[t])
+
+
+@jit
+def _a_rows(K, m, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5):
+    """h = AT^T @ u (the first m of u), along rows of length T: the output transform's
+    gradient along one axis."""
+    k2, k4 = K[0], K[1]
+    if m == 2:
+        for t in range(h0.shape[0]):
+            a, b = u0[t], u1[t]
+            h0[t], h1[t], h2[t], h3[t], h4[t], h5[t] = a, a + b, a - b, a + k2 * b, a - k2 * b, b
+    else:
+        for t in range(h0.shape[0]):
+            even, odd = u0[t] + u2[t], u1[t] + u3[t]
+            e4, o4 = u0[t] + k4 * u2[t], u1[t] + k4 * u3[t]
+            h0[t], h1[t], h2[t] = u0[t], even + odd, even - odd
+            h3[t], h4[t], h5[t] = e4 + k2 * o4, e4 - k2 * o4, u3[t]
+
+
+@jit
+def _block_index(m, th, tw, ow, plane, nt):
+    """For each output pixel p of one image, where its value sits in a (4, 4, nt) block array
+    [i, j, tile] viewed flat (add sample * th * tw for the sample): one table lookup per pixel
+    instead of loops over tiles m wide, whose overhead cost 4 ns a pixel at m = 4."""
+    index = np.empty(plane, np.int64)
+    for p in range(plane):
+        ti, i = divmod(p // ow, m)
+        tj, j = divmod(p % ow, m)
+        index[p] = (i * 4 + j) * nt + ti * tw + tj
+    return index
+
+
 # Views (a[i], a[i, j:k]) cost a reference-count update each in numba: the loops below take
 # their row views outside the innermost loops and index the rest directly.
+
+
+@jit
+def _tile_starts(rows, tw, wp, m):
+    """Where each tile t = k * tw + tj starts in rows of tile rows k, each wp wide, flat."""
+    start = np.empty(rows * tw, np.int64)
+    for k in range(rows):
+        for tj in range(tw):
+            start[k * tw + tj] = k * wp + tj * m
+    return start
 
 
 @jit
 def input_tiles(xp, m, th, tw, V):
     """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of xp (S, C, HP, WP)."""
     ns, nc, wp = xp.shape[0], xp.shape[1], xp.shape[3]
-    K = _consts(xp)
-    rows = np.empty((6, ns * th, wp), xp.dtype)  # [a, (s, ti), q]: BT down each tile row
+    K, nk = _consts(xp), ns * th
+    rows = np.empty((6, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row
+    start = _tile_starts(nk, tw, wp, m)
     for c in range(nc):
         for s in range(ns):
             for ti in range(th):
-                r, k = ti * m, s * th + ti
+                r, q0 = ti * m, (s * th + ti) * wp
                 x0, x1, x2 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2]
                 x3, x4, x5 = xp[s, c, r + 3], xp[s, c, r + 4], xp[s, c, r + 5]
-                r0, r1, r2 = rows[0, k], rows[1, k], rows[2, k]
-                r3, r4, r5 = rows[3, k], rows[4, k], rows[5, k]
+                r0, r1, r2 = rows[0, q0 : q0 + wp], rows[1, q0 : q0 + wp], rows[2, q0 : q0 + wp]
+                r3, r4, r5 = rows[3, q0 : q0 + wp], rows[4, q0 : q0 + wp], rows[5, q0 : q0 + wp]
                 for q in range(wp):
                     o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q])
                     r0[q], r1[q], r2[q], r3[q], r4[q], r5[q] = o
@@ -132,76 +192,55 @@ def input_tiles(xp, m, th, tw, V):
             e, src = a * 6, rows[a]
             v0, v1, v2 = V[e, c], V[e + 1, c], V[e + 2, c]
             v3, v4, v5 = V[e + 3, c], V[e + 4, c], V[e + 5, c]
-            for k in range(ns * th):
-                for tj in range(tw):
-                    q, t = tj * m, k * tw + tj
-                    o = _bt(
-                        K,
-                        src[k, q],
-                        src[k, q + 1],
-                        src[k, q + 2],
-                        src[k, q + 3],
-                        src[k, q + 4],
-                        src[k, q + 5],
-                    )
-                    v0[t], v1[t], v2[t], v3[t], v4[t], v5[t] = o
+            for t in range(nk * tw):
+                q = start[t]
+                o = _bt(K, src[q], src[q + 1], src[q + 2], src[q + 3], src[q + 4], src[q + 5])
+                v0[t], v1[t], v2[t], v3[t], v4[t], v5[t] = o
 
 
 @jit
-def output_tiles(M, AT, m, bias, act, alpha, th, tw, ow, y):
+def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     """y[s, f, p] = act(bias[f] + (AT M_tile AT^T)), the m x m output blocks from M
     (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
     ns, nf, plane = y.shape
-    nt, oh = M.shape[2], plane // ow
+    nt = M.shape[2]
     has_bias = bias.shape[0] == nf
+    K, zero = _consts(y), y.dtype.type(0.0)
     half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
     block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
     for f in range(nf):
         for a in range(6):
             e = a * 6
             v0, v1, v2 = M[e, f], M[e + 1, f], M[e + 2, f]
             v3, v4, v5 = M[e + 3, f], M[e + 4, f], M[e + 5, f]
-            for j in range(m):
-                c0, c1, c2, c3, c4, c5 = AT[j, 0], AT[j, 1], AT[j, 2], AT[j, 3], AT[j, 4], AT[j, 5]
-                h = half[a, j]
-                for t in range(nt):
-                    h[t] = (
-                        c0 * v0[t] + c1 * v1[t] + c2 * v2[t] + c3 * v3[t] + c4 * v4[t] + c5 * v5[t]
-                    )
-        bf = bias[f] if has_bias else y.dtype.type(0.0)
+            h0, h1, h2, h3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
+            _at_rows(K, m, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, zero)
+        bf = bias[f] if has_bias else zero
         for j in range(m):
             u0, u1, u2 = half[0, j], half[1, j], half[2, j]
             u3, u4, u5 = half[3, j], half[4, j], half[5, j]
-            for i in range(m):
-                c0, c1, c2, c3, c4, c5 = AT[i, 0], AT[i, 1], AT[i, 2], AT[i, 3], AT[i, 4], AT[i, 5]
-                blk = block[i, j]
-                for t in range(nt):
-                    blk[t] = bf + (
-                        c0 * u0[t] + c1 * u1[t] + c2 * u2[t] + c3 * u3[t] + c4 * u4[t] + c5 * u5[t]
-                    )
+            b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
+            _at_rows(K, m, u0, u1, u2, u3, u4, u5, b0, b1, b2, b3, bf)
         for s in range(ns):
-            out = y[s, f]
-            for i in range(m):
-                for j in range(m):
-                    bij, n_tj = block[i, j], (ow - j + m - 1) // m
-                    for ti in range(min(th, (oh - i + m - 1) // m)):
-                        p0, t0 = (ti * m + i) * ow + j, (s * th + ti) * tw
-                        for tj in range(n_tj):
-                            out[p0 + tj * m] = bij[t0 + tj]
+            out, base = y[s, f], s * th * tw
+            for p in range(plane):
+                out[p] = flat[index[p] + base]
             if act != LINEAR:
                 activate_row(out, act, alpha)
 
 
 @jit
-def grad_tiles(dy, y, act, alpha, AT, m, th, tw, ow, Mg, db):
+def grad_tiles(dy, y, act, alpha, m, th, tw, ow, Mg, db):
     """Mg[a * 6 + b, f, t] = (A dZ A^T)[a, b] for each m x m block dZ of dL/dz (zero past the
     image's edge), where dL/dz comes from dy (S, F, P) through the activation's gradient (from
     the output y). db (if not empty) = the sums of dL/dz per channel, in a fixed order."""
     ns, nf, plane = dy.shape
-    nt, oh = Mg.shape[2], plane // ow
-    zero = dy.dtype.type(0.0)
+    nt = Mg.shape[2]
+    K, zero = _consts(dy), dy.dtype.type(0.0)
     dz = np.empty(plane, dy.dtype)
     block = np.zeros((4, 4, nt), dy.dtype)  # [i, j, t]; cells past the edge stay zero
+    flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
     half = np.zeros((6, 4, nt), dy.dtype)  # [a, j, t]: A applied along i; j >= m stay 0
     for f in range(nf):
         total = zero
@@ -211,29 +250,22 @@ def grad_tiles(dy, y, act, alpha, AT, m, th, tw, ow, Mg, db):
             for p in range(plane):
                 part += dz[p]
             total += part
-            for i in range(m):
-                for j in range(m):
-                    bij, n_tj = block[i, j], (ow - j + m - 1) // m
-                    for ti in range(min(th, (oh - i + m - 1) // m)):
-                        p0, t0 = (ti * m + i) * ow + j, (s * th + ti) * tw
-                        for tj in range(n_tj):
-                            bij[t0 + tj] = dz[p0 + tj * m]
+            base = s * th * tw
+            for p in range(plane):
+                flat[index[p] + base] = dz[p]
         if db.shape[0] == nf:
             db[f] = total
         for j in range(m):
             u0, u1, u2, u3 = block[0, j], block[1, j], block[2, j], block[3, j]
-            for a in range(6):
-                c0, c1, c2, c3 = AT[0, a], AT[1, a], AT[2, a], AT[3, a]
-                h = half[a, j]
-                for t in range(nt):
-                    h[t] = c0 * u0[t] + c1 * u1[t] + c2 * u2[t] + c3 * u3[t]
+            h0, h1, h2 = half[0, j], half[1, j], half[2, j]
+            h3, h4, h5 = half[3, j], half[4, j], half[5, j]
+            _a_rows(K, m, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5)
         for a in range(6):
+            e = a * 6
             u0, u1, u2, u3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
-            for b in range(6):
-                c0, c1, c2, c3 = AT[0, b], AT[1, b], AT[2, b], AT[3, b]
-                g = Mg[a * 6 + b, f]
-                for t in range(nt):
-                    g[t] = c0 * u0[t] + c1 * u1[t] + c2 * u2[t] + c3 * u3[t]
+            g0, g1, g2 = Mg[e, f], Mg[e + 1, f], Mg[e + 2, f]
+            g3, g4, g5 = Mg[e + 3, f], Mg[e + 4, f], Mg[e + 5, f]
+            _a_rows(K, m, u0, u1, u2, u3, g0, g1, g2, g3, g4, g5)
 
 
 @jit
@@ -242,39 +274,36 @@ def input_grad_tiles(dV, m, th, tw, dxp):
     (tiles overlap; zeroes dxp first, adds in a fixed order)."""
     ns, nc, wp = dxp.shape[0], dxp.shape[1], dxp.shape[3]
     nt = dV.shape[2]
-    K = _consts(dxp)
-    zero = dxp.dtype.type(0.0)
-    half = np.empty((6, 6, nt), dxp.dtype)  # [a, l, t]: B applied along b
-    rows = np.empty((6, ns * th, wp), dxp.dtype)  # [a, (s, ti), q]: tiles laid back in rows
+    K, nk, zero = _consts(dxp), ns * th, dxp.dtype.type(0.0)
+    h0, h1, h2, h3, h4, h5 = np.empty((6, nt), dxp.dtype)  # B applied along b, one a at a time
+    rows = np.empty((6, nk * wp), dxp.dtype)  # [a, (s, ti, q)]: tiles laid back in rows
+    start = _tile_starts(nk, tw, wp, m)
     for c in range(nc):
         rows[:] = zero
         for a in range(6):
             e = a * 6
             v0, v1, v2 = dV[e, c], dV[e + 1, c], dV[e + 2, c]
             v3, v4, v5 = dV[e + 3, c], dV[e + 4, c], dV[e + 5, c]
-            h0, h1, h2 = half[a, 0], half[a, 1], half[a, 2]
-            h3, h4, h5 = half[a, 3], half[a, 4], half[a, 5]
             for t in range(nt):
                 o = _b(K, v0[t], v1[t], v2[t], v3[t], v4[t], v5[t])
                 h0[t], h1[t], h2[t], h3[t], h4[t], h5[t] = o
             dst = rows[a]
-            for k in range(ns * th):
-                for tj in range(tw):
-                    q, t = tj * m, k * tw + tj
-                    dst[k, q] += h0[t]
-                    dst[k, q + 1] += h1[t]
-                    dst[k, q + 2] += h2[t]
-                    dst[k, q + 3] += h3[t]
-                    dst[k, q + 4] += h4[t]
-                    dst[k, q + 5] += h5[t]
+            for t in range(nt):
+                q = start[t]
+                dst[q] += h0[t]
+                dst[q + 1] += h1[t]
+                dst[q + 2] += h2[t]
+                dst[q + 3] += h3[t]
+                dst[q + 4] += h4[t]
+                dst[q + 5] += h5[t]
         for s in range(ns):
             dxp[s, c] = zero
             for ti in range(th):
-                r, k = ti * m, s * th + ti
+                r, q0 = ti * m, (s * th + ti) * wp
                 x0, x1, x2 = dxp[s, c, r], dxp[s, c, r + 1], dxp[s, c, r + 2]
                 x3, x4, x5 = dxp[s, c, r + 3], dxp[s, c, r + 4], dxp[s, c, r + 5]
-                r0, r1, r2 = rows[0, k], rows[1, k], rows[2, k]
-                r3, r4, r5 = rows[3, k], rows[4, k], rows[5, k]
+                r0, r1, r2 = rows[0, q0 : q0 + wp], rows[1, q0 : q0 + wp], rows[2, q0 : q0 + wp]
+                r3, r4, r5 = rows[3, q0 : q0 + wp], rows[4, q0 : q0 + wp], rows[5, q0 : q0 + wp]
                 for q in range(wp):
                     o = _b(K, r0[q], r1[q], r2[q], r3[q], r4[q], r5[q])
                     x0[q] += o[0]

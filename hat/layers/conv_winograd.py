@@ -20,16 +20,14 @@ CHUNK_BYTES = 2 << 20
 
 class Geometry:
     """Tiles of one Winograd layer: m x m outputs per 6 x 6 input tile, th x tw tiles an image,
-    and the transforms in the layer's dtype (AT padded to 4 rows: the kernels' fixed shape)."""
+    and the weight transform G in the layer's dtype (the kernels have AT and BT written out)."""
 
     def __init__(self, r: int, out_hw: tuple[int, int], dtype):
-        AT, G, _ = winograd.transforms(r)
+        G = winograd.transforms(r)[1]
         self.m = winograd.TILE - r + 1
         self.th, self.tw = (-(-size // self.m) for size in out_hw)
         # The padded input every tile lies inside: (th - 1) * m + 6 rows.
         self.padded_hw = ((self.th - 1) * self.m + 6, (self.tw - 1) * self.m + 6)
-        self.AT = np.zeros((4, winograd.TILE), dtype)
-        self.AT[: self.m] = AT
         self.G = G.astype(dtype)
 
     def weights_to_tiles(self, layer, W) -> np.ndarray:
@@ -51,7 +49,7 @@ class Geometry:
 
     def chunks(self, n: int, channels: int) -> list[tuple[int, int]]:
         """(start, stop) of the batch's chunks: shapes only, never the thread count."""
-        sample = 36 * channels * self.th * self.tw * self.AT.itemsize
+        sample = 36 * channels * self.th * self.tw * self.G.itemsize
         size = max(1, min(n, CHUNK_BYTES // sample))
         return [(s, min(s + size, n)) for s in range(0, n, size)]
 
@@ -84,7 +82,7 @@ def forward(layer, x, training, code, alpha):
         winograd.input_tiles(xp[s0:s1], m, th, tw, V)
         M = layer._scratch("M", (36, f, shape[2]), x.dtype)
         np.matmul(U, V, out=M)
-        winograd.output_tiles(M, geo.AT, m, b, code, alpha, th, tw, ow, z3[s0:s1])
+        winograd.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1])
 
     parallel_for(task, len(chunks))
     layer._xp, layer._x_shape, layer._chunks, layer._cols = xp, x.shape, chunks, kept
@@ -115,9 +113,7 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
         s0, s1 = chunks[i]
         shape = (36, c, (s1 - s0) * th * tw)
         Mg = layer._scratch("M", (36, f, shape[2]), dy3.dtype)
-        winograd.grad_tiles(
-            dy3[s0:s1], y3[s0:s1], code, alpha, geo.AT, m, th, tw, ow, Mg, db_parts[i]
-        )
+        winograd.grad_tiles(dy3[s0:s1], y3[s0:s1], code, alpha, m, th, tw, ow, Mg, db_parts[i])
         if kept is not None:
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
         else:  # forward ran in inference mode: transform the input again

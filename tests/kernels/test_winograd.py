@@ -76,12 +76,10 @@ def test_input_grad_tiles_is_the_adjoint_of_input_tiles(r, oh, ow):
 def test_output_tiles_is_at_m_at_transposed_cropped_plus_bias(r, oh, ow, act):
     m, th, tw, _ = _geometry(r, oh, ow)
     AT = wg.transforms(r)[0]
-    AT4 = np.zeros((4, 6))
-    AT4[:m] = AT
     M = RNG.standard_normal((36, 4, 2 * th * tw))
     bias = RNG.standard_normal(4)
     y = np.empty((2, 4, oh * ow))
-    wg.output_tiles(M, AT4, m, bias, act, 0.0, th, tw, ow, y)
+    wg.output_tiles(M, m, bias, act, 0.0, th, tw, ow, y)
     blocks = M.reshape(6, 6, 4, 2, th, tw).transpose(3, 2, 4, 5, 0, 1)  # (S, F, th, tw, 6, 6)
     out = np.einsum("ia,sfxyab,jb->sfxiyj", AT, blocks, AT).reshape(2, 4, th * m, tw * m)
     expected = out[:, :, :oh, :ow] + bias[None, :, None, None]
@@ -95,26 +93,22 @@ def test_grad_tiles_is_the_adjoint_of_output_tiles_and_sums_the_bias(r, oh, ow):
     """With a linear activation, <output_tiles(M), dy> == <M, grad_tiles(dy)> (no bias), and
     db is the sum of dy per channel."""
     m, th, tw, _ = _geometry(r, oh, ow)
-    AT4 = np.zeros((4, 6))
-    AT4[:m] = wg.transforms(r)[0]
     M = RNG.standard_normal((36, 3, 2 * th * tw))
     dy = RNG.standard_normal((2, 3, oh * ow))
     y, Mg, db = np.empty((2, 3, oh * ow)), np.empty_like(M), np.empty(3)
-    wg.output_tiles(M, AT4, m, np.empty(0), LINEAR, 0.0, th, tw, ow, y)
-    wg.grad_tiles(dy, y, LINEAR, 0.0, AT4, m, th, tw, ow, Mg, db)
+    wg.output_tiles(M, m, np.empty(0), LINEAR, 0.0, th, tw, ow, y)
+    wg.grad_tiles(dy, y, LINEAR, 0.0, m, th, tw, ow, Mg, db)
     np.testing.assert_allclose(np.sum(y * dy), np.sum(M * Mg), rtol=1e-12)
     np.testing.assert_allclose(db, dy.sum(axis=(0, 2)), rtol=1e-12)
 
 
 def test_grad_tiles_applies_the_activation_gradient_from_the_output():
     m, th, tw, _ = _geometry(5, 4, 4)
-    AT4 = np.zeros((4, 6))
-    AT4[:m] = wg.transforms(5)[0]
     y = RNG.standard_normal((1, 2, 16))
     dy = RNG.standard_normal((1, 2, 16))
     masked, plain = np.empty((36, 2, th * tw)), np.empty((36, 2, th * tw))
     db = np.empty(2)
-    wg.grad_tiles(dy, y, RELU, 0.0, AT4, m, th, tw, 4, masked, db)
-    wg.grad_tiles(dy * (y > 0), y, LINEAR, 0.0, AT4, m, th, tw, 4, plain, np.empty(0))
+    wg.grad_tiles(dy, y, RELU, 0.0, m, th, tw, 4, masked, db)
+    wg.grad_tiles(dy * (y > 0), y, LINEAR, 0.0, m, th, tw, 4, plain, np.empty(0))
     np.testing.assert_array_equal(masked, plain)
     np.testing.assert_allclose(db, (dy * (y > 0)).sum(axis=(0, 2)))
