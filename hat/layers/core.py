@@ -185,11 +185,11 @@ class Dropout(Layer):
             return x
         from hat.kernels.dropout import dropout_forward
 
-        uniform = self._buffer("u", (x.size,), x.dtype)
-        self.rng.random(out=uniform, dtype=x.dtype)
+        # One draw a call from the model's generator: seeding and checkpoints carry it.
+        key = np.uint64(self.rng.bit_generator.random_raw())
         y = self._buffer("y", x.shape, x.dtype)
         mask = self._buffer("mask", (x.size,), x.dtype)
-        dropout_forward(x.reshape(-1), uniform, self.p_drop, y.reshape(-1), mask)
+        dropout_forward(x.reshape(-1), key, self.p_drop, y.reshape(-1), mask)
         return y
 
     def backward(self, dy):

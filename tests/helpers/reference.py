@@ -85,10 +85,20 @@ def dense_forward(x, W, b, act: str = "linear") -> np.ndarray:
     return activation(act, z)
 
 
-def dropout_forward(x, uniform, p_drop: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverted dropout: (y, mask) with mask 1/(1-p) where uniform >= p, else 0."""
+def dropout_uniform(key: int, n: int) -> np.ndarray:
+    """The n uniforms in [0, 1) of one dropout call: the top 24 bits of splitmix64 at states
+    key + i * 0x9E3779B97F4A7C15 (numpy's uint64 arrays wrap, as the kernel's integers do)."""
+    z = np.uint64(key) + np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (z >> np.uint64(40)).astype(np.float64) / 2.0**24
+
+
+def dropout_forward(x, key: int, p_drop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout: (y, mask) with mask 1/(1-p) where the call's uniform >= p, else 0."""
     x = np.asarray(x, dtype=np.float64)
-    keep = np.asarray(uniform).reshape(x.shape) >= p_drop
+    keep = dropout_uniform(key, x.size).reshape(x.shape) >= p_drop
     mask = np.where(keep, 1.0 / (1.0 - p_drop), 0.0)
     return x * mask, mask
 
