@@ -66,3 +66,20 @@ def test_conv_in_chunks_matches_one_chunk(monkeypatch):
     whole = _conv_step(monkeypatch, 2, chunk_bytes=1 << 30)
     for a, b in zip(chunked, whole, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "n, item_bytes, limit, sizes",
+    [
+        (50, 339 << 10, 4 << 20, [6, 6, 6, 7, 6, 6, 6, 7]),  # 5 by the limit, rounded up to 8
+        (64, 124 << 10, 4 << 20, [16, 16, 16, 16]),
+        (3, 1, 100, [1, 1, 1]),  # fewer items than 4: one each
+        (10, 1, 100, [2, 3, 2, 3]),  # one chunk would do: four, for the threads
+        (0, 5, 10, []),
+    ],
+)
+def test_chunks_of_splits_evenly_in_multiples_of_four(n, item_bytes, limit, sizes):
+    chunks = threads.chunks_of(n, item_bytes, limit)
+    assert [b - a for a, b in chunks] == sizes
+    assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:], strict=False))
+    assert not chunks or (chunks[0][0], chunks[-1][1]) == (0, n)

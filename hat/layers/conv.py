@@ -10,7 +10,7 @@ from hat.layers import conv_winograd
 from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int
-from hat.threads import parallel_for
+from hat.threads import chunks_of, parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
 ALGORITHMS = ("auto", "im2col", "winograd")
@@ -22,13 +22,6 @@ WINOGRAD_MIN_CHANNELS = 8
 # Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
 # (more tasks, smaller GEMMs), 128 KB 25% slower, 4 MB 20-35% slower.
 CHUNK_BYTES = 1 << 20
-
-
-def _chunks(n: int, sample_bytes: int) -> list[tuple[int, int]]:
-    """(start, stop) of the batch's chunks; they depend on the shapes only, never on the
-    thread count, so results repeat bit for bit on any pool."""
-    size = max(1, min(n, CHUNK_BYTES // sample_bytes))
-    return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def _pair(value, what: str) -> tuple[int, int]:
@@ -81,7 +74,7 @@ class Conv2D(WeightedLayer):
     im2col's, see hat/kernels/winograd.py), or 'auto': Winograd where it applies and the input
     has at least WINOGRAD_MIN_CHANNELS channels, else im2col.
 
-    The batch is convolved in chunks of a few samples on hat.threads' pool (see _chunks).
+    The batch is convolved in chunks of a few samples on hat.threads' pool (see CHUNK_BYTES).
     """
 
     uses_thread_pool = True
@@ -214,7 +207,7 @@ class Conv2D(WeightedLayer):
         W2, b = self.params["W"].reshape(f, ckk), self.params["b"]
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
         z3 = z.reshape(n, f, plane)
-        chunks = _chunks(n, ckk * plane * x.itemsize)
+        chunks = chunks_of(n, ckk * plane * x.itemsize, CHUNK_BYTES)
         # Training keeps every chunk's columns for the backward pass (im2col once a step, not
         # twice; each chunk's block is contiguous): 15.7 MB for the 16->32 5x5 layer at b50.
         kept = self._buffer("cols", (ckk * n * plane,), x.dtype) if training else None
