@@ -222,9 +222,11 @@ class Conv2D(WeightedLayer):
             else:
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(shape)
             conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
-            zt = self._scratch("zt", (f, (s1 - s0) * plane), x.dtype)  # (F, n*P)
-            np.matmul(W2, cols, out=zt)
-            conv.rows_to_nchw(zt, b, code, alpha, z3[s0:s1])
+            # One GEMM per sample, written straight into NCHW (columns of sample s are the
+            # block cols[:, s*P:(s+1)*P]): no (F, n*P) result to move afterwards.
+            per_sample = cols.reshape(ckk, s1 - s0, plane).transpose(1, 0, 2)
+            np.matmul(W2, per_sample, out=z3[s0:s1])
+            conv.bias_activate_nchw(z3[s0:s1], b, code, alpha)
 
         parallel_for(task, len(chunks))
         self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept

@@ -63,9 +63,8 @@ def test_im2col_gemm_col2im_give_the_reference_convolution(dtype):
     oh, ow = 4, 5
     cols = np.empty((27, 2 * oh * ow), dtype)
     K.im2col(x, 3, 3, 1, 1, oh, ow, cols)
-    zt = W.reshape(4, -1) @ cols
-    y = np.empty((2, 4, oh * ow), dtype)
-    K.rows_to_nchw(zt, b, LINEAR, 0.0, y)
+    y = W.reshape(4, -1) @ cols.reshape(27, 2, oh * ow).transpose(1, 0, 2)  # per sample, NCHW
+    K.bias_activate_nchw(y, b, LINEAR, 0.0)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12)
     np.testing.assert_allclose(y.reshape(2, 4, oh, ow), ref.conv2d_forward(x, W, b), **tol)
     dy = _x((2, 4, oh * ow), dtype, seed=3)
@@ -82,10 +81,10 @@ def test_im2col_gemm_col2im_give_the_reference_convolution(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_layout_moves_without_bias(dtype):
+def test_layout_move_and_bias_without_bias(dtype):
     z = _x((3, 2 * 5), dtype)
-    y = np.empty((2, 3, 5), dtype)
-    K.rows_to_nchw(z, np.empty(0, dtype), LINEAR, 0.0, y)
+    y = z.reshape(3, 2, 5).transpose(1, 0, 2).copy()
+    K.bias_activate_nchw(y, np.empty(0, dtype), LINEAR, 0.0)
     np.testing.assert_array_equal(y, z.reshape(3, 2, 5).transpose(1, 0, 2))
     back = np.empty_like(z)
     K.nchw_to_rows(y, y, LINEAR, 0.0, back, np.empty(0, dtype))
@@ -96,11 +95,11 @@ ELEMENTWISE = ["relu", "leaky_relu", "sigmoid", "hard_sigmoid", "tanh"]
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
-def test_layout_moves_apply_the_activation_and_its_gradient(name):
+def test_bias_activation_and_the_layout_move_back_through_its_gradient(name):
     spec = activations.get(name)
     z, b = _x((3, 2 * 5), np.float64), _x((3,), np.float64, seed=1)
-    y = np.empty((2, 3, 5))
-    K.rows_to_nchw(z, b, spec.code, spec.alpha, y)
+    y = z.reshape(3, 2, 5).transpose(1, 0, 2).copy()
+    K.bias_activate_nchw(y, b, spec.code, spec.alpha)
     pre = z.reshape(3, 2, 5).transpose(1, 0, 2) + b[:, None]
     np.testing.assert_allclose(y, ref.activation(name, pre), rtol=1e-12)
     dy = _x((2, 3, 5), np.float64, seed=2)
