@@ -132,7 +132,8 @@ class HatRunner:
 
     def train_flops_per_sample(self) -> int:
         """2 x the multiply-adds of the convolutions' and Dense layers' GEMMs in one step:
-        forward, dW, and dx where hat computes it (not for the first layer)."""
+        forward, dW, and dx where hat computes it (not for the first layer). Counted as direct
+        convolutions: a Winograd layer does fewer (see benchmarks/README.md)."""
         flops = 0
         for layer in self.model.layers:
             w = layer.params.get("W")
