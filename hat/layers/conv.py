@@ -170,13 +170,15 @@ class Conv2D(WeightedLayer):
     def _zeroed(self, key, shape, dtype) -> np.ndarray:
         return _zeroed_buffer(self, key, shape, dtype)
 
-    def _scratch(self, key: str, shape: tuple, dtype) -> np.ndarray:
-        """A reused buffer per pool thread, grown to the largest chunk; shape: a view of it."""
+    def _scratch(self, key: str, shape: tuple, dtype, zeroed: bool = False) -> np.ndarray:
+        """A reused buffer per pool thread, grown to the largest chunk; shape: a view of it.
+        zeroed: allocated as zeros (callers that write only interiors keep the borders zero,
+        which stay at the same offsets in every view of the buffer)."""
         slot = (key, threading.get_ident())
         size = math.prod(shape)
         buf = self._buffers.get(slot)
         if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = self._buffers[slot] = np.empty(size, dtype)
+            buf = self._buffers[slot] = (np.zeros if zeroed else np.empty)(size, dtype)
         return buf[:size].reshape(shape)
 
     def _fused_activation(self) -> tuple[int, bool]:

@@ -54,15 +54,22 @@ class Geometry:
         return chunks_of(n, 36 * channels * self.th * self.tw * self.G.itemsize, CHUNK_BYTES)
 
 
-def forward(layer, x, training, code, alpha):
-    """The layer's output act(conv(x, W) + b) into its "y" buffer (N, F, OH, OW)."""
+def _padded(layer, x, s0, s1, geo: Geometry) -> np.ndarray:
+    """Samples s0:s1 of x copied into a per-thread zero-bordered scratch the tiles cover
+    (a whole-batch copy cost 25 MB more peak memory at predict's batch of 1000)."""
     from hat.kernels import conv
 
+    shape = (s1 - s0, x.shape[1]) + geo.padded_hw
+    xp = layer._scratch("wxp", shape, x.dtype, zeroed=True)
+    conv.pad_into(x[s0:s1], xp, layer.pads[0], layer.pads[2])
+    return xp
+
+
+def forward(layer, x, training, code, alpha):
+    """The layer's output act(conv(x, W) + b) into its "y" buffer (N, F, OH, OW)."""
     geo: Geometry = layer._winograd
     n, c = x.shape[:2]
     f, (oh, ow), m, th, tw = layer.n_outfmaps, layer.out_hw, geo.m, geo.th, geo.tw
-    xp = layer._zeroed("wxp", (n, c) + geo.padded_hw, x.dtype)
-    top, left = layer.pads[0], layer.pads[2]
     U = geo.weights_to_tiles(layer, layer.params["W"])
     b = layer.params["b"]
     z = layer._buffer("y", (n, f, oh, ow), x.dtype)
@@ -73,19 +80,18 @@ def forward(layer, x, training, code, alpha):
 
     def task(i):
         s0, s1 = chunks[i]
-        conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
         shape = (36, c, (s1 - s0) * th * tw)
         if kept is None:
             V = layer._scratch("V", shape, x.dtype)
         else:
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
-        winograd.input_tiles(xp[s0:s1], m, th, tw, V)
+        winograd.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
         M = layer._scratch("M", (36, f, shape[2]), x.dtype)
         np.matmul(U, V, out=M)
         winograd.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1])
 
     parallel_for(task, len(chunks))
-    layer._xp, layer._x_shape, layer._chunks, layer._cols = xp, x.shape, chunks, kept
+    layer._x_in, layer._x_shape, layer._chunks, layer._cols = x, x.shape, chunks, kept
     return z
 
 
@@ -98,13 +104,12 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
     n, f, _ = dy3.shape
     c = layer._x_shape[1]
     ow, m, th, tw = layer.out_hw[1], geo.m, geo.th, geo.tw
-    chunks, xp, kept = layer._chunks, layer._xp, layer._cols
+    chunks, x, kept = layer._chunks, layer._x_in, layer._cols
     per_sample = 36 * c * th * tw
     U = layer._buffers["U"]
     if dx is not None:
         UT = layer._buffer("UT", (36, c, f), dy3.dtype)
         UT[...] = U.transpose(0, 2, 1)
-        dxp = layer._buffer("wdxp", xp.shape, dy3.dtype)
     dU_parts = layer._buffer("dU_parts", (len(chunks), 36, f, c) if want_w else (0,), dy3.dtype)
     top, left = layer.pads[0], layer.pads[2]
 
@@ -118,13 +123,14 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
         else:  # forward ran in inference mode: transform the input again
             V = layer._scratch("V", shape, dy3.dtype)
-            winograd.input_tiles(xp[s0:s1], m, th, tw, V)
+            winograd.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
         if want_w:
             np.matmul(Mg, V.transpose(0, 2, 1), out=dU_parts[i])
         if dx is not None:
             np.matmul(UT, Mg, out=V)  # V is spent: its gradient
-            winograd.input_grad_tiles(V, m, th, tw, dxp[s0:s1])
-            conv.crop_from(dxp[s0:s1], dx[s0:s1], top, left)
+            dxp = layer._scratch("wdxp", (s1 - s0, c) + geo.padded_hw, dy3.dtype)
+            winograd.input_grad_tiles(V, m, th, tw, dxp)
+            conv.crop_from(dxp, dx[s0:s1], top, left)
 
     parallel_for(task, len(chunks))
     if want_w:
