@@ -1,0 +1,94 @@
+"""Time one Conv2D layer's forward + backward under each algorithm, alternating in one process.
+
+    python benchmarks/bench_conv.py                    # the CNN examples' Winograd layers
+    python benchmarks/bench_conv.py --repeats 30 --threads 1
+
+For each layer shape, the same layer is built once per algorithm (hat's im2col and Winograd
+paths), warmed up, then timed in rounds that alternate the algorithms (order swapped every
+round), so a slow phase of the machine hits both. Prints the median ms of forward and of
+forward + backward per algorithm, and the median of the per-round ratios im2col / Winograd.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+# (name, batch, input (C, H, W), filters, kernel, border_mode): the second conv layer of
+# examples/mnist/cnn_scratch.py, cnn_bn.py and main_cnn.py.
+LAYERS = [
+    ("cnn_scratch 16->32 5x5", 50, (16, 14, 14), 32, 5, (2, 2)),
+    ("cnn_bn 32->64 3x3", 64, (32, 13, 13), 64, 3, "valid"),
+    ("main_cnn 32->32 3x3", 500, (32, 13, 13), 32, 3, "valid"),
+]
+ALGORITHMS = ("im2col", "winograd")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20, help="timed rounds (default 20)")
+    parser.add_argument("--threads", type=int, default=2, help="hat's pool size (default 2)")
+    return parser.parse_args(argv)
+
+
+def time_layer(spec, repeats: int) -> dict:
+    import numpy as np
+
+    from hat.layers.conv import Conv2D
+    from hat.threads import single_threaded_blas
+
+    _, n, in_shape, filters, k, mode = spec
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n,) + in_shape).astype(np.float32)
+    layers = {}
+    for algorithm in ALGORITHMS:
+        layer = Conv2D(filters, k, k, act="relu", border_mode=mode, algorithm=algorithm)
+        layer.setup(in_shape, np.random.default_rng(1), np.float32)
+        layers[algorithm] = layer
+    dy = rng.standard_normal((n,) + layers["im2col"].output_shape).astype(np.float32)
+    times = {a: {"fwd": [], "both": []} for a in ALGORITHMS}
+    with single_threaded_blas():  # as a model with conv layers runs its step
+        for layer in layers.values():  # warm-up: numba's compile or cache load, buffers
+            layer.forward(x, training=True)
+            layer.backward(dy)
+        for r in range(repeats):
+            for algorithm in ALGORITHMS if r % 2 == 0 else ALGORITHMS[::-1]:
+                layer = layers[algorithm]
+                t0 = time.perf_counter()
+                layer.forward(x, training=True)
+                t1 = time.perf_counter()
+                layer.backward(dy)
+                t2 = time.perf_counter()
+                times[algorithm]["fwd"].append(t1 - t0)
+                times[algorithm]["both"].append(t2 - t0)
+    ratios = np.array(times["im2col"]["both"]) / np.array(times["winograd"]["both"])
+    return {
+        **{
+            f"{a} {part}": 1e3 * float(np.median(times[a][part]))
+            for a in ALGORITHMS
+            for part in ("fwd", "both")
+        },
+        "ratio": float(np.median(ratios)),
+    }
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    os.environ["HAT_NUM_THREADS"] = str(args.threads)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    print(f"# Conv2D forward + backward, im2col against Winograd; {args.threads} threads, "
+          f"{args.repeats} alternating rounds, ms (median)\n")  # fmt: skip
+    print("| layer | batch | im2col fwd | im2col fwd+bwd | Winograd fwd | Winograd fwd+bwd "
+          "| im2col / Winograd |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for spec in LAYERS:
+        t = time_layer(spec, args.repeats)
+        print(
+            f"| {spec[0]} | {spec[1]} | {t['im2col fwd']:.2f} | {t['im2col both']:.2f} "
+            f"| {t['winograd fwd']:.2f} | {t['winograd both']:.2f} | {t['ratio']:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
