@@ -21,9 +21,10 @@ def test_the_transforms_compute_a_1d_correlation_exactly(r):
     np.testing.assert_allclose(AT @ ((G @ g) * (BT @ d)), direct, rtol=1e-12, atol=1e-12)
 
 
-def test_transforms_reject_kernels_a_6_tile_cannot_take():
-    with pytest.raises(ValueError, match="got 6"):
-        wg.transforms(6)
+@pytest.mark.parametrize("r", [2, 4, 6])
+def test_transforms_reject_kernel_sizes_the_kernels_do_not_have(r):
+    with pytest.raises(ValueError, match=f"got {r}"):
+        wg.transforms(r)
 
 
 def _geometry(r, oh, ow):
