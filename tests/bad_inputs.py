@@ -499,6 +499,9 @@ def _cases() -> list[Refused | Accepted]:
         R("conv-stride-zero", "Conv2D(8, 3, 3, strides=0)",
           lambda: Conv2D(8, 3, 3, strides=0), ValueError,
           r"strides must be a positive int; got 0"),
+        R("conv-algorithm", "Conv2D(8, 3, 3, algorithm='fft')",
+          lambda: Conv2D(8, 3, 3, algorithm="fft"), ValueError,
+          r"algorithm must be one of \('auto', 'im2col', 'winograd'\); got 'fft'"),
         R("pool-size-zero", "MaxPool2D(pool_size=0)", lambda: MaxPool2D(0), ValueError,
           r"pool_size must be a positive int; got 0"),
         R("pool-size-triple", "AvgPool2D(pool_size=(2, 2, 2))",
@@ -586,6 +589,11 @@ def _cases() -> list[Refused | Accepted]:
           lambda: _combine(InputLayer((1, 5, 5)), Conv2D(4, 7, 7)), ValueError,
           r"Conv2D's 7x7 kernel is larger than its padded input 5x5 \(input shape "
           r"\(None, 1, 5, 5\)"),
+        R("conv-winograd-stride-2", "Conv2D(4, 3, 3, strides=2, algorithm='winograd')",
+          lambda: _combine(InputLayer((8, 9, 9)), Conv2D(4, 3, 3, strides=2, algorithm="winograd")),
+          ValueError,
+          r"Conv2D's algorithm='winograd' takes stride 1 and a square kernel of size \(3, 5\); "
+          r"got strides \(2, 2\) and a 3x3 kernel"),
         R("pool-does-not-fit", "MaxPool2D((4, 4)) on 3x3 images",
           lambda: _combine(InputLayer((2, 3, 3)), MaxPool2D((4, 4))), ValueError,
           r"MaxPool2D's pool_size \(4, 4\) does not fit its input of shape \(None, 2, 3, 3\)"),
