@@ -160,7 +160,12 @@ def _block_index(m, th, tw, ow, plane, nt):
 
 
 # Views (a[i], a[i, j:k]) cost a reference-count update each in numba: the loops below take
-# their row views outside the innermost loops and index the rest directly.
+# their row views outside the innermost loops and index the rest directly. Two tidier forms
+# were measured slower and not kept (2026-11-23, one thread, per chunk): helpers returning
+# the six row views (instead of writing them out) made input_tiles 1.4-1.6x slower, numba not
+# inlining them; and scratch passed in from the layer, carved from one buffer, instead of the
+# small np.empty arrays each kernel makes per call, made them 5-35% slower (the index tables
+# precomputed per layer did not make up for it). The per-call allocations are deliberate.
 
 
 @jit
