@@ -167,9 +167,6 @@ class Conv2D(WeightedLayer):
             return fits and n_in >= WINOGRAD_MIN_CHANNELS
         return self.algorithm == "winograd"
 
-    def _zeroed(self, key, shape, dtype) -> np.ndarray:
-        return _zeroed_buffer(self, key, shape, dtype)
-
     def _scratch(self, key: str, shape: tuple, dtype, zeroed: bool = False) -> np.ndarray:
         """A reused buffer per pool thread, grown to the largest chunk; shape: a view of it.
         zeroed: allocated as zeros (callers that write only interiors keep the borders zero,

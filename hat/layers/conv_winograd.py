@@ -49,9 +49,13 @@ class Geometry:
         GtU = np.matmul(self.G.T, blocks, out=layer._buffer("GtU", (f, c, r, 6), dW.dtype))
         np.matmul(GtU, self.G, out=dW)
 
+    def per_sample(self, channels: int) -> int:
+        """Elements of one sample's transformed input V (or M, for the output channels)."""
+        return 36 * channels * self.th * self.tw
+
     def chunks(self, n: int, channels: int) -> list[tuple[int, int]]:
         """(start, stop) of the batch's chunks: shapes only, never the thread count."""
-        return chunks_of(n, 36 * channels * self.th * self.tw * self.G.itemsize, CHUNK_BYTES)
+        return chunks_of(n, self.per_sample(channels) * self.G.itemsize, CHUNK_BYTES)
 
 
 def _padded(layer, x, s0, s1, geo: Geometry) -> np.ndarray:
@@ -75,7 +79,7 @@ def forward(layer, x, training, code, alpha):
     z = layer._buffer("y", (n, f, oh, ow), x.dtype)
     z3 = z.reshape(n, f, oh * ow)
     chunks = geo.chunks(n, c + f)
-    per_sample = 36 * c * th * tw
+    per_sample = geo.per_sample(c)
     kept = layer._buffer("V", (per_sample * n,), x.dtype) if training else None
 
     def task(i):
@@ -105,7 +109,7 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
     c = layer._x_shape[1]
     ow, m, th, tw = layer.out_hw[1], geo.m, geo.th, geo.tw
     chunks, x, kept = layer._chunks, layer._x_in, layer._cols
-    per_sample = 36 * c * th * tw
+    per_sample = geo.per_sample(c)
     U = layer._buffers["U"]
     if dx is not None:
         UT = layer._buffer("UT", (36, c, f), dy3.dtype)
