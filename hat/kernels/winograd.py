@@ -1,31 +1,36 @@
-"""Winograd convolution F(m x m, r x r) on 6 x 6 tiles: F(2x2, 5x5) and F(4x4, 3x3).
+"""Winograd convolution F(m x m, r x r): F(4x4, 3x3) on 6 x 6 tiles (this module) and
+F(4x4, 5x5) on 8 x 8 tiles (winograd8.py, same structure).
 
-A stride-1 convolution computes each m x m block of output from one 6 x 6 tile of input
+A stride-1 convolution computes each m x m block of output from one n x n tile of input
 (tiles overlap by r - 1). Winograd's minimal filtering algorithm does it in the transformed
 domain:
 
-    Y = AT [ (G g G^T) * (BT d BT^T) ] AT^T        (* elementwise, over the 6 x 6 positions)
+    Y = AT [ (G g G^T) * (BT d BT^T) ] AT^T        (* elementwise, over the n x n positions)
 
-so that, summed over input channels, each of the 36 positions is one GEMM: U (F, C) @ V (C, T)
-for T tiles. That is 36 * F * C multiply-adds per tile against F * C * m^2 * r^2 for the direct
-product: 2.8x fewer for 5x5 kernels, 4x fewer for 3x3. The gradients are the transposed
-computation, exact for these transforms (so finite differences hold in float64):
+so that, summed over input channels, each of the n * n positions is one GEMM: U (F, C) @
+V (C, T) for T tiles. That is n^2 * F * C multiply-adds per tile against F * C * m^2 * r^2 for
+the direct product: 4x fewer for 3x3 kernels on 6 x 6 tiles, 6.25x for 5x5 on 8 x 8. The
+gradients are the transposed computation, exact for these transforms (so finite differences
+hold in float64):
 
     dV = U^T @ Mg,  dU = Mg @ V^T,  with Mg = A dY A^T per output block,
     dX = the sum of B dV BT over the overlapping tiles,  dW = G^T dU G.
 
-U = G W G^T and dW are small (F x C 6 x 6 blocks): hat/layers/conv_winograd.py does them with
-numpy's matmul.
+U = G W G^T and dW are small (n * n x F x C): hat/layers/conv_winograd.py does them with one
+numpy GEMM each.
 
-The matrices come from the interpolation points 0, 1, -1, 2, -2 and infinity (the usual
-choice; larger points lose float32 precision): AT and G are written down from the points, and
-BT is solved for so that the 1-D identity holds exactly (see transforms()). In float32 the
-results differ from im2col's in the last few bits: about 1e-6 of each array's scale, within
-1e-5 in tests/layers/test_conv_winograd.py (also against PyTorch).
+The matrices come from the interpolation points 0, 1, -1, 2, -2 (and 1/2, -1/2 for 8 x 8
+tiles) and infinity, the usual choice (larger points lose float32 precision): AT and G are
+written down from the points, and BT is solved for so that the 1-D identity holds exactly
+(see transforms()). In float32 the results differ from im2col's in the last few bits: about
+1e-6 of each array's scale, within 1e-5 in tests/layers/test_conv_winograd.py (also against
+PyTorch). F(2x2, 5x5) on 6 x 6 tiles was hat's 5x5 path until 8 x 8 tiles replaced it
+(2026-11-23: the cnn_scratch layer 1.3-1.4x faster, forward + backward, alternating).
 
-Layouts: V and Mg are (36, channels, tiles), tile t = (sample * th + ti) * tw + tj for th x tw
-tiles per image. The input xp is zero-padded so that every tile lies inside it:
-(th - 1) * m + 6 rows and (tw - 1) * m + 6 columns.
+Layouts: V and Mg are (n * n, channels, tiles), position a * n + b, tile
+t = (sample * th + ti) * tw + tj for th x tw tiles per image. The input xp is zero-padded so
+that every tile lies inside it: (th - 1) * m + n rows and (tw - 1) * m + n columns. The
+kernels take m (= 4) for the tile strides.
 """
 
 import numpy as np
@@ -34,21 +39,24 @@ from hat.kernels.activations import LINEAR, activate_row, grad_row
 from hat.kernels.jit import jit
 
 TILE = 6
-_POINTS = (0.0, 1.0, -1.0, 2.0, -2.0)  # and infinity
+# Interpolation points per tile size (and infinity): 6 x 6 tiles here, 8 x 8 in winograd8.py.
+_POINTS = {6: (0.0, 1.0, -1.0, 2.0, -2.0), 8: (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5)}
+KERNEL_TILES = {3: 6, 5: 8}  # the tile each kernel size is written out for
 
 
 def transforms(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(AT (m, 6), G (6, r), BT (6, 6)) in float64 for kernels of size r = 3 or 5 (m = 7 - r:
-    the kernels below have the output transforms for m = 4 and m = 2 written out).
+    """(AT (4, n), G (n, r), BT (n, n)) in float64 for F(4x4, r x r) on n x n tiles,
+    n = r + 3: r = 3 (n = 6, this module) or r = 5 (n = 8, winograd8.py).
 
     AT[i, j] = p_j^i and G[j, k] = p_j^k / prod_{l != j} (p_j - p_l) for the finite points,
     plus the point at infinity (last column of AT, last row of G picks the top coefficient);
-    BT solves sum_j AT[i, j] G[j, k] BT[j, l] = [l == i + k], exactly (its entries are small
-    integers)."""
-    if r not in (3, 5):
-        raise ValueError(f"hat's Winograd tiles take 3x3 or 5x5 kernels; got {r}")
-    m, n = TILE - r + 1, TILE
-    p = np.array(_POINTS)
+    BT solves sum_j AT[i, j] G[j, k] BT[j, l] = [l == i + k], exactly (its entries are
+    multiples of 1/16)."""
+    if r not in KERNEL_TILES:
+        raise ValueError(f"hat's Winograd tiles take 3x3 or 5x5 kernels; got {r}x{r}")
+    n = KERNEL_TILES[r]
+    m = n - r + 1
+    p = np.array(_POINTS[n])
     AT, G = np.zeros((m, n)), np.zeros((n, r))
     for j, pj in enumerate(p):
         norm = np.prod([pj - pl for pl in p if pl != pj])
@@ -62,7 +70,7 @@ def transforms(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for k in range(r):
             target[i * r + k, i + k] = 1.0
     BT = np.linalg.lstsq(K, target, rcond=None)[0]
-    BT = np.round(BT * 4) / 4  # the exact solution is in quarters; drop lstsq's rounding
+    BT = np.round(BT * 16) / 16  # the exact solution is in sixteenths; drop lstsq's rounding
     assert np.allclose(K @ BT, target, atol=1e-12), "Winograd transforms do not check out"
     return AT, G, BT
 
@@ -111,39 +119,27 @@ def _consts(dtype_of):
 
 
 @jit
-def _at_rows(K, m, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, bias):
-    """h_i = bias + (AT @ v)_i for i < m, along rows of length T: the output transform along
-    one axis. m is tested once, outside the loops (inside, it kept LLVM from vectorising)."""
+def _at_rows(K, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, bias):
+    """h_i = bias + (AT @ v)_i, i < 4, along rows of length T: the output transform along one
+    axis."""
     k2, k4, k8 = K[0], K[1], K[3]
-    if m == 2:
-        for t in range(h0.shape[0]):
-            s12, d12, s34, d34 = v1[t] + v2[t], v1[t] - v2[t], v3[t] + v4[t], v3[t] - v4[t]
-            h0[t] = bias + (v0[t] + s12 + s34)
-            h1[t] = bias + (d12 + k2 * d34 + v5[t])
-    else:
-        for t in range(h0.shape[0]):
-            s12, d12, s34, d34 = v1[t] + v2[t], v1[t] - v2[t], v3[t] + v4[t], v3[t] - v4[t]
-            h0[t] = bias + (v0[t] + s12 + s34)
-            h1[t] = bias + (d12 + k2 * d34)
-            h2[t] = bias + (s12 + k4 * s34)
-            h3[t] = bias + (d12 + k8 * d34 + v5[t])
+    for t in range(h0.shape[0]):
+        s12, d12, s34, d34 = v1[t] + v2[t], v1[t] - v2[t], v3[t] + v4[t], v3[t] - v4[t]
+        h0[t] = bias + (v0[t] + s12 + s34)
+        h1[t] = bias + (d12 + k2 * d34)
+        h2[t] = bias + (s12 + k4 * s34)
+        h3[t] = bias + (d12 + k8 * d34 + v5[t])
 
 
 @jit
-def _a_rows(K, m, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5):
-    """h = AT^T @ u (the first m of u), along rows of length T: the output transform's
-    gradient along one axis."""
+def _a_rows(K, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5):
+    """h = AT^T @ u along rows of length T: the output transform's gradient along one axis."""
     k2, k4 = K[0], K[1]
-    if m == 2:
-        for t in range(h0.shape[0]):
-            a, b = u0[t], u1[t]
-            h0[t], h1[t], h2[t], h3[t], h4[t], h5[t] = a, a + b, a - b, a + k2 * b, a - k2 * b, b
-    else:
-        for t in range(h0.shape[0]):
-            even, odd = u0[t] + u2[t], u1[t] + u3[t]
-            e4, o4 = u0[t] + k4 * u2[t], u1[t] + k4 * u3[t]
-            h0[t], h1[t], h2[t] = u0[t], even + odd, even - odd
-            h3[t], h4[t], h5[t] = e4 + k2 * o4, e4 - k2 * o4, u3[t]
+    for t in range(h0.shape[0]):
+        even, odd = u0[t] + u2[t], u1[t] + u3[t]
+        e4, o4 = u0[t] + k4 * u2[t], u1[t] + k4 * u3[t]
+        h0[t], h1[t], h2[t] = u0[t], even + odd, even - odd
+        h3[t], h4[t], h5[t] = e4 + k2 * o4, e4 - k2 * o4, u3[t]
 
 
 @jit
@@ -157,6 +153,41 @@ def _block_index(m, th, tw, ow, plane, nt):
         tj, j = divmod(p % ow, m)
         index[p] = (i * 4 + j) * nt + ti * tw + tj
     return index
+
+
+# The two helpers take the whole (S, F, P) arrays and a channel f: a view y[:, f] would be a
+# non-contiguous array to numba, and the row kernels it calls would not vectorise (grad_tiles
+# took 3.5x as long that way).
+
+
+@jit
+def blocks_to_planes(flat, index, per_sample, act, alpha, y, f):
+    """y[s, f, p] = act(flat[index[p] + s * per_sample]): channel f's pixels picked out of the
+    (4, 4, tiles) block array (flat) for each sample of y (S, F, P) (shared with winograd8)."""
+    for s in range(y.shape[0]):
+        out, base = y[s, f], s * per_sample
+        for p in range(y.shape[2]):
+            out[p] = flat[index[p] + base]
+        if act != LINEAR:
+            activate_row(out, act, alpha)
+
+
+@jit
+def planes_to_blocks(dy, y, f, act, alpha, index, per_sample, dz, flat):
+    """The adjoint of blocks_to_planes for channel f: dL/dz from dy (S, F, P) through the
+    activation's gradient (from y) into flat's cells; returns the sum of dL/dz (per sample,
+    then over samples: a fixed order)."""
+    total = dy.dtype.type(0.0)
+    for s in range(dy.shape[0]):
+        grad_row(dy[s, f], y[s, f], act, alpha, dz)
+        part = dy.dtype.type(0.0)
+        for p in range(dy.shape[2]):
+            part += dz[p]
+        total += part
+        base = s * per_sample
+        for p in range(dy.shape[2]):
+            flat[index[p] + base] = dz[p]
+    return total
 
 
 # Views (a[i], a[i, j:k]) cost a reference-count update each in numba: the loops below take
@@ -210,7 +241,7 @@ def input_tiles(xp, m, th, tw, V):
 def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     """y[s, f, p] = act(bias[f] + (AT M_tile AT^T)), the m x m output blocks from M
     (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
-    ns, nf, plane = y.shape
+    _, nf, plane = y.shape
     nt = M.shape[2]
     has_bias = bias.shape[0] == nf
     K, zero = _consts(y), y.dtype.type(0.0)
@@ -223,19 +254,14 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
             v0, v1, v2 = M[e, f], M[e + 1, f], M[e + 2, f]
             v3, v4, v5 = M[e + 3, f], M[e + 4, f], M[e + 5, f]
             h0, h1, h2, h3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
-            _at_rows(K, m, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, zero)
+            _at_rows(K, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, zero)
         bf = bias[f] if has_bias else zero
-        for j in range(m):
+        for j in range(4):
             u0, u1, u2 = half[0, j], half[1, j], half[2, j]
             u3, u4, u5 = half[3, j], half[4, j], half[5, j]
             b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
-            _at_rows(K, m, u0, u1, u2, u3, u4, u5, b0, b1, b2, b3, bf)
-        for s in range(ns):
-            out, base = y[s, f], s * th * tw
-            for p in range(plane):
-                out[p] = flat[index[p] + base]
-            if act != LINEAR:
-                activate_row(out, act, alpha)
+            _at_rows(K, u0, u1, u2, u3, u4, u5, b0, b1, b2, b3, bf)
+        blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
 
 
 @jit
@@ -243,37 +269,28 @@ def grad_tiles(dy, y, act, alpha, m, th, tw, ow, Mg, db):
     """Mg[a * 6 + b, f, t] = (A dZ A^T)[a, b] for each m x m block dZ of dL/dz (zero past the
     image's edge), where dL/dz comes from dy (S, F, P) through the activation's gradient (from
     the output y). db (if not empty) = the sums of dL/dz per channel, in a fixed order."""
-    ns, nf, plane = dy.shape
+    _, nf, plane = dy.shape
     nt = Mg.shape[2]
-    K, zero = _consts(dy), dy.dtype.type(0.0)
+    K = _consts(dy)
     dz = np.empty(plane, dy.dtype)
     block = np.zeros((4, 4, nt), dy.dtype)  # [i, j, t]; cells past the edge stay zero
     flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
-    half = np.zeros((6, 4, nt), dy.dtype)  # [a, j, t]: A applied along i; j >= m stay 0
+    half = np.empty((6, 4, nt), dy.dtype)  # [a, j, t]: A applied along i
     for f in range(nf):
-        total = zero
-        for s in range(ns):
-            grad_row(dy[s, f], y[s, f], act, alpha, dz)
-            part = zero
-            for p in range(plane):
-                part += dz[p]
-            total += part
-            base = s * th * tw
-            for p in range(plane):
-                flat[index[p] + base] = dz[p]
+        total = planes_to_blocks(dy, y, f, act, alpha, index, th * tw, dz, flat)
         if db.shape[0] == nf:
             db[f] = total
-        for j in range(m):
+        for j in range(4):
             u0, u1, u2, u3 = block[0, j], block[1, j], block[2, j], block[3, j]
             h0, h1, h2 = half[0, j], half[1, j], half[2, j]
             h3, h4, h5 = half[3, j], half[4, j], half[5, j]
-            _a_rows(K, m, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5)
+            _a_rows(K, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5)
         for a in range(6):
             e = a * 6
             u0, u1, u2, u3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
             g0, g1, g2 = Mg[e, f], Mg[e + 1, f], Mg[e + 2, f]
             g3, g4, g5 = Mg[e + 3, f], Mg[e + 4, f], Mg[e + 5, f]
-            _a_rows(K, m, u0, u1, u2, u3, g0, g1, g2, g3, g4, g5)
+            _a_rows(K, u0, u1, u2, u3, g0, g1, g2, g3, g4, g5)
 
 
 @jit

@@ -14,9 +14,12 @@ from hat.threads import chunks_of, parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
 ALGORITHMS = ("auto", "im2col", "winograd")
-# 'auto' takes Winograd from this many input channels: with fewer, its 36 GEMMs per chunk are
-# too thin to beat one im2col GEMM (measured: see docs/performance.md).
-WINOGRAD_MIN_CHANNELS = 8
+# 'auto' takes Winograd from this many input channels, by kernel size: with fewer, its 36 or
+# 64 GEMMs per chunk are too thin to beat one im2col GEMM. Measured (one layer forward +
+# backward, alternating, 2026-11-23; im2col time / Winograd time): 5x5 on 28x28 at C = 1, 2,
+# 3, 4, 8: 0.50, 1.03, 1.22, 1.55, 2.15; 3x3 on 13x13 at C = 4, 8, 16: 0.74, 0.96-0.98,
+# 1.06, and at C = 8 on 28x28 1.29.
+WINOGRAD_MIN_CHANNELS = {3: 8, 5: 3}
 # Bytes of one chunk's column matrix: the batch is convolved a few samples at a time so that
 # the columns stay in cache between im2col and the GEMMs, instead of one 15.7 MB matrix.
 # Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
@@ -70,9 +73,10 @@ class Conv2D(WeightedLayer):
     each side), or (pad_h, pad_w) on both sides. Output length: (L + pads - k) // stride + 1.
 
     algorithm: 'im2col' (columns and one GEMM per chunk; any shape), 'winograd' (stride 1 and a
-    3x3 or 5x5 kernel only: 2.8-4x fewer multiplications, results within float32 rounding of
-    im2col's, see hat/kernels/winograd.py), or 'auto': Winograd where it applies and the input
-    has at least WINOGRAD_MIN_CHANNELS channels, else im2col.
+    3x3 or 5x5 kernel only: 4x and 6.25x fewer multiplications, results within float32
+    rounding of im2col's, see hat/kernels/winograd.py), or 'auto': Winograd where it applies
+    and the input has at least WINOGRAD_MIN_CHANNELS[kernel size] channels (8 for 3x3, 3 for
+    5x5), else im2col.
 
     The batch is convolved in chunks of a few samples on hat.threads' pool (see CHUNK_BYTES).
     """
@@ -164,7 +168,7 @@ class Conv2D(WeightedLayer):
                 f"{self.n_row}x{self.n_col} kernel"
             )
         if self.algorithm == "auto":
-            return fits and n_in >= WINOGRAD_MIN_CHANNELS
+            return fits and n_in >= WINOGRAD_MIN_CHANNELS[self.n_row]
         return self.algorithm == "winograd"
 
     def _scratch(self, key: str, shape: tuple, dtype, zeroed: bool = False) -> np.ndarray:

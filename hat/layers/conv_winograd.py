@@ -1,57 +1,62 @@
-"""Conv2D's Winograd path (hat/kernels/winograd.py): stride 1, 3x3 or 5x5 kernels.
+"""Conv2D's Winograd path (hat/kernels/winograd.py, winograd8.py): stride 1, 3x3 or 5x5.
 
 Conv2D picks it at build time when it applies (see Conv2D's `algorithm`); these functions
 are its forward and backward passes, written against the layer's buffers like the im2col path
 in hat/layers/conv.py: the batch in chunks on hat.threads' pool, each chunk's kernels and its
-36 small GEMMs back to back while the chunk is in cache, the transformed input V kept from
-forward for backward in training.
+n * n small GEMMs (36 for 3x3 kernels, 64 for 5x5) back to back while the chunk is in cache,
+the transformed input V kept from forward for backward in training.
 """
 
 import numpy as np
 
-from hat.kernels import winograd
+from hat.kernels import winograd, winograd8
 from hat.threads import chunks_of, parallel_for
 
-KERNEL_SIZES = (3, 5)
-# Bytes of one chunk's V (36, C, tiles) and M (36, F, tiles). Measured on the two CNNs'
+KERNEL_SIZES = tuple(winograd.KERNEL_TILES)  # 3 and 5: F(4x4, 3x3), F(4x4, 5x5)
+_KERNELS = {6: winograd, 8: winograd8}  # by tile size
+# Bytes of one chunk's V (n * n, C, tiles) and M (n * n, F, tiles). Measured on the two CNNs'
 # Winograd layers (forward + backward, 2 threads, alternating with im2col): 16->32 5x5 at
-# batch 50 took 6.9 ms in 12 chunks (2 MB), 6.4-6.5 in 8 (3-4 MB), 6.7 in 4 (6 MB); im2col
-# 9.6-10.2. Smaller chunks pay more per-call overhead than they gain in cache.
+# batch 50 on 6 x 6 tiles took 6.9 ms in 12 chunks (2 MB), 6.4-6.5 in 8 (3-4 MB), 6.7 in 4
+# (6 MB); im2col 9.6-10.2. On 8 x 8 tiles, whole training steps of cnn_scratch: 1 MB chunks
+# as fast as 4 MB, 256 KB 1.33x slower. Smaller chunks pay more per-call overhead than they
+# gain in cache.
 CHUNK_BYTES = 4 << 20
 
 
 class Geometry:
-    """Tiles of one Winograd layer: m x m outputs per 6 x 6 input tile, th x tw tiles an image,
-    and the weight transform G in the layer's dtype (the kernels have AT and BT written out)."""
+    """Tiles of one Winograd layer: m x m outputs per n x n input tile, th x tw tiles an image,
+    the kernels for that tile size, and the weight transform G in the layer's dtype (the
+    kernels have AT and BT written out)."""
 
     def __init__(self, r: int, out_hw: tuple[int, int], dtype):
+        self.n = winograd.KERNEL_TILES[r]
+        self.kernels = _KERNELS[self.n]
         G = winograd.transforms(r)[1]
-        self.m = winograd.TILE - r + 1
+        self.m = self.n - r + 1
         self.th, self.tw = (-(-size // self.m) for size in out_hw)
-        # The padded input every tile lies inside: (th - 1) * m + 6 rows.
-        self.padded_hw = ((self.th - 1) * self.m + 6, (self.tw - 1) * self.m + 6)
+        # The padded input every tile lies inside: (th - 1) * m + n rows.
+        self.padded_hw = ((self.th - 1) * self.m + self.n, (self.tw - 1) * self.m + self.n)
         self.G = G.astype(dtype)
+        # (G W G^T)[a, b] = sum_kl G[a, k] G[b, l] W[k, l]: the weight transform and its
+        # adjoint as one GEMM each with kron(G, G) (n * n, r * r), instead of two stacked
+        # small products per (f, c) block (0.38 ms a step for 32 x 16 blocks, 0.03 this way).
+        self.GG = np.kron(G, G).astype(dtype)
 
     def weights_to_tiles(self, layer, W) -> np.ndarray:
-        """U (36, F, C): U[a * 6 + b, f, c] = (G W[f, c] G^T)[a, b], in the layer's buffers."""
+        """U (n * n, F, C): U[a * n + b, f, c] = (G W[f, c] G^T)[a, b], in the layer's buffers."""
         f, c, r, _ = W.shape
-        GW = np.matmul(self.G, W, out=layer._buffer("GW", (f, c, 6, r), W.dtype))
-        GWG = np.matmul(GW, self.G.T, out=layer._buffer("GWG", (f, c, 6, 6), W.dtype))
-        U = layer._buffer("U", (36, f, c), W.dtype)
-        U[...] = GWG.reshape(f, c, 36).transpose(2, 0, 1)
+        U = layer._buffer("U", (self.n * self.n, f, c), W.dtype)
+        np.matmul(self.GG, W.reshape(f * c, r * r).T, out=np.reshape(U, (-1, f * c), copy=False))
         return U
 
     def tiles_to_weights(self, layer, dU, dW) -> None:
         """dW[f, c] = G^T dU[:, f, c] G, the adjoint of weights_to_tiles."""
         f, c, r, _ = dW.shape
-        blocks = layer._buffer("GWG", (f, c, 6, 6), dW.dtype)
-        blocks[...] = dU.transpose(1, 2, 0).reshape(f, c, 6, 6)
-        GtU = np.matmul(self.G.T, blocks, out=layer._buffer("GtU", (f, c, r, 6), dW.dtype))
-        np.matmul(GtU, self.G, out=dW)
+        np.matmul(dU.reshape(-1, f * c).T, self.GG, out=np.reshape(dW, (f * c, r * r), copy=False))
 
     def per_sample(self, channels: int) -> int:
         """Elements of one sample's transformed input V (or M, for the output channels)."""
-        return 36 * channels * self.th * self.tw
+        return self.n * self.n * channels * self.th * self.tw
 
     def chunks(self, n: int, channels: int) -> list[tuple[int, int]]:
         """(start, stop) of the batch's chunks: shapes only, never the thread count."""
@@ -74,6 +79,7 @@ def forward(layer, x, training, code, alpha):
     geo: Geometry = layer._winograd
     n, c = x.shape[:2]
     f, (oh, ow), m, th, tw = layer.n_outfmaps, layer.out_hw, geo.m, geo.th, geo.tw
+    kernels, nn = geo.kernels, geo.n * geo.n
     U = geo.weights_to_tiles(layer, layer.params["W"])
     b = layer.params["b"]
     z = layer._buffer("y", (n, f, oh, ow), x.dtype)
@@ -84,15 +90,15 @@ def forward(layer, x, training, code, alpha):
 
     def task(i):
         s0, s1 = chunks[i]
-        shape = (36, c, (s1 - s0) * th * tw)
+        shape = (nn, c, (s1 - s0) * th * tw)
         if kept is None:
             V = layer._scratch("V", shape, x.dtype)
         else:
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
-        winograd.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
-        M = layer._scratch("M", (36, f, shape[2]), x.dtype)
+        kernels.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
+        M = layer._scratch("M", (nn, f, shape[2]), x.dtype)
         np.matmul(U, V, out=M)
-        winograd.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1])
+        kernels.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1])
 
     parallel_for(task, len(chunks))
     layer._x_in, layer._x_shape, layer._chunks, layer._cols = x, x.shape, chunks, kept
@@ -108,36 +114,37 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
     n, f, _ = dy3.shape
     c = layer._x_shape[1]
     ow, m, th, tw = layer.out_hw[1], geo.m, geo.th, geo.tw
+    kernels, nn = geo.kernels, geo.n * geo.n
     chunks, x, kept = layer._chunks, layer._x_in, layer._cols
     per_sample = geo.per_sample(c)
     U = layer._buffers["U"]
     if dx is not None:
-        UT = layer._buffer("UT", (36, c, f), dy3.dtype)
+        UT = layer._buffer("UT", (nn, c, f), dy3.dtype)
         UT[...] = U.transpose(0, 2, 1)
-    dU_parts = layer._buffer("dU_parts", (len(chunks), 36, f, c) if want_w else (0,), dy3.dtype)
+    dU_parts = layer._buffer("dU_parts", (len(chunks), nn, f, c) if want_w else (0,), dy3.dtype)
     top, left = layer.pads[0], layer.pads[2]
 
     def task(t):
         i = len(chunks) - 1 - t  # last first: forward wrote its V last (in cache)
         s0, s1 = chunks[i]
-        shape = (36, c, (s1 - s0) * th * tw)
-        Mg = layer._scratch("M", (36, f, shape[2]), dy3.dtype)
-        winograd.grad_tiles(dy3[s0:s1], y3[s0:s1], code, alpha, m, th, tw, ow, Mg, db_parts[i])
+        shape = (nn, c, (s1 - s0) * th * tw)
+        Mg = layer._scratch("M", (nn, f, shape[2]), dy3.dtype)
+        kernels.grad_tiles(dy3[s0:s1], y3[s0:s1], code, alpha, m, th, tw, ow, Mg, db_parts[i])
         if kept is not None:
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
         else:  # forward ran in inference mode: transform the input again
             V = layer._scratch("V", shape, dy3.dtype)
-            winograd.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
+            kernels.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
         if want_w:
             np.matmul(Mg, V.transpose(0, 2, 1), out=dU_parts[i])
         if dx is not None:
             np.matmul(UT, Mg, out=V)  # V is spent: its gradient
             dxp = layer._scratch("wdxp", (s1 - s0, c) + geo.padded_hw, dy3.dtype)
-            winograd.input_grad_tiles(V, m, th, tw, dxp)
+            kernels.input_grad_tiles(V, m, th, tw, dxp)
             conv.crop_from(dxp, dx[s0:s1], top, left)
 
     parallel_for(task, len(chunks))
     if want_w:
-        dU = layer._buffer("dU", (36, f, c), dy3.dtype)
+        dU = layer._buffer("dU", (nn, f, c), dy3.dtype)
         np.sum(dU_parts, axis=0, out=dU)
         geo.tiles_to_weights(layer, dU, layer.grads["W"])

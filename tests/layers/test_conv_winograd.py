@@ -128,6 +128,10 @@ def test_auto_picks_winograd_only_where_it_applies_and_pays():
     assert picks((16, 14, 14), n_row=5, n_col=5, border_mode="same")
     assert picks((32, 13, 13), n_row=3, n_col=3)
     assert not picks((1, 28, 28), n_row=5, n_col=5), "one input channel: im2col"
+    assert not picks((2, 28, 28), n_row=5, n_col=5)
+    assert picks((3, 28, 28), n_row=5, n_col=5), "RGB 5x5: Winograd"
+    assert not picks((7, 13, 13), n_row=3, n_col=3)
+    assert picks((8, 13, 13), n_row=3, n_col=3)
     assert not picks((16, 14, 14), n_row=3, n_col=3, strides=2)
     assert not picks((16, 14, 14), n_row=3, n_col=5)
     assert not picks((16, 14, 14), n_row=7, n_col=7)
@@ -190,9 +194,10 @@ def test_weight_transforms_are_g_w_g_transposed_and_its_adjoint(k):
     from hat.kernels.winograd import transforms
 
     layer = _built(_layer(k, "same"), (3, 7, 7), np.float64)
+    n = layer._winograd.n
     G, W = transforms(k)[1], layer.params["W"]
     U = layer._winograd.weights_to_tiles(layer, W)
-    expected = np.einsum("ak,fckl,bl->abfc", G, W, G).reshape(36, 4, 3)
+    expected = np.einsum("ak,fckl,bl->abfc", G, W, G).reshape(n * n, 4, 3)
     np.testing.assert_allclose(U, expected, rtol=1e-12, atol=1e-12)
     dU = np.random.default_rng(5).standard_normal(U.shape)
     dW = np.empty_like(W)
