@@ -1,7 +1,8 @@
 """Threads for hat's layers: a small pool of Python threads, and OpenBLAS's own thread count.
 
 Convolutions split the batch into chunks and run each chunk's kernels (numba, nogil) and GEMMs
-(numpy, which releases the GIL) on this pool, with OpenBLAS held to one thread meanwhile. Why
+(numpy, which releases the GIL) on this pool, with OpenBLAS held to one thread meanwhile; in
+such models the Dense layers' products run in two halves on the pool too (matmul()). Why
 not numba's prange or a 2-thread BLAS: both spin-wait, and on a 2-core machine two spinning
 pools, or one spinning pool beside another busy process, cost a factor (a 32 ms step took
 270 ms). Python threads block when idle, and the OS shares the cores fairly under load.
@@ -16,9 +17,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+import numpy as np
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _blas: tuple | None = None  # (get, set) or () when OpenBLAS was not found
+_held = 0  # how deep single_threaded_blas() is entered: > 0 inside a pool model's passes
 
 
 def num_threads() -> int:
@@ -75,14 +79,41 @@ def single_threaded_blas(active: bool = True):
     their whole step so: under load from another process, a 2-thread OpenBLAS GEMM of a
     CNN's small dense layer took 40 ms instead of 0.3 (its threads spin-wait for each other),
     and whole steps ran 3x slower than with one BLAS thread."""
+    global _held
     before = blas_threads() if active else None
     if before and before > 1:
         set_blas_threads(1)
+    _held += active
     try:
         yield
     finally:
+        _held -= active
         if before and before > 1:
             set_blas_threads(before)
+
+
+# A product of at least this many multiply-adds is split in two on the pool while OpenBLAS is
+# held to one thread (a CNN's Dense layers: 50 x 1568 x 120 = 9.4M); smaller ones are not worth
+# a hand-off.
+SPLIT_MIN_MACS = 1 << 20
+
+
+def matmul(a, b, out):
+    """out = a @ b (2-D). Inside a pool model's passes, where OpenBLAS runs on one thread, a
+    large product runs as two halves of out (split along its longer side) on the pool; outside
+    them, one call that OpenBLAS threads itself. Each half is an ordinary product of the same
+    rows and columns, and the split depends on the shapes only."""
+    (m, k), n = a.shape, b.shape[1]
+    if not _held or m * k * n < SPLIT_MIN_MACS or max(m, n) < 2:
+        return np.matmul(a, b, out=out)
+    if m >= n:
+        cut = m // 2
+        parts = [(a[:cut], b, out[:cut]), (a[cut:], b, out[cut:])]
+    else:
+        cut = n // 2
+        parts = [(a, b[:, :cut], out[:, :cut]), (a, b[:, cut:], out[:, cut:])]
+    parallel_for(lambda i: np.matmul(parts[i][0], parts[i][1], out=parts[i][2]), 2)
+    return out
 
 
 def uses_pool(layers) -> bool:

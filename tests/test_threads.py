@@ -83,3 +83,38 @@ def test_chunks_of_splits_evenly_in_multiples_of_four(n, item_bytes, limit, size
     assert [b - a for a, b in chunks] == sizes
     assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:], strict=False))
     assert not chunks or (chunks[0][0], chunks[-1][1]) == (0, n)
+
+
+SHAPES = [(50, 1568, 120), (1568, 50, 120), (50, 120, 1568), (3, 5, 7)]  # (m, k, n)
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_matmul_matches_numpy_outside_and_inside_a_pool_models_pass(monkeypatch, m, k, n):
+    calls = []
+    real = threads.parallel_for
+    monkeypatch.setattr(threads, "parallel_for", lambda task, n: calls.append(n) or real(task, n))
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    plain, out = np.empty((m, n), np.float32), np.full((m, n), np.nan, np.float32)
+    assert np.array_equal(threads.matmul(a, b, plain), a @ b), "outside: one plain call"
+    with threads.single_threaded_blas():
+        result = threads.matmul(a, b, out)
+    assert result is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)  # the halves' own rounding
+    split = m * k * n >= threads.SPLIT_MIN_MACS
+    assert calls == ([2] if split else []), "large products in two halves, inside only"
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_matmul_bits_do_not_depend_on_the_thread_count(monkeypatch, m, k, n):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((k, m)).astype(np.float32).T  # a transposed view, as Dense's dW
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    results = []
+    for n_threads in (1, 2):
+        monkeypatch.setenv("HAT_NUM_THREADS", str(n_threads))
+        out = np.empty((m, n), np.float32)
+        with threads.single_threaded_blas():
+            results.append(threads.matmul(a, b, out))
+    assert np.array_equal(results[0], results[1])

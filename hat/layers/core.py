@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from hat import activations, initializations, regularizations
+from hat import activations, initializations, regularizations, threads
 from hat.layers.activation_ops import activate, activation_grad
 from hat.layers.base import Layer, shape_with_batch
 
@@ -120,7 +120,7 @@ class Dense(WeightedLayer):
 
     def forward(self, x, training):
         z = self._buffer("y", (x.shape[0], self.n_out), x.dtype)  # (N, n_out)
-        np.matmul(x, self.params["W"], out=z)
+        threads.matmul(x, self.params["W"], z)
         self._x = x
         self._y, self._saved = activate(self.activation, z, self.params["b"])
         return self._y
@@ -132,11 +132,11 @@ class Dense(WeightedLayer):
         spec = activations.get("linear") if preactivation else self.activation
         activation_grad(spec, self._y, self._saved, dy, dz, db)
         if "W" in self.trainable_params:
-            np.matmul(self._x.T, dz, out=self.grads["W"])
+            threads.matmul(self._x.T, dz, self.grads["W"])
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", self._x.shape, dy.dtype)
-        np.matmul(dz, self.params["W"].T, out=dx)
+        threads.matmul(dz, self.params["W"].T, dx)
         return dx
 
     def get_config(self):
