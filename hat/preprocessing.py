@@ -1,4 +1,5 @@
-"""Label encodings: class indices to one-hot rows and back."""
+"""Label encodings (class indices to one-hot rows and back) and image augmentations for
+fit(augment=...)."""
 
 import numpy as np
 
@@ -60,3 +61,47 @@ class RandomShift:
 
     def get_config(self) -> dict:
         return {"max_shift": self.max_shift}
+
+
+class RandomAffine:
+    """Augmentation for fit(augment=...): each image (N, C, H, W) turned by an angle drawn
+    from [-rotation, rotation] degrees about its centre, scaled by a factor from
+    [1 - zoom, 1 + zoom], and moved by up to `shift` pixels down or up and right or left
+    (real numbers: bilinear sampling, zeros filling in), each sample its own draw. Draws from
+    the model's generator, so runs stay repeatable and resumable. RandomAffine(0, shift=k,
+    zoom=0) with an integer k moves images as RandomShift(k) does, but by any real amount."""
+
+    def __init__(self, rotation: float = 10.0, shift: float = 2.0, zoom: float = 0.0):
+        for name, value, top in (
+            ("rotation", rotation, 180),
+            ("shift", shift, None),
+            ("zoom", zoom, 0.5),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0 <= value and (top is None or value <= top))
+            ):
+                expected = f"a number in [0, {top}]" if top is not None else "a number >= 0"
+                raise ValueError(f"{name} must be {expected}; got {value!r}")
+        self.rotation, self.shift, self.zoom = float(rotation), float(shift), float(zoom)
+        self._out = None
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if x.ndim != 4:
+            raise ValueError(f"RandomAffine expects images (N, C, H, W); got shape {x.shape}")
+        from hat.kernels.augment import affine_images
+
+        n = x.shape[0]
+        angle = np.deg2rad(rng.uniform(-self.rotation, self.rotation, n))
+        scale = rng.uniform(1 - self.zoom, 1 + self.zoom, n)
+        params = np.empty((n, 4))
+        params[:, 0], params[:, 1] = np.cos(angle) / scale, np.sin(angle) / scale
+        params[:, 2:] = rng.uniform(-self.shift, self.shift, (n, 2))
+        if self._out is None or self._out.shape != x.shape or self._out.dtype != x.dtype:
+            self._out = np.empty_like(x)
+        affine_images(x, params, self._out)
+        return self._out
+
+    def get_config(self) -> dict:
+        return {"rotation": self.rotation, "shift": self.shift, "zoom": self.zoom}

@@ -117,3 +117,64 @@ def test_fit_applies_augment_to_training_batches_only():
     np.testing.assert_array_equal(md.layers[2].W_, w_before)  # zero inputs: dW == 0
     with pytest.raises(TypeError, match="augment"):
         md.fit(x, y, augment="shift", verbose=0)
+
+
+def _affine(x, params):
+    from hat.kernels.augment import affine_images
+
+    out = np.full_like(x, np.nan)
+    affine_images(x, np.asarray(params, dtype=np.float64), out)
+    return out
+
+
+def test_affine_kernel_turns_shifts_and_scales_as_stated():
+    x = np.random.default_rng(2).random((2, 3, 5, 5)).astype(np.float32)
+    turn = np.deg2rad(90.0)
+    np.testing.assert_array_equal(_affine(x, [[1, 0, 0, 0]] * 2), x)  # identity
+    np.testing.assert_allclose(  # 90 degrees counter-clockwise, as np.rot90
+        _affine(x, [[np.cos(turn), np.sin(turn), 0, 0]] * 2), np.rot90(x, axes=(2, 3)), atol=1e-6
+    )
+    shifted = _affine(x, [[1, 0, 1, -2]] * 2)  # one down, two left: RandomShift's kernel
+    from hat.kernels.augment import shift_images
+
+    expected = np.empty_like(x)
+    shift_images(x, np.array([[1, -2]] * 2), expected)
+    np.testing.assert_array_equal(shifted, expected)
+    half = _affine(x, [[1, 0, 0.5, 0]] * 2)[:, :, 1:]  # half a pixel down: the mean of rows
+    np.testing.assert_allclose(half, (x[:, :, 1:] + x[:, :, :-1]) / 2, rtol=1e-6)
+    big = _affine(np.ones((1, 1, 5, 5), np.float32), [[0.5, 0, 0, 0]])  # scale 2: no edge
+    np.testing.assert_array_equal(big, 1)
+
+
+def test_random_affine_draws_within_its_bounds_and_is_repeatable():
+    from hat.preprocessing import RandomAffine
+
+    x = np.random.default_rng(1).random((64, 1, 9, 9), dtype=np.float32)
+    a = RandomAffine(15, shift=1.5, zoom=0.1)(x, np.random.default_rng(5)).copy()
+    b = RandomAffine(15, shift=1.5, zoom=0.1)(x, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, x) and np.isfinite(a).all()
+    np.testing.assert_array_equal(RandomAffine(0, shift=0)(x, np.random.default_rng(0)), x)
+    # A turn alone keeps the centre pixel of an odd-sized image.
+    turned = RandomAffine(30, shift=0)(x, np.random.default_rng(3))
+    np.testing.assert_allclose(turned[:, :, 4, 4], x[:, :, 4, 4], rtol=1e-6)
+    assert RandomAffine(5, 1, 0.2).get_config() == {"rotation": 5.0, "shift": 1.0, "zoom": 0.2}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rotation": -1}, "rotation must be a number in"),
+        ({"rotation": 200}, "rotation must be a number in"),
+        ({"shift": -0.5}, "shift must be a number >= 0"),
+        ({"zoom": 0.9}, "zoom must be a number in"),
+        ({"rotation": True}, "rotation must be"),
+    ],
+)
+def test_random_affine_rejects_bad_settings(kwargs, match):
+    from hat.preprocessing import RandomAffine
+
+    with pytest.raises(ValueError, match=match):
+        RandomAffine(**kwargs)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        RandomAffine()(np.zeros((2, 9)), np.random.default_rng(0))

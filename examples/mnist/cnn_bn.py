@@ -4,7 +4,9 @@ Conv 64 3x3 + BN + ReLU + MaxPool, Dense 150 + BN + ReLU, Dense 10; Adam, batch 
     python cnn_bn.py                   # 15 epochs with random shifts of up to 2 pixels
     python cnn_bn.py --epochs 3 --no-augment
 
-The learning rate follows a cosine from 1e-3 down to 1e-5 over the run.
+The learning rate follows a cosine from 3e-3 down to 3e-5 over the run. From 1e-3 the default
+run ended at 99.46-99.52% depending on the last bits of the arithmetic (seed 1515, 2026-11-23);
+from 3e-3 at 99.55%, and 3 epochs reach 99.46% instead of 99.31-99.36%.
 """
 
 import math
@@ -45,7 +47,7 @@ def main(argv=None) -> float:
     md = build_model()
     md.summary()
     steps = args.epochs * math.ceil(len(data[0]) / args.batch_size)
-    optimizer = Adam(lr=CosineDecay(1e-3, decay_steps=steps, alpha=0.01))
+    optimizer = Adam(lr=CosineDecay(3e-3, decay_steps=steps, alpha=0.01))
     augment = None if args.no_augment else RandomShift(2)
     return train(md, args, data, "cnn_bn", optimizer=optimizer, augment=augment)
 
