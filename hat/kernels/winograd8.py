@@ -4,8 +4,8 @@ The same computation as hat/kernels/winograd.py (read its docstring first), with
 for m = 4 outputs a side: 64 multiplications per 4 x 4 block against 400 for the direct
 product (6.25x), or 2.25x fewer than F(2x2, 5x5) on 6 x 6 tiles, and the transformed arrays V
 and M 2.25x smaller per output. The interpolation points are 0, 1, -1, 2, -2, 1/2, -1/2 and
-infinity (winograd.transforms(5, 8)); BT's entries are in sixteenths (the 21/4 and 17/4 of
-the well-known F(6, 3) transform). In float32 the results differ from im2col's by about
+infinity (winograd.transforms(5)); BT's entries are multiples of 1/4 (the 21/4 and 17/4
+of the well-known F(6, 3) transform). In float32 the results differ from im2col's by about
 1e-6 of each array's scale, like the 6 x 6 tiles.
 
 The kernels keep winograd.py's signatures, layouts ((64, channels, tiles), position
