@@ -143,7 +143,7 @@ def _a_rows(K, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5):
 
 
 @jit
-def _block_index(m, th, tw, ow, plane, nt):
+def block_index(m, th, tw, ow, plane, nt):
     """For each output pixel p of one image, where its value sits in a (4, 4, nt) block array
     [i, j, tile] viewed flat (add sample * th * tw for the sample): one table lookup per pixel
     instead of loops over tiles m wide, whose overhead cost 4 ns a pixel at m = 4."""
@@ -200,7 +200,7 @@ def planes_to_blocks(dy, y, f, act, alpha, index, per_sample, dz, flat):
 
 
 @jit
-def _tile_starts(rows, tw, wp, m):
+def tile_starts(rows, tw, wp, m):
     """Where each tile t = k * tw + tj starts in rows of tile rows k, each wp wide, flat."""
     start = np.empty(rows * tw, np.int64)
     for k in range(rows):
@@ -215,7 +215,7 @@ def input_tiles(xp, m, th, tw, V):
     ns, nc, wp = xp.shape[0], xp.shape[1], xp.shape[3]
     K, nk = _consts(xp), ns * th
     rows = np.empty((6, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row
-    start = _tile_starts(nk, tw, wp, m)
+    start = tile_starts(nk, tw, wp, m)
     for c in range(nc):
         for s in range(ns):
             for ti in range(th):
@@ -247,7 +247,7 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     K, zero = _consts(y), y.dtype.type(0.0)
     half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
     block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
-    flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
+    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
     for f in range(nf):
         for a in range(6):
             e = a * 6
@@ -274,7 +274,7 @@ def grad_tiles(dy, y, act, alpha, m, th, tw, ow, Mg, db):
     K = _consts(dy)
     dz = np.empty(plane, dy.dtype)
     block = np.zeros((4, 4, nt), dy.dtype)  # [i, j, t]; cells past the edge stay zero
-    flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
+    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
     half = np.empty((6, 4, nt), dy.dtype)  # [a, j, t]: A applied along i
     for f in range(nf):
         total = planes_to_blocks(dy, y, f, act, alpha, index, th * tw, dz, flat)
@@ -302,7 +302,7 @@ def input_grad_tiles(dV, m, th, tw, dxp):
     K, nk, zero = _consts(dxp), ns * th, dxp.dtype.type(0.0)
     h0, h1, h2, h3, h4, h5 = np.empty((6, nt), dxp.dtype)  # B applied along b, one a at a time
     rows = np.empty((6, nk * wp), dxp.dtype)  # [a, (s, ti, q)]: tiles laid back in rows
-    start = _tile_starts(nk, tw, wp, m)
+    start = tile_starts(nk, tw, wp, m)
     for c in range(nc):
         rows[:] = zero
         for a in range(6):

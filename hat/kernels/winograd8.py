@@ -17,7 +17,7 @@ different straight-line program, and numba does not inline the helpers that woul
 import numpy as np
 
 from hat.kernels.jit import jit
-from hat.kernels.winograd import _block_index, _tile_starts, blocks_to_planes, planes_to_blocks
+from hat.kernels.winograd import block_index, blocks_to_planes, planes_to_blocks, tile_starts
 
 TILE = 8
 
@@ -101,7 +101,7 @@ def input_tiles(xp, m, th, tw, V):
     ns, nc, wp = xp.shape[0], xp.shape[1], xp.shape[3]
     K, nk = _consts(xp), ns * th
     rows = np.empty((8, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row
-    start = _tile_starts(nk, tw, wp, m)
+    start = tile_starts(nk, tw, wp, m)
     for c in range(nc):
         for s in range(ns):
             for ti in range(th):
@@ -136,7 +136,7 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     K, zero = _consts(y), y.dtype.type(0.0)
     half = np.empty((8, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
     block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
-    flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
+    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
     for f in range(nf):
         for a in range(8):
             e = a * 8
@@ -163,7 +163,7 @@ def grad_tiles(dy, y, act, alpha, m, th, tw, ow, Mg, db):
     K = _consts(dy)
     dz = np.empty(plane, dy.dtype)
     block = np.zeros((4, 4, nt), dy.dtype)  # [i, j, t]; cells past the edge stay zero
-    flat, index = block.reshape(16 * nt), _block_index(m, th, tw, ow, plane, nt)
+    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
     half = np.empty((8, 4, nt), dy.dtype)  # [a, j, t]: A applied along i
     for f in range(nf):
         total = planes_to_blocks(dy, y, f, act, alpha, index, th * tw, dz, flat)
@@ -192,7 +192,7 @@ def input_grad_tiles(dV, m, th, tw, dxp):
     h = np.empty((8, nt), dxp.dtype)  # B applied along b, one a at a time
     h0, h1, h2, h3, h4, h5, h6, h7 = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
     rows = np.empty((8, nk * wp), dxp.dtype)  # [a, (s, ti, q)]: tiles laid back in rows
-    start = _tile_starts(nk, tw, wp, m)
+    start = tile_starts(nk, tw, wp, m)
     for c in range(nc):
         rows[:] = zero
         for a in range(8):

@@ -190,13 +190,44 @@ class Conv2D(WeightedLayer):
         return (spec.code if fused else LINEAR), fused
 
     def forward(self, x, training):
-        from hat.kernels import conv
-
         (code, fused), alpha = self._fused_activation(), self.activation.alpha
         if self._winograd is not None:
             z = conv_winograd.forward(self, x, training, code, alpha)
-            self._y, self._saved = (z, None) if fused else activate(self.activation, z)
-            return self._y
+        else:
+            z = self._im2col_forward(x, training, code, alpha)
+        self._y, self._saved = (z, None) if fused else activate(self.activation, z)
+        return self._y
+
+    def backward(self, dy, preactivation: bool = False):
+        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+        dy = np.ascontiguousarray(dy)
+        n, f, oh, ow = dy.shape
+        (code, fused), alpha = self._fused_activation(), self.activation.alpha
+        if preactivation:
+            code = LINEAR
+        elif not fused:
+            dz = self._buffer("dz", dy.shape, dy.dtype)
+            dy = activation_grad(self.activation, self._y, self._saved, dy, dz)
+        dy3, y3 = dy.reshape(n, f, oh * ow), self._y.reshape(n, f, oh * ow)
+        want_w = "W" in self.trainable_params
+        # Per-chunk partial sums, added in chunk order below: the same bits whichever thread
+        # ran which chunk.
+        nb = f if "b" in self.trainable_params else 0
+        db_parts = self._buffer("db_parts", (len(self._chunks), nb), dy.dtype)
+        dx = self._buffer("dx", self._x_shape, dy.dtype) if self.needs_input_grad else None
+        if self._winograd is not None:
+            conv_winograd.backward(self, dy3, y3, code, alpha, db_parts, want_w, dx)
+        else:
+            self._im2col_backward(dy3, y3, code, alpha, db_parts, want_w, dx)
+        if nb:
+            np.sum(db_parts, axis=0, out=self.grads["b"])
+        return dx
+
+    def _im2col_forward(self, x, training, code, alpha):
+        """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the
+        activation applied only when fused (code; else LINEAR)."""
+        from hat.kernels import conv
+
         n, c, h, w = x.shape
         top, bottom, left, right = self.pads
         padded = bool(top or bottom or left or right)
@@ -233,59 +264,39 @@ class Conv2D(WeightedLayer):
 
         parallel_for(task, len(chunks))
         self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
-        self._y, self._saved = (z, None) if fused else activate(self.activation, z)
-        return self._y
+        return z
 
-    def backward(self, dy, preactivation: bool = False):
-        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+    def _im2col_backward(self, dy3, y3, code, alpha, db_parts, want_w, dx):
+        """dL/dx into dx (None: not wanted), dL/dW into grads["W"] if want_w, the bias's
+        per-chunk sums into db_parts; dy3, y3: (N, F, OH * OW)."""
         from hat.kernels import conv
 
-        dy = np.ascontiguousarray(dy)
-        n, f, oh, ow = dy.shape
-        plane, kh, kw = oh * ow, self.n_row, self.n_col
-        _, c, h, w = self._x_shape
-        ckk = c * kh * kw
-        (code, fused), alpha = self._fused_activation(), self.activation.alpha
-        if preactivation:
-            code = LINEAR
-        elif not fused:
-            dz = self._buffer("dz", dy.shape, dy.dtype)
-            dy = activation_grad(self.activation, self._y, self._saved, dy, dz)
-        dy3, y3 = dy.reshape(n, f, plane), self._y.reshape(n, f, plane)
+        n, f, plane = dy3.shape
+        (oh, ow), kh, kw = self.out_hw, self.n_row, self.n_col
+        ckk = self._x_shape[1] * kh * kw
         chunks, W2 = self._chunks, self.params["W"].reshape(f, ckk)
         kept = self._cols  # forward(training=True)'s columns, or None
-        want_w, want_x = "W" in self.trainable_params, self.needs_input_grad
-        # Per-chunk partial sums, added in chunk order below: the same bits whichever thread
-        # ran which chunk.
-        nb = f if "b" in self.trainable_params else 0
-        db_parts = self._buffer("db_parts", (len(chunks), nb), dy.dtype)
-        dx = self._buffer("dx", self._x_shape, dy.dtype) if want_x else None
-        if self._winograd is not None:
-            conv_winograd.backward(self, dy3, y3, code, alpha, db_parts, want_w, dx)
-            if nb:
-                np.sum(db_parts, axis=0, out=self.grads["b"])
-            return dx
-        dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy.dtype)
+        dW_parts = self._buffer("dW_parts", (len(chunks), f, ckk) if want_w else (0,), dy3.dtype)
         top, bottom, left, right = self.pads
         padded = bool(top or bottom or left or right)
         xp = self._xp
-        if want_x and padded:
-            dxp = self._buffer("dxp", xp.shape, dy.dtype)
+        if dx is not None and padded:
+            dxp = self._buffer("dxp", xp.shape, dy3.dtype)
 
         def task(t):
             i = len(chunks) - 1 - t  # last first: forward wrote its columns last (in cache)
             s0, s1 = chunks[i]
             m = (s1 - s0) * plane
-            dzt = self._scratch("zt", (f, m), dy.dtype)  # (F, n*P)
+            dzt = self._scratch("zt", (f, m), dy3.dtype)  # (F, n*P)
             conv.nchw_to_rows(dy3[s0:s1], y3[s0:s1], code, alpha, dzt, db_parts[i])
             if kept is not None:
                 cols = kept[ckk * s0 * plane : ckk * s1 * plane].reshape(ckk, m)
             else:  # forward ran in inference mode: build the columns again
-                cols = self._scratch("cols", (ckk, m), dy.dtype)
+                cols = self._scratch("cols", (ckk, m), dy3.dtype)
                 conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
             if want_w:
                 np.matmul(dzt, cols.T, out=dW_parts[i])
-            if want_x:
+            if dx is not None:
                 np.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
                 if padded:
                     conv.col2im(cols, kh, kw, *self.strides, oh, ow, dxp[s0:s1])
@@ -296,9 +307,6 @@ class Conv2D(WeightedLayer):
         parallel_for(task, len(chunks))
         if want_w:
             np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(f, ckk))
-        if nb:
-            np.sum(db_parts, axis=0, out=self.grads["b"])
-        return dx
 
     def get_config(self):
         return {

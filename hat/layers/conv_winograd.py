@@ -25,21 +25,20 @@ CHUNK_BYTES = 4 << 20
 
 class Geometry:
     """Tiles of one Winograd layer: m x m outputs per n x n input tile, th x tw tiles an image,
-    the kernels for that tile size, and the weight transform G in the layer's dtype (the
-    kernels have AT and BT written out)."""
+    the kernels for that tile size, and the weight transform as kron(G, G) in the layer's
+    dtype (the kernels have AT and BT written out)."""
 
     def __init__(self, r: int, out_hw: tuple[int, int], dtype):
         self.n = winograd.KERNEL_TILES[r]
         self.kernels = _KERNELS[self.n]
-        G = winograd.transforms(r)[1]
         self.m = self.n - r + 1
         self.th, self.tw = (-(-size // self.m) for size in out_hw)
         # The padded input every tile lies inside: (th - 1) * m + n rows.
         self.padded_hw = ((self.th - 1) * self.m + self.n, (self.tw - 1) * self.m + self.n)
-        self.G = G.astype(dtype)
         # (G W G^T)[a, b] = sum_kl G[a, k] G[b, l] W[k, l]: the weight transform and its
         # adjoint as one GEMM each with kron(G, G) (n * n, r * r), instead of two stacked
         # small products per (f, c) block (0.38 ms a step for 32 x 16 blocks, 0.05 this way).
+        G = winograd.transforms(r)[1]
         self.GG = np.kron(G, G).astype(dtype)
 
     def weights_to_tiles(self, layer, W) -> np.ndarray:
@@ -60,7 +59,7 @@ class Geometry:
 
     def chunks(self, n: int, channels: int) -> list[tuple[int, int]]:
         """(start, stop) of the batch's chunks: shapes only, never the thread count."""
-        return chunks_of(n, self.per_sample(channels) * self.G.itemsize, CHUNK_BYTES)
+        return chunks_of(n, self.per_sample(channels) * self.GG.itemsize, CHUNK_BYTES)
 
 
 def _padded(layer, x, s0, s1, geo: Geometry) -> np.ndarray:
