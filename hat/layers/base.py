@@ -8,6 +8,15 @@
 - backward(dy) -> dx writes `grads` in place (same keys as `params`) and returns dL/dx, or
   None when the model has set `needs_input_grad = False` (the first layer).
 - get_config() -> dict: type(layer)(**layer.get_config()) rebuilds the layer.
+
+Layers with several inputs (merge layers, Lambda, a recurrent layer given [x, mask]) set
+`n_inputs` (None: any number of at least two); their forward takes the list of inputs and their
+backward returns a list of input gradients, None for an input that has none (a mask).
+
+Masks: a layer whose class sets `supports_masking = True` receives `forward(x, training,
+mask=mask)`, mask None or a (batch, time) array with 1 on real steps, and reports the mask of
+its output through `compute_mask(x, mask)` (by default: passed through if it supports masks,
+else dropped).
 """
 
 import numpy as np
@@ -22,6 +31,8 @@ class Layer:
     """Base class of every layer; subclasses keep the contract in this module's docstring."""
 
     registry: dict[str, type] = {}  # class name -> class, to rebuild models from files
+    n_inputs: int | None = 1  # None: a list of any length >= 2 (see the module docstring)
+    supports_masking = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -53,6 +64,10 @@ class Layer:
 
     def get_config(self) -> dict:
         return {"name": self.name}
+
+    def compute_mask(self, x, mask):
+        """The mask of this layer's output, given its input and the input's mask."""
+        return mask if self.supports_masking else None
 
     # -- shared machinery ------------------------------------------------------------------
     def setup(self, input_shape: tuple, rng: np.random.Generator, dtype=np.float32) -> tuple:
