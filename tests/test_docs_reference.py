@@ -28,6 +28,7 @@ PUBLIC_MODULES = (
     "hat",
     "hat.activations",
     "hat.backend",
+    "hat.backend.tape",
     "hat.callbacks",
     "hat.datasets",
     "hat.datasets.mnist",
@@ -55,6 +56,10 @@ PUBLIC_MODULES = (
 # module (hat.callbacks' submodules) or are internal machinery. A prefix covers a package.
 INTERNAL_MODULES = (
     "hat.kernels",
+    "hat.backend.common",
+    "hat.backend.nn_ops",
+    "hat.backend.ops",
+    "hat.backend.shape_ops",
     "hat.training",
     "hat.checks",
     "hat.legacy",

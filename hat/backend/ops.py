@@ -1,0 +1,723 @@
+"""Arithmetic, comparisons, elementwise functions, reductions and products: each a numpy
+forward and, beside it, the VJP of each input (see hat.backend.tape). On plain arrays an op is
+numpy and records nothing."""
+
+import numpy as np
+
+from hat.backend.common import _FLOATX
+from hat.backend.tape import Variable, record, value
+
+
+# -- argument checks, shared by every op ------------------------------------------------------
+def operand(x, op: str, arg: str = "x"):
+    """`x` as an op takes it: a Variable, a numeric array or a Python/numpy number.
+
+    Python numbers stay Python numbers, so that `v * 2.0` keeps a float32 `v` float32 (numpy
+    treats them as weak, where a 0-d float64 array would promote).
+
+    Args:
+        x (object): the argument received.
+        op (str): the op's name, for the message.
+        arg (str, default "x"): the argument's name, for the message.
+
+    Returns:
+        Variable | numpy.ndarray | number: `x`, lists and tuples made arrays.
+
+    Raises:
+        TypeError: `x` is not numeric (a string, None, an object array...).
+    """
+    if isinstance(x, (Variable, int, float, np.number, np.bool_)):
+        return x
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        return x
+    if isinstance(x, (list, tuple)):
+        try:
+            array = np.asarray(x)
+        except ValueError:
+            array = None
+        if array is not None and array.dtype.kind in "biuf":
+            return array
+    text = repr(x)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    raise TypeError(
+        f"K.{op}: {arg} must be a numeric array, a number or a symbolic Variable; "
+        f"got {type(x).__name__} {text}"
+    )
+
+
+def reduced_axes(axis, ndim: int, op: str) -> tuple:
+    """`axis` as a sorted tuple of non-negative axes (all of them for None).
+
+    Args:
+        axis (None | int | tuple | list): the axes an op reduces.
+        ndim (int): the number of axes of its input.
+        op (str): the op's name, for the message.
+
+    Returns:
+        tuple: the axes.
+
+    Raises:
+        TypeError: `axis` is not None, an int or a sequence of ints.
+        ValueError: an axis is out of range or repeated.
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in items):
+        raise TypeError(f"K.{op}: axis must be None, an int or a tuple of ints; got {axis!r}")
+    axes = []
+    for a in items:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"K.{op}: axis {a} is out of range for an input with {ndim} axes")
+        axes.append(int(a) % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"K.{op}: axis {axis!r} repeats an axis")
+    return tuple(sorted(axes))
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """`g` summed over the axes that broadcasting added to an input of `shape`.
+
+    Args:
+        g (numpy.ndarray): a gradient shaped as a broadcast result.
+        shape (tuple): the shape of the input before broadcasting.
+
+    Returns:
+        numpy.ndarray: the gradient of that input, of `shape`.
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return np.reshape(g.sum(axis=axes, keepdims=True), shape)
+
+
+def _kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape of a reduction with keepdims=True."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _binary(op: str, x, y, result, dx, dy):
+    """Record an elementwise op of two broadcast inputs; dx, dy give unreduced gradients."""
+    xs, ys = np.shape(value(x)), np.shape(value(y))
+    return record(
+        op,
+        result,
+        ((x, lambda g: unbroadcast(dx(g), xs)), (y, lambda g: unbroadcast(dy(g), ys))),
+    )
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+def add(x, y):
+    """x + y, broadcast.
+
+    Args:
+        x (array-like | Variable): the first term.
+        y (array-like | Variable): the second term.
+
+    Returns:
+        numpy.ndarray | Variable: the sum.
+    """
+    x, y = operand(x, "add", "x"), operand(y, "add", "y")
+    return _binary("add", x, y, value(x) + value(y), lambda g: g, lambda g: g)
+
+
+def subtract(x, y):
+    """x - y, broadcast.
+
+    Args:
+        x (array-like | Variable): the minuend.
+        y (array-like | Variable): the subtrahend.
+
+    Returns:
+        numpy.ndarray | Variable: the difference.
+    """
+    x, y = operand(x, "subtract", "x"), operand(y, "subtract", "y")
+    return _binary("subtract", x, y, value(x) - value(y), lambda g: g, lambda g: -g)
+
+
+def multiply(x, y):
+    """x * y elementwise, broadcast.
+
+    Args:
+        x (array-like | Variable): the first factor.
+        y (array-like | Variable): the second factor.
+
+    Returns:
+        numpy.ndarray | Variable: the product.
+    """
+    x, y = operand(x, "multiply", "x"), operand(y, "multiply", "y")
+    xv, yv = value(x), value(y)
+    return _binary("multiply", x, y, xv * yv, lambda g: g * yv, lambda g: g * xv)
+
+
+def divide(x, y):
+    """x / y elementwise, broadcast.
+
+    Args:
+        x (array-like | Variable): the numerator.
+        y (array-like | Variable): the denominator.
+
+    Returns:
+        numpy.ndarray | Variable: the quotient.
+    """
+    x, y = operand(x, "divide", "x"), operand(y, "divide", "y")
+    xv, yv = value(x), value(y)
+    z = xv / yv
+    return _binary("divide", x, y, z, lambda g: g / yv, lambda g: -g * z / yv)
+
+
+def power(x, a):
+    """x ** a elementwise, broadcast (Hat's argument names).
+
+    The gradient with respect to a Variable exponent is x**a log(x), defined for x > 0.
+
+    Args:
+        x (array-like | Variable): the base.
+        a (array-like | Variable | float): the exponent.
+
+    Returns:
+        numpy.ndarray | Variable: the power.
+    """
+    x, a = operand(x, "power", "x"), operand(a, "power", "a")
+    xv, av = value(x), value(a)
+    z = xv**av
+    return _binary(
+        "power", x, a, z, lambda g: g * av * xv ** (av - 1), lambda g: g * z * np.log(xv)
+    )
+
+
+def negative(x):
+    """-x.
+
+    Args:
+        x (array-like | Variable): the input.
+
+    Returns:
+        numpy.ndarray | Variable: its negation.
+    """
+    x = operand(x, "negative")
+    return record("negative", -value(x), ((x, lambda g: -g),))
+
+
+def maximum(x, y):
+    """The elementwise maximum of x and y, broadcast; on a tie the gradient goes to x.
+
+    Args:
+        x (array-like | Variable): the first input.
+        y (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: the larger of each pair.
+    """
+    x, y = operand(x, "maximum", "x"), operand(y, "maximum", "y")
+    xv, yv = value(x), value(y)
+    return _binary(
+        "maximum", x, y, np.maximum(xv, yv), lambda g: g * (xv >= yv), lambda g: g * (xv < yv)
+    )
+
+
+def minimum(x, y):
+    """The elementwise minimum of x and y, broadcast; on a tie the gradient goes to x.
+
+    Args:
+        x (array-like | Variable): the first input.
+        y (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: the smaller of each pair.
+    """
+    x, y = operand(x, "minimum", "x"), operand(y, "minimum", "y")
+    xv, yv = value(x), value(y)
+    return _binary(
+        "minimum", x, y, np.minimum(xv, yv), lambda g: g * (xv <= yv), lambda g: g * (xv > yv)
+    )
+
+
+# -- comparisons: 0/1 floats, as Theano's, with no gradient ------------------------------------
+def _compare(op: str, ufunc, a, b):
+    a, b = operand(a, op, "a"), operand(b, op, "b")
+    av, bv = value(a), value(b)
+    dtype = np.result_type(av, bv)
+    result = ufunc(av, bv).astype(dtype if dtype.kind == "f" else _FLOATX)
+    return record(op, result, ((a, None), (b, None)))
+
+
+def eq(a, b):
+    """1.0 where a == b, else 0.0 (broadcast); no gradient.
+
+    Args:
+        a (array-like | Variable): the first input.
+        b (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
+    """
+    return _compare("eq", np.equal, a, b)
+
+
+def neq(a, b):
+    """1.0 where a != b, else 0.0 (broadcast); no gradient.
+
+    Args:
+        a (array-like | Variable): the first input.
+        b (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
+    """
+    return _compare("neq", np.not_equal, a, b)
+
+
+def gt(a, b):
+    """1.0 where a > b, else 0.0 (broadcast); no gradient.
+
+    Args:
+        a (array-like | Variable): the first input.
+        b (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
+    """
+    return _compare("gt", np.greater, a, b)
+
+
+def lt(a, b):
+    """1.0 where a < b, else 0.0 (broadcast); no gradient.
+
+    Args:
+        a (array-like | Variable): the first input.
+        b (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
+    """
+    return _compare("lt", np.less, a, b)
+
+
+def ge(a, b):
+    """1.0 where a >= b, else 0.0 (broadcast); no gradient.
+
+    Args:
+        a (array-like | Variable): the first input.
+        b (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
+    """
+    return _compare("ge", np.greater_equal, a, b)
+
+
+def le(a, b):
+    """1.0 where a <= b, else 0.0 (broadcast); no gradient.
+
+    Args:
+        a (array-like | Variable): the first input.
+        b (array-like | Variable): the second input.
+
+    Returns:
+        numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
+    """
+    return _compare("le", np.less_equal, a, b)
+
+
+# -- elementwise functions --------------------------------------------------------------------
+def exp(x):
+    """e ** x elementwise.
+
+    Args:
+        x (array-like | Variable): the input.
+
+    Returns:
+        numpy.ndarray | Variable: the exponential.
+    """
+    x = operand(x, "exp")
+    y = np.exp(value(x))
+    return record("exp", y, ((x, lambda g: g * y),))
+
+
+def log(x):
+    """The natural logarithm, elementwise.
+
+    Args:
+        x (array-like | Variable): the input (positive).
+
+    Returns:
+        numpy.ndarray | Variable: the logarithm.
+    """
+    x = operand(x, "log")
+    xv = value(x)
+    return record("log", np.log(xv), ((x, lambda g: g / xv),))
+
+
+def sqrt(x):
+    """The square root, elementwise.
+
+    Args:
+        x (array-like | Variable): the input (non-negative).
+
+    Returns:
+        numpy.ndarray | Variable: the square root.
+    """
+    x = operand(x, "sqrt")
+    y = np.sqrt(value(x))
+    return record("sqrt", y, ((x, lambda g: g / (2 * y)),))
+
+
+def sqr(x):
+    """x ** 2 elementwise (Hat's name).
+
+    Args:
+        x (array-like | Variable): the input.
+
+    Returns:
+        numpy.ndarray | Variable: the square.
+    """
+    x = operand(x, "sqr")
+    xv = value(x)
+    return record("sqr", np.square(xv), ((x, lambda g: 2 * g * xv),))
+
+
+def abs(x):
+    """|x| elementwise; the gradient at 0 is 0.
+
+    Args:
+        x (array-like | Variable): the input.
+
+    Returns:
+        numpy.ndarray | Variable: the absolute value.
+    """
+    x = operand(x, "abs")
+    xv = value(x)
+    return record("abs", np.abs(xv), ((x, lambda g: g * np.sign(xv)),))
+
+
+def clip(x, min_, max_):
+    """x limited to [min_, max_] (Hat's argument names); None leaves a side open.
+
+    The gradient passes where min_ <= x <= max_; a Variable bound gets it where x lies beyond.
+
+    Args:
+        x (array-like | Variable): the input.
+        min_ (array-like | Variable | float | None): the lower bound.
+        max_ (array-like | Variable | float | None): the upper bound.
+
+    Returns:
+        numpy.ndarray | Variable: the clipped values.
+    """
+    x = operand(x, "clip")
+    lo = None if min_ is None else operand(min_, "clip", "min_")
+    hi = None if max_ is None else operand(max_, "clip", "max_")
+    xv, lov, hiv = value(x), value(lo), value(hi)
+    y = np.clip(xv, lov, hiv)
+    xs = np.shape(xv)
+
+    def dx(g):
+        inside = np.ones(xs, bool) if lo is None else xv >= lov
+        if hi is not None:
+            inside = inside & (xv <= hiv)
+        return unbroadcast(g * inside, xs)
+
+    return record(
+        "clip",
+        y,
+        (
+            (x, dx),
+            (lo, lambda g: unbroadcast(g * (xv < lov), np.shape(lov))),
+            (hi, lambda g: unbroadcast(g * (xv > hiv), np.shape(hiv))),
+        ),
+    )
+
+
+def switch(condition, then_expression, else_expression):
+    """Elementwise choice, as numpy's `where`: then_expression where condition is true.
+
+    The condition has no gradient; each branch gets the gradient where it was chosen.
+
+    Args:
+        condition (array-like | Variable): nonzero where the first branch is taken.
+        then_expression (array-like | Variable): the values where condition holds.
+        else_expression (array-like | Variable): the values elsewhere.
+
+    Returns:
+        numpy.ndarray | Variable: the chosen values, broadcast.
+    """
+    c = operand(condition, "switch", "condition")
+    a = operand(then_expression, "switch", "then_expression")
+    b = operand(else_expression, "switch", "else_expression")
+    cv, av, bv = value(c) != 0, value(a), value(b)
+    y = np.where(cv, av, bv)
+    return record(
+        "switch",
+        y,
+        (
+            (c, None),
+            (a, lambda g: unbroadcast(np.where(cv, g, 0), np.shape(av))),
+            (b, lambda g: unbroadcast(np.where(cv, 0, g), np.shape(bv))),
+        ),
+    )
+
+
+def cast(x, type):
+    """x as dtype `type`; differentiable from float to float, constant otherwise.
+
+    Args:
+        x (array-like | Variable): the input.
+        type (str | numpy.dtype): the dtype ('float32', 'int64', ...).
+
+    Returns:
+        numpy.ndarray | Variable: the cast values.
+
+    Raises:
+        TypeError: `type` is not a numpy dtype.
+    """
+    x = operand(x, "cast")
+    try:
+        dtype = np.dtype(type)
+    except TypeError:
+        raise TypeError(
+            f"K.cast: type must be a numpy dtype such as 'float32'; got {type!r}"
+        ) from None
+    xv = np.asarray(value(x))
+    differentiable = dtype.kind == "f" and xv.dtype.kind == "f"
+    return record("cast", xv.astype(dtype), ((x, (lambda g: g) if differentiable else None),))
+
+
+# -- reductions -------------------------------------------------------------------------------
+def sum(x, axis=None, keepdims: bool = False):
+    """The sum over `axis`.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the sum.
+    """
+    x = operand(x, "sum")
+    xv = np.asarray(value(x))
+    axes = reduced_axes(axis, xv.ndim, "sum")
+    kept = _kept_shape(xv.shape, axes)
+    y = np.sum(xv, axis=axes, keepdims=keepdims)
+    return record("sum", y, ((x, lambda g: np.broadcast_to(np.reshape(g, kept), xv.shape)),))
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """The mean over `axis`.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the mean.
+    """
+    x = operand(x, "mean")
+    xv = np.asarray(value(x))
+    axes = reduced_axes(axis, xv.ndim, "mean")
+    kept = _kept_shape(xv.shape, axes)
+    count = int(np.prod([xv.shape[a] for a in axes]))
+    y = np.mean(xv, axis=axes, keepdims=keepdims)
+    return record(
+        "mean", y, ((x, lambda g: np.broadcast_to(np.reshape(g, kept) / count, xv.shape)),)
+    )
+
+
+def _grouped(xv: np.ndarray, axes: tuple) -> np.ndarray:
+    """xv with the reduced axes moved last and merged into one: (kept..., reduced)."""
+    moved = np.moveaxis(xv, axes, tuple(range(xv.ndim - len(axes), xv.ndim)))
+    return moved.reshape(moved.shape[: xv.ndim - len(axes)] + (-1,))
+
+
+def _ungrouped(grouped: np.ndarray, xv: np.ndarray, axes: tuple) -> np.ndarray:
+    """The inverse of _grouped, for an array of grouped's shape."""
+    kept = [n for i, n in enumerate(xv.shape) if i not in axes]
+    moved = grouped.reshape(tuple(kept) + tuple(xv.shape[a] for a in axes))
+    return np.moveaxis(moved, tuple(range(xv.ndim - len(axes), xv.ndim)), axes)
+
+
+def _extremum(op: str, reduce, arg, x, axis, keepdims):
+    x = operand(x, op)
+    xv = np.asarray(value(x))
+    axes = reduced_axes(axis, xv.ndim, op)
+    y = reduce(xv, axis=axes, keepdims=keepdims)
+
+    def dx(g):
+        flat = _grouped(xv, axes)  # (kept..., reduced)
+        first = arg(flat, axis=-1)[..., None]  # the first extremum of each group
+        gflat = np.zeros(flat.shape, np.result_type(g))
+        np.put_along_axis(gflat, first, np.reshape(g, first.shape), axis=-1)
+        return _ungrouped(gflat, xv, axes)
+
+    return record(op, y, ((x, dx),))
+
+
+def max(x, axis=None, keepdims: bool = False):
+    """The maximum over `axis`; the gradient goes to the first maximum of each group.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the maximum.
+    """
+    return _extremum("max", np.max, np.argmax, x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False):
+    """The minimum over `axis`; the gradient goes to the first minimum of each group.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the minimum.
+    """
+    return _extremum("min", np.min, np.argmin, x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims: bool = False):
+    """The product over `axis`; the gradient is exact where entries are zero.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the product.
+    """
+    x = operand(x, "prod")
+    xv = np.asarray(value(x))
+    axes = reduced_axes(axis, xv.ndim, "prod")
+    y = np.prod(xv, axis=axes, keepdims=keepdims)
+
+    def dx(g):
+        flat = _grouped(xv, axes)
+        ones = np.ones(flat.shape[:-1] + (1,), flat.dtype)
+        # d prod / d x_k = (product of the entries before k) * (product of those after k)
+        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        gflat = np.reshape(g, flat.shape[:-1] + (1,)) * before * after
+        return _ungrouped(gflat, xv, axes)
+
+    return record("prod", y, ((x, dx),))
+
+
+def var(x, axis=None, keepdims: bool = False):
+    """The variance over `axis` (divided by the count, as Theano and numpy).
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the variance.
+    """
+    x = operand(x, "var")
+    if not isinstance(x, Variable):
+        return np.var(x, axis=reduced_axes(axis, np.ndim(x), "var"), keepdims=keepdims)
+    centred = subtract(x, mean(x, axis, keepdims=True))
+    return mean(sqr(centred), axis, keepdims)
+
+
+def std(x, axis=None, keepdims: bool = False):
+    """The standard deviation over `axis` (the square root of `var`).
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int | tuple, default None): the axes to reduce; None for all.
+        keepdims (bool, default False): keep the reduced axes with length 1.
+
+    Returns:
+        numpy.ndarray | Variable: the standard deviation.
+    """
+    x = operand(x, "std")
+    if not isinstance(x, Variable):
+        return np.std(x, axis=reduced_axes(axis, np.ndim(x), "std"), keepdims=keepdims)
+    return sqrt(var(x, axis, keepdims))
+
+
+def _arg_extremum(op: str, fn, x, axis):
+    x = operand(x, op)
+    xv = np.asarray(value(x))
+    if axis is not None:
+        axis = reduced_axes(axis, xv.ndim, op)
+        if len(axis) != 1:
+            raise TypeError(f"K.{op}: axis must be None or one int; got {axis!r}")
+        axis = axis[0]
+    return record(op, np.asarray(fn(xv, axis=axis)), ((x, None),))
+
+
+def argmax(x, axis=None):
+    """The index of the first maximum along `axis` (of the flattened x for None); no gradient.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int, default None): the axis to search.
+
+    Returns:
+        numpy.ndarray | Variable: int64 indices.
+    """
+    return _arg_extremum("argmax", np.argmax, x, axis)
+
+
+def argmin(x, axis=None):
+    """The index of the first minimum along `axis` (of the flattened x for None); no gradient.
+
+    Args:
+        x (array-like | Variable): the input.
+        axis (None | int, default None): the axis to search.
+
+    Returns:
+        numpy.ndarray | Variable: int64 indices.
+    """
+    return _arg_extremum("argmin", np.argmin, x, axis)
+
+
+# -- products ---------------------------------------------------------------------------------
+def dot(X, Y):
+    """numpy's dot product, for X of any rank and Y of rank 0, 1 or 2 (Hat's argument names).
+
+    On Variables, `X @ Y` is this op too (the same as numpy's matmul for these ranks).
+
+    Args:
+        X (array-like | Variable): the left operand, (..., k).
+        Y (array-like | Variable): the right operand, (k,) or (k, m).
+
+    Returns:
+        numpy.ndarray | Variable: X·Y, (...) or (..., m).
+
+    Raises:
+        ValueError: Y has more than 2 axes while an operand is a Variable.
+    """
+    X, Y = operand(X, "dot", "X"), operand(Y, "dot", "Y")
+    xv, yv = np.asarray(value(X)), np.asarray(value(Y))
+    z = np.dot(xv, yv)
+    if not isinstance(X, Variable) and not isinstance(Y, Variable):
+        return z
+    if xv.ndim == 0 or yv.ndim == 0:
+        return multiply(X, Y)
+    if yv.ndim > 2:
+        raise ValueError(
+            f"K.dot: Y has shape {yv.shape}; on Variables Y must have 1 or 2 axes "
+            "(reshape, or use K.sum(X * Y, axis))"
+        )
+    rows = xv.reshape(-1, xv.shape[-1])  # (prod(...), k)
+
+    def dX(g):
+        return np.multiply.outer(g, yv) if yv.ndim == 1 else g @ yv.T
+
+    def dY(g):
+        return rows.T @ np.reshape(g, (rows.shape[0],) + yv.shape[1:])
+
+    return record("dot", z, ((X, dX), (Y, dY)))
