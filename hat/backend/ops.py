@@ -412,11 +412,11 @@ def clip(x, min_, max_):
     hi = None if max_ is None else operand(max_, "clip", "max_")
     xv, lov, hiv = value(x), value(lo), value(hi)
     y = np.clip(xv, lov, hiv)
-    xs = np.shape(xv)
+    xs, open_below, open_above = np.shape(xv), lo is None, hi is None
 
-    def dx(g):
-        inside = np.ones(xs, bool) if lo is None else xv >= lov
-        if hi is not None:
+    def dx(g):  # captures no Variable, so the tape holds no reference cycle
+        inside = np.ones(xs, bool) if open_below else xv >= lov
+        if not open_above:
             inside = inside & (xv <= hiv)
         return unbroadcast(g * inside, xs)
 

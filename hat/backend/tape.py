@@ -29,6 +29,8 @@ class Variable:
 
     Operators (+ - * / ** and unary -, comparisons, indexing) are K ops, so they record too;
     with `__array_ufunc__ = None`, numpy hands `array + variable` to the Variable as well.
+    numpy functions that call a method (np.sum, np.mean, np.max, np.min, np.reshape,
+    np.transpose) work; numpy's ufuncs (np.exp(v)) raise a TypeError: use K.exp.
     """
 
     __slots__ = ("value", "_tape", "_index", "_op")
@@ -175,64 +177,76 @@ class Variable:
     def __getitem__(self, index):
         return _ops().getitem(self, index)
 
-    # -- numpy-style methods, for expressions written as on arrays --------------------------------
-    def sum(self, axis=None, keepdims: bool = False) -> "Variable":
-        """`K.sum(self, axis, keepdims)`.
+    # -- numpy-style methods: also what np.sum(v), np.mean(v), np.reshape(v, ...) call --------
+    def sum(self, axis=None, dtype=None, out=None, keepdims: bool = False) -> "Variable":
+        """`K.sum(self, axis, keepdims)`; np.sum(variable) comes here too.
 
         Args:
             axis (None | int | tuple, default None): the axes to reduce; None for all.
+            dtype (str | None, default None): cast the result to this dtype.
+            out (None, default None): numpy's output argument; must be None.
             keepdims (bool, default False): keep the reduced axes with length 1.
 
         Returns:
             Variable: the sum.
         """
-        return _ops().sum(self, axis, keepdims)
+        return _reduced(_ops().sum, self, axis, dtype, out, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> "Variable":
-        """`K.mean(self, axis, keepdims)`.
+    def mean(self, axis=None, dtype=None, out=None, keepdims: bool = False) -> "Variable":
+        """`K.mean(self, axis, keepdims)`; np.mean(variable) comes here too.
 
         Args:
             axis (None | int | tuple, default None): the axes to reduce; None for all.
+            dtype (str | None, default None): cast the result to this dtype.
+            out (None, default None): numpy's output argument; must be None.
             keepdims (bool, default False): keep the reduced axes with length 1.
 
         Returns:
             Variable: the mean.
         """
-        return _ops().mean(self, axis, keepdims)
+        return _reduced(_ops().mean, self, axis, dtype, out, keepdims)
 
-    def max(self, axis=None, keepdims: bool = False) -> "Variable":
-        """`K.max(self, axis, keepdims)`.
+    def max(self, axis=None, out=None, keepdims: bool = False) -> "Variable":
+        """`K.max(self, axis, keepdims)`; np.max(variable) comes here too.
 
         Args:
             axis (None | int | tuple, default None): the axes to reduce; None for all.
+            out (None, default None): numpy's output argument; must be None.
             keepdims (bool, default False): keep the reduced axes with length 1.
 
         Returns:
             Variable: the maximum.
         """
-        return _ops().max(self, axis, keepdims)
+        return _reduced(_ops().max, self, axis, None, out, keepdims)
 
-    def min(self, axis=None, keepdims: bool = False) -> "Variable":
-        """`K.min(self, axis, keepdims)`.
+    def min(self, axis=None, out=None, keepdims: bool = False) -> "Variable":
+        """`K.min(self, axis, keepdims)`; np.min(variable) comes here too.
 
         Args:
             axis (None | int | tuple, default None): the axes to reduce; None for all.
+            out (None, default None): numpy's output argument; must be None.
             keepdims (bool, default False): keep the reduced axes with length 1.
 
         Returns:
             Variable: the minimum.
         """
-        return _ops().min(self, axis, keepdims)
+        return _reduced(_ops().min, self, axis, None, out, keepdims)
 
-    def reshape(self, *shape) -> "Variable":
+    def reshape(self, *shape, order: str = "C") -> "Variable":
         """`K.reshape(self, shape)`; the shape as one tuple or as separate ints.
 
         Args:
             *shape (int | tuple): the new shape; one entry may be -1.
+            order (str, default "C"): numpy's order argument; only "C" is supported.
 
         Returns:
             Variable: the reshaped value.
+
+        Raises:
+            ValueError: order is not "C".
         """
+        if order != "C":
+            raise ValueError(f"reshape of a Variable supports order='C' only; got {order!r}")
         return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def flatten(self) -> "Variable":
@@ -264,6 +278,13 @@ class Variable:
             Variable: the cast value.
         """
         return _ops().cast(self, dtype)
+
+
+def _reduced(op, x: Variable, axis, dtype, out, keepdims: bool) -> Variable:
+    if out is not None:
+        raise TypeError(f"out= is not supported for {x!r}: Variables are immutable")
+    result = op(x, axis, keepdims)
+    return result if dtype is None else _ops().cast(result, dtype)
 
 
 def _ops():
@@ -365,7 +386,7 @@ class Tape:
         handed_out: set[int] = set()
         results = []
         for v in variables:
-            g = grads[v._index] if v._index < len(grads) else None
+            g = grads[v._index] if 0 <= v._index < len(grads) else None
             results.append(_fresh(g, v, seed, handed_out))
         return results
 

@@ -59,6 +59,12 @@ CASES = [
     ("clip", lambda a: K.clip(a, -1.0, 1.0), lambda a: a.clamp(-1.0, 1.0), [((3, 4), A)]),
     ("clip_open", lambda a: K.clip(a, 1.0, np.inf), lambda a: a.clamp(min=1.0), [((6,), P)]),
     (
+        "clip_variable_bounds",
+        lambda a, lo, hi: K.clip(a, lo - 1.0, hi + 1.0),
+        lambda a, lo, hi: a.clamp(lo - 1.0, hi + 1.0),
+        [((3, 4), A), ((4,), U), ((3, 1), U)],
+    ),
+    (
         "switch",
         lambda c, a, b: K.switch(K.gt(c, 0), a, b),
         lambda c, a, b: tt().where(c > 0, a, b),

@@ -1,6 +1,9 @@
 """The tape's contract: what gradient returns, dtypes, accumulation, what it skips, and the
 errors of a symbolic value used as a concrete one."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -222,3 +225,45 @@ def test_variable_is_array_like():
             hash(v)
         with pytest.raises(TypeError, match="len"):
             len(K.sum(v))
+
+
+def test_numpy_functions_that_call_methods_work_on_variables():
+    x = _x((2, 3, 4))
+    with T.Tape() as t:
+        v = t.watch(x)
+        results = [np.sum(v), np.mean(v, axis=(1, 2)), np.max(v, axis=0), np.min(v)]
+        results += [np.reshape(v, (6, 4)), np.transpose(v, (2, 0, 1)), np.sum(v, dtype="float32")]
+        with pytest.raises(TypeError, match="does not support ufuncs"):
+            np.exp(v)
+        with pytest.raises(TypeError, match="out= is not supported"):
+            np.sum(v, out=np.zeros(()))
+    assert all(T.is_symbolic(r) for r in results)
+    np.testing.assert_allclose(results[1].value, x.mean(axis=(1, 2)))
+    assert results[5].shape == (4, 2, 3) and results[6].dtype == np.float32
+    (g,) = t.gradient(results[1], [v], seed=np.ones(2))
+    np.testing.assert_allclose(g, np.full(x.shape, 1 / 12))
+
+
+def test_a_constant_variable_asked_for_has_a_zero_gradient():
+    x = _x()
+    with T.Tape() as t:
+        v = t.watch(x)
+        mask = K.gt(v, 0)  # symbolic, but with no path back to v
+        out = K.sum(v * 3)
+    g_mask, g_v = t.gradient(out, [mask, v])
+    assert not g_mask.any() and np.all(g_v == 3)
+
+
+def test_a_tape_is_freed_without_the_cycle_collector():
+    from tests.backend.test_gradients import CASES, _inputs
+
+    gc.disable()  # reference counting alone must free it: the VJPs hold arrays, no Variables
+    try:
+        for case_id, fn, _, specs in CASES:
+            with T.Tape() as t:
+                out = fn(*[t.watch(a) for a in _inputs(specs, seed=0)])
+            freed = weakref.ref(t)
+            del t, out
+            assert freed() is None, case_id
+    finally:
+        gc.enable()
