@@ -59,6 +59,7 @@ INTERNAL_MODULES = (
     "hat.backend.common",
     "hat.backend.nn_ops",
     "hat.backend.ops",
+    "hat.backend.reduce_ops",
     "hat.backend.shape_ops",
     "hat.training",
     "hat.checks",

@@ -3,7 +3,7 @@ normalization, moving average, ifelse, constants), on top of the ops in hat.back
 
 import numpy as np
 
-from hat.backend import ops
+from hat.backend import ops, reduce_ops
 from hat.backend.common import floatx
 from hat.backend.ops import operand
 from hat.backend.shape_ops import getitem
@@ -118,7 +118,7 @@ def categorical_crossentropy(p_y_pred, y_gt):
     y = operand(y_gt, "categorical_crossentropy", "y_gt")
     pv, yv = np.asarray(value(p)), np.asarray(value(y))
     if yv.shape == pv.shape:
-        return ops.negative(ops.sum(ops.multiply(y, ops.log(p)), axis=-1))
+        return ops.negative(reduce_ops.sum(ops.multiply(y, ops.log(p)), axis=-1))
     if yv.dtype.kind in "iu" and yv.shape == pv.shape[:-1]:
         picked = getitem(p, tuple(np.indices(yv.shape)) + (yv,))  # p[..., label]
         return ops.negative(ops.log(picked))
