@@ -1,6 +1,8 @@
 """Reductions (sum, mean, max, min, prod, var, std, argmax, argmin) and the dot product, each
 with its VJP beside it (see hat.backend.tape)."""
 
+import math
+
 import numpy as np
 
 from hat.backend.ops import multiply, operand, reduced_axes, sqr, sqrt, subtract
@@ -47,7 +49,7 @@ def mean(x, axis=None, keepdims: bool = False):
     xv = np.asarray(value(x))
     axes = reduced_axes(axis, xv.ndim, "mean")
     kept = _kept_shape(xv.shape, axes)
-    count = int(np.prod([xv.shape[a] for a in axes]))
+    count = math.prod(xv.shape[a] for a in axes)
     y = np.mean(xv, axis=axes, keepdims=keepdims)
     return record(
         "mean", y, ((x, lambda g: np.broadcast_to(np.reshape(g, kept) / count, xv.shape)),)
