@@ -9,6 +9,7 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Input": "hat.graph",
     "Sequential": "hat.models",
     "Model": "hat.models",
     "load_model": "hat.models",
@@ -18,6 +19,7 @@ _SUBMODULES = {
     "backend",
     "callbacks",
     "datasets",
+    "graph",
     "initializations",
     "io",
     "layers",

@@ -28,6 +28,35 @@ def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def sample_array(y, name: str, n: int, dtype) -> np.ndarray:
+    """Targets that only a loss function of the model reads: numbers, one row per sample."""
+    arr = _as_array(y, name)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold numbers; got {_describe(y, arr)}")
+    if arr.ndim == 0 or arr.shape[0] != n:
+        got = arr.shape[0] if arr.ndim else "a scalar"
+        raise ValueError(f"x and {name} must hold the same number of samples; got {n} and {got}")
+    return np.ascontiguousarray(arr, dtype=dtype if arr.dtype.kind in "fb" else arr.dtype)
+
+
+def as_list(value, name: str, count: int, what: str) -> list:
+    """One array per model input (or output): a list of `count`, or a bare array when 1."""
+    if isinstance(value, (list, tuple)) and (
+        count > 1 or (len(value) == 1 and isinstance(value[0], np.ndarray))
+    ):
+        if len(value) != count:
+            raise ValueError(
+                f"{name} is a list of {len(value)} arrays; the model has {count} {what}"
+            )
+        return list(value)
+    if count > 1:
+        raise ValueError(
+            f"the model has {count} {what}; give {name} as a list of {count} arrays, got "
+            f"{type(value).__name__}"
+        )
+    return [value]
+
+
 def _as_array(x, name: str) -> np.ndarray:
     try:
         return np.asarray(x)

@@ -13,7 +13,7 @@ import numpy as np
 
 FORMAT = "hat-model"
 WEIGHTS_FORMAT = "hat-weights"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: a chain of layers; 2 adds graphs (nodes, inputs, outputs)
 
 
 class ModelFileError(ValueError):
@@ -29,7 +29,7 @@ def save(model, path, include_optimizer: bool = True) -> None:
     def write(f):
         f.attrs.update(
             format=FORMAT,
-            format_version=FORMAT_VERSION,
+            format_version=_version(model),
             hat_version=__version__,
             epoch=model.epoch,
             iteration=model.iteration,
@@ -51,21 +51,55 @@ def save_weights(model, path) -> None:
 
     def write(f):
         f.attrs.update(
-            format=WEIGHTS_FORMAT, format_version=FORMAT_VERSION, hat_version=__version__
+            format=WEIGHTS_FORMAT,
+            format_version=1,
+            hat_version=__version__,  # layout unchanged
         )
         _write_layers(f, model)
 
     _write_atomic(path, write)
 
 
-def architecture(model) -> list[dict]:
-    return [
+def architecture(model) -> list | dict:
+    """The model's description: for a chain, its layers in order (format 1, which older hat
+    reads too); for a graph, the layers and the nodes that call them."""
+    layers = [
         {
             "class_name": type(layer).__name__,
             "config": {k: _jsonable(v) for k, v in layer.get_config().items()},
         }
         for layer in model.layers
     ]
+    if _is_chain(model):
+        return layers
+    layer_index = {id(layer): i for i, layer in enumerate(model.layers)}
+    node_index = {id(node): i for i, node in enumerate(model.nodes)}
+    return {
+        "layers": layers,
+        "nodes": [
+            {"layer": layer_index[id(n.layer)], "inputs": [node_index[id(p)] for p in n.inputs]}
+            for n in model.nodes
+        ],
+        "inputs": [node_index[id(n)] for n in model.in_nodes],
+        "outputs": [node_index[id(n)] for n in model.out_nodes],
+        "any": [node_index[id(n)] for n in model.any_nodes],
+    }
+
+
+def _is_chain(model) -> bool:
+    nodes = model.nodes
+    return (
+        len(model.in_nodes) == 1
+        and len(model.out_nodes) == 1
+        and not model.any_nodes
+        and len(nodes) == len(model.layers)
+        and model.out_nodes[0] is nodes[-1]
+        and all(n.inputs == [nodes[i]] for i, n in enumerate(nodes[1:]))
+    )
+
+
+def _version(model) -> int:
+    return 1 if _is_chain(model) else FORMAT_VERSION
 
 
 def _write_atomic(path, write) -> None:
@@ -200,12 +234,13 @@ def _open(path, expected_format: str):
     return f
 
 
-def load(path):
+def load(path, custom_objects: dict | None = None):
     """Rebuild a model saved by `save`: architecture, weights, counters, random state, and the
-    optimizer (as model.optimizer) when the file holds one."""
+    optimizer (as model.optimizer) when the file holds one. custom_objects maps the names of
+    layer classes and Lambda functions that cannot be imported to them."""
     with _open(path, FORMAT) as f:
         try:
-            model = _build(f, path)
+            model = _build(f, path, custom_objects or {})
             _read_weights(f, model, path)
             _read_counters(f, model)
             if "optimizer" in f:
@@ -226,20 +261,41 @@ def load_weights(model, path) -> None:
         _read_weights(f, model, path)
 
 
-def _build(f, path):
-    from hat.layers.base import Layer
+def _build(f, path, custom_objects: dict):
+    from hat import graph
     from hat.models import Model
 
-    layers = []
-    for entry in json.loads(f["architecture"].attrs["json"]):
-        cls = Layer.registry.get(entry["class_name"])
-        if cls is None:
-            raise ModelFileError(
-                f"{os.fspath(path)!r} uses layer class {entry['class_name']!r}, "
-                "which is not defined; import the module that defines it first"
-            )
-        layers.append(cls(**entry["config"]))
-    return Model(layers, seed=int(f.attrs["seed"]))
+    described = json.loads(f["architecture"].attrs["json"])
+    seed = int(f.attrs["seed"])
+    entries = described if isinstance(described, list) else described["layers"]
+    layers = [_layer(entry, path, custom_objects) for entry in entries]
+    if isinstance(described, list):
+        return Model(layers, seed=seed)
+    nodes = [graph.Node(layers[e["layer"]], [], None) for e in described["nodes"]]
+    for node, entry in zip(nodes, described["nodes"], strict=True):
+        node.inputs = [nodes[i] for i in entry["inputs"]]
+        if not node.inputs:
+            node.layer._input_node = node
+            node.output_shape = tuple(node.layer.in_shape)
+    return Model(
+        in_layers=[nodes[i] for i in described["inputs"]],
+        out_layers=[nodes[i] for i in described["outputs"]],
+        any_layers=[nodes[i] for i in described["any"]],
+        seed=seed,
+    )
+
+
+def _layer(entry: dict, path, custom_objects: dict):
+    from hat.layers.base import Layer
+
+    name = entry["class_name"]
+    cls = custom_objects.get(name) or Layer.registry.get(name)
+    if cls is None:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} uses layer class {name!r}, which is not defined; import the "
+            f"module that defines it first, or pass custom_objects={{{name!r}: {name}}}"
+        )
+    return cls.from_config(entry["config"], custom_objects)
 
 
 def _read_weights(f, model, path) -> None:

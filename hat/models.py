@@ -1,14 +1,17 @@
 """Sequential (the builder: add, combine) and Model (fit, predict, evaluate, ...)."""
 
+import contextlib
+import inspect
 import math
 import warnings
 
 import numpy as np
 
-from hat import checks, losses, optimizers, threads
+from hat import checks, graph, optimizers, threads
 from hat import metrics as metrics_mod
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import InputLayer
+from hat.loss_plan import LossPlan
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -51,13 +54,47 @@ class Sequential:
 
 
 class Model:
-    """A trained or trainable stack of built layers, with one random generator of its own.
+    """A graph of layers, trained and run as one: Hat's Model(in_layers, out_layers, any_layers)
+    and Keras' Model(inputs=, outputs=); Sequential.combine() builds the chain case.
 
     All randomness (initial weights, dropout, shuffling) comes from `self.rng`, whose seed is
     drawn from numpy's global state unless given: np.random.seed(1515) makes a script repeat.
+    A list of layers alone (Model([InputLayer(4), Dense(3)])) is the chain of those layers.
     """
 
-    def __init__(self, layers: list[Layer], seed: int | None = None, dtype=np.float32):
+    def __init__(
+        self,
+        in_layers=None,
+        out_layers=None,
+        any_layers=None,
+        seed: int | None = None,
+        dtype=np.float32,
+        *,
+        inputs=None,
+        outputs=None,
+    ):
+        self._set_seed(seed, dtype)
+        in_nodes, out_nodes, any_nodes = _resolve_nodes(
+            in_layers, out_layers, any_layers, inputs, outputs
+        )
+        self.epoch = 0  # epochs trained so far; carries over between fit calls, as in Hat
+        self.iteration = 0
+        self.stop_training = False
+        self.history = None
+        self.loss = None
+        self.loss_func = None  # what fit was last given (a name, a Loss, a list or a function)
+        self.optimizer = None
+        self.train_metrics: list = []
+        self.tr_time = 0.0  # seconds spent in training epochs (Hat's tr_time_)
+        # Set by fit while it runs, so that a checkpoint records where the run is:
+        self.fit_target_epoch: int | None = None
+        self.epoch_progress: dict | None = None
+        self.active_callbacks: list = []
+        self.divergence: str | None = None  # where values last went non-finite in training
+        self._symbolic = None  # (outs, anys, gts) while a loss or metric function reads them
+        self._build(in_nodes, out_nodes, any_nodes)
+
+    def _set_seed(self, seed, dtype) -> None:
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -69,71 +106,74 @@ class Model:
             raise ValueError(
                 f"dtype must be float32 or float64 (the kernels' types); got {self.dtype}"
             )
-        if not isinstance(layers, (list, tuple)) or not all(
-            isinstance(layer, Layer) for layer in layers
-        ):
-            raise TypeError(f"Model expects a list of Layer instances; got {layers!r:.200}")
-        self.layers = list(layers)
-        self.epoch = 0  # epochs trained so far; carries over between fit calls, as in Hat
-        self.iteration = 0
-        self.stop_training = False
-        self.history = None
-        self.loss = None
-        self.optimizer = None
-        self.train_metrics: list = []
-        self.tr_time = 0.0  # seconds spent in training epochs (Hat's tr_time_)
-        # Set by fit while it runs, so that a checkpoint records where the run is:
-        self.fit_target_epoch: int | None = None
-        self.epoch_progress: dict | None = None
-        self.active_callbacks: list = []
-        self.divergence: str | None = None  # where values last went non-finite in training
-        self._build()
 
     # -- construction ----------------------------------------------------------------------
-    def _build(self) -> None:
-        if not self.layers or not isinstance(self.layers[0], InputLayer):
-            got = type(self.layers[0]).__name__ if self.layers else "no layers"
-            raise ValueError(
-                f"the first layer must be an InputLayer that declares the sample shape; got {got}"
-                ". Start with InputLayer(784), for example"
-            )
-        shape, previous = None, None
+    def _build(self, in_nodes, out_nodes, any_nodes) -> None:
+        from hat.passes import Program
+
+        self.in_nodes, self.out_nodes, self.any_nodes = in_nodes, out_nodes, any_nodes
+        self.nodes = graph.topological_order(in_nodes, out_nodes + any_nodes)
+        self.layers: list[Layer] = []
+        for node in self.nodes:
+            if not any(node.layer is seen for seen in self.layers):
+                self.layers.append(node.layer)
         for index, layer in enumerate(self.layers):
             if layer.name is None:
                 layer.name = f"{type(layer).__name__}_{index}"
-            try:
-                shape = layer.setup(shape, self.rng, self.dtype)
-            except ValueError as err:
-                after = (
-                    f"{previous.name}, whose output shape is {shape_with_batch(shape)}"
-                    if previous
-                    else "the start"
-                )
-                raise ValueError(f"layer {layer.name} cannot follow {after}: {err}") from None
-            previous = layer
         names = [layer.name for layer in self.layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"layer names must be unique; {duplicates} appear more than once")
-        # Backward stops at the first layer with trainable params, and that layer skips its
-        # input gradient (a whole GEMM in the first Dense).
-        trainable = [i for i, layer in enumerate(self.layers) if layer.trainable]
-        self._first_trainable = trainable[0] if trainable else len(self.layers)
-        for layer in self.layers:
-            layer.needs_input_grad = True
-        if trainable:
-            self.layers[self._first_trainable].needs_input_grad = False
+        runners = self._setup_layers()
         self._fuse_activations()
         self._flatten_parameters()
+        self._program = Program(self.nodes, runners)
+        index = self._program.index
+        self._in_steps = [index[id(n)] for n in in_nodes]
+        self._out_steps = [index[id(n)] for n in out_nodes]
+        self._any_steps = [index[id(n)] for n in any_nodes]
+        self._grad_buffers: dict[int, np.ndarray] = {}
         # Conv and pooling layers split their work on hat.threads' pool: the model's passes
         # then hold OpenBLAS to one thread.
         self._uses_pool = threads.uses_pool(self.layers)
 
+    def _setup_layers(self) -> dict[int, Layer]:
+        """Build each layer once, in order, from the model's generator; a layer met again (a
+        shared layer's later call) gets a runner that shares its parameters."""
+        from hat.passes import node_runner
+
+        runners: dict[int, Layer] = {}
+        built: dict[int, object] = {}
+        for node in self.nodes:
+            layer = node.layer
+            shapes = [p.output_shape for p in node.inputs]
+            shape = None if not node.inputs else shapes if graph.takes_list(layer) else shapes[0]
+            if id(layer) in built:
+                first = built[id(layer)]
+                if graph._shape_key(first) != graph._shape_key(shape):
+                    raise graph.GraphError(
+                        f"the shared layer {layer.name} is called on {graph._show(first)} and "
+                        f"on {graph._show(shape)}; its calls must take the same shape"
+                    )
+                runners[id(node)] = node_runner(layer)
+                node.output_shape = layer.output_shape
+                continue
+            try:
+                layer.setup(shape, self.rng, self.dtype)
+            except ValueError as err:
+                raise ValueError(
+                    f"layer {layer.name} cannot follow {_after(node)}: {err}"
+                ) from None
+            built[id(layer)] = shape
+            runners[id(node)] = layer
+            node.output_shape = layer.output_shape
+        return runners
+
     def _fuse_activations(self) -> None:
-        """BatchNorm followed by an elementwise built-in Activation: BatchNorm applies it in its
-        own passes and the Activation passes values through (the same numbers, two fewer
-        passes over the tensor each way). Not for the last layer, whose gradient the loss
-        may already have taken (preactivation)."""
+        """BatchNorm followed by an elementwise built-in Activation that alone reads it:
+        BatchNorm applies it in its own passes and the Activation passes values through (the
+        same numbers, two fewer passes over the tensor each way). Not for an output, whose
+        gradient the loss may already have taken (preactivation)."""
         from hat.kernels.activations import SOFTMAX
         from hat.layers.core import Activation
         from hat.layers.normalization import BatchNorm
@@ -143,15 +183,28 @@ class Model:
                 layer.fused_activation = None
             if isinstance(layer, Activation):
                 layer.fused = False
-        for before, layer in zip(self.layers[:-2], self.layers[1:-1], strict=True):
-            spec = getattr(layer, "activation", None)
+        readers: dict[int, list] = {}
+        calls: dict[int, int] = {}
+        for node in self.nodes:
+            calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+            for parent in node.inputs:
+                readers.setdefault(id(parent), []).append(node)
+        ends = {id(n) for n in self.out_nodes + self.any_nodes}
+        for node in self.nodes:
+            layer, spec = node.layer, getattr(node.layer, "activation", None)
+            if not (isinstance(layer, Activation) and node.inputs and id(node) not in ends):
+                continue
+            before = node.inputs[0]
             if (
-                isinstance(before, BatchNorm)
-                and isinstance(layer, Activation)
+                isinstance(before.layer, BatchNorm)
+                and len(readers.get(id(before), [])) == 1
+                and id(before) not in ends
+                and calls[id(layer)] == 1
+                and calls[id(before.layer)] == 1
                 and spec.is_builtin
                 and spec.code != SOFTMAX
             ):
-                before.fused_activation, layer.fused = spec, True
+                before.layer.fused_activation, layer.fused = spec, True
 
     def _flatten_parameters(self) -> None:
         """Move trainable params and their grads into two flat buffers (views stay in layers),
@@ -173,11 +226,21 @@ class Model:
 
     @property
     def input_shape(self) -> tuple:
-        return self.layers[0].output_shape
+        """The sample shape of the (first) input."""
+        return self.in_nodes[0].output_shape
 
     @property
     def output_shape(self) -> tuple:
-        return self.layers[-1].output_shape
+        """The sample shape of the (first) output."""
+        return self.out_nodes[0].output_shape
+
+    @property
+    def input_shapes(self) -> list[tuple]:
+        return [n.output_shape for n in self.in_nodes]
+
+    @property
+    def output_shapes(self) -> list[tuple]:
+        return [n.output_shape for n in self.out_nodes]
 
     # Hat's read-only properties
     @property
@@ -188,6 +251,47 @@ class Model:
     def iter_(self) -> int:
         return self.iteration
 
+    @property
+    def tr_time_(self) -> float:
+        return self.tr_time
+
+    @property
+    def in_layers_(self) -> list[Layer]:
+        return [n.layer for n in self.in_nodes]
+
+    @property
+    def in_nodes_(self) -> list:
+        return list(self.in_nodes)
+
+    @property
+    def out_nodes_(self) -> list:
+        """Inside a loss or metric function: the outputs' values (symbolic while training).
+        Elsewhere: the output nodes."""
+        return list(self._symbolic[0]) if self._symbolic else list(self.out_nodes)
+
+    @property
+    def any_nodes_(self) -> list:
+        """Like out_nodes_, for the nodes given as any_layers."""
+        return list(self._symbolic[1]) if self._symbolic else list(self.any_nodes)
+
+    @property
+    def gt_nodes_(self) -> list:
+        """Inside a loss or metric function: the targets of the batch, one per y."""
+        if self._symbolic is None:
+            raise AttributeError(
+                "gt_nodes_ holds the targets, which exist only while a loss or metric function "
+                "runs (inside fit, evaluate or Validation)"
+            )
+        return list(self._symbolic[2])
+
+    @contextlib.contextmanager
+    def _reading_nodes(self, outs, anys, gts):
+        previous, self._symbolic = self._symbolic, (outs, anys, gts)
+        try:
+            yield
+        finally:
+            self._symbolic = previous
+
     def find_layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:
@@ -195,24 +299,39 @@ class Model:
         raise KeyError(f"no layer named {name!r}; the layers are {[la.name for la in self.layers]}")
 
     # -- the passes ------------------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, x, training: bool):
+        """Run the graph on one batch; the output (a list for several outputs)."""
+        xs = x if isinstance(x, list) else [x]
         with threads.single_threaded_blas(self._uses_pool):
-            for layer in self.layers:
-                x = layer.forward(x, training)
-        return x
+            self._program.forward(xs, training)
+        outs = [self._program.values[i] for i in self._out_steps]
+        return outs[0] if len(outs) == 1 else outs
 
-    def backward(self, dy: np.ndarray, preactivation: bool = False) -> None:
-        last = self.layers[-1]
-        dy = last.backward(dy, preactivation=True) if preactivation else last.backward(dy)
-        for layer in reversed(self.layers[self._first_trainable : -1]):
-            dy = layer.backward(dy)
+    def backward(self, dy, preactivation: bool = False) -> None:
+        """Back-propagate dL/d(output) (a list for several outputs) from the last forward."""
+        dys = dy if isinstance(dy, list) else [dy]
+        seeds = dict(zip(self._out_steps, dys, strict=True))
+        pre = frozenset(self._out_steps) if preactivation else frozenset()
+        self._program.backward(seeds, pre)
 
-    def _fuses_output(self, loss) -> bool:
-        act = getattr(self.layers[-1], "activation", None)
-        return act is not None and act.is_builtin and act.name == loss.fused_activation
+    def _fusable_output(self, o: int, loss) -> bool:
+        """Whether output o's activation gradient can be fused into its loss: a built-in
+        activation matching the loss, on an output that nothing else reads."""
+        step = self._program.steps[self._out_steps[o]]
+        act = getattr(step.runner, "activation", None)
+        alone = step.consumers == 0 and self._out_steps.count(step.index) == 1
+        alone = alone and step.index not in self._any_steps
+        return (
+            alone
+            and act is not None
+            and act.is_builtin
+            and act.name == loss.fused_activation
+            and hasattr(step.runner, "backward")
+            and "preactivation" in inspect.signature(step.runner.backward).parameters
+        )
 
-    def _train_step(self, x, y, loss, optimizer, clip) -> tuple[float, np.ndarray, bool]:
-        """One forward/backward/update on a batch: (loss, the batch's output, updated?).
+    def _train_step(self, xs, ys, plan, optimizer, clip) -> tuple[float, list, bool]:
+        """One forward/backward/update on a batch: (loss, the batch's outputs, updated?).
 
         A step whose loss or gradients are not finite makes no update, so the weights stay
         those of the last good step; `divergence` then says where the values broke.
@@ -221,29 +340,25 @@ class Model:
             np.errstate(all="ignore"),  # non-finite values are caught and reported below
             threads.single_threaded_blas(self._uses_pool),
         ):
-            return self._checked_step(x, y, loss, optimizer, clip)
+            return self._checked_step(xs, ys, plan, optimizer, clip)
 
-    def _checked_step(self, x, y, loss, optimizer, clip):
-        out = self.forward(x, training=True)
-        grad = self._output_grad_buffer(out)
-        if self._fuses_output(loss):
-            value = loss.fused_value_and_grad(y, out, grad)
-            self.backward(grad, preactivation=True)
-        else:
-            value = loss.value_and_grad(y, out, grad)
-            self.backward(grad)
+    def _checked_step(self, xs, ys, plan, optimizer, clip):
+        self._program.forward(xs, training=True)
+        value, seeds, pre = plan.value_and_seeds(self, ys)
+        self._program.backward(seeds, pre)
         value = float(value + self._apply_regularizers())
+        outs = [self._program.values[i] for i in self._out_steps]
         if not (math.isfinite(value) and math.isfinite(float(self._flat_grads.sum()))):
             self.divergence = self.first_nonfinite_layer() or "the loss"
-            return value, out, False
+            return value, outs, False
         optimizer.update(self._flat_params, self._flat_grads, self._segments, clip)
         self.iteration += 1
-        return value, out, True
+        return value, outs, True
 
-    def _output_grad_buffer(self, out):
-        buf = getattr(self, "_dy", None)
-        if buf is None or buf.shape != out.shape:
-            buf = self._dy = np.empty_like(out)
+    def _grad_buffer(self, o: int, out):
+        buf = self._grad_buffers.get(o)
+        if buf is None or buf.shape != out.shape or buf.dtype != out.dtype:
+            buf = self._grad_buffers[o] = np.empty_like(out)
         return buf
 
     def _apply_regularizers(self) -> float:
@@ -260,7 +375,8 @@ class Model:
         if optimizer is not None:
             self.optimizer = optimizers.get(optimizer)
         if loss is not None:
-            self.loss = losses.get(loss)
+            plan = LossPlan(loss, len(self.out_nodes))
+            self.loss_func, self.loss = loss, plan.loss
         if metrics is not None:
             self.train_metrics = metrics_mod.get_list(metrics)
         return self
@@ -291,6 +407,10 @@ class Model:
         epoch number to stop at. loss_func and optimizer default to compile()'s, else to
         Hat's defaults ('categorical_crossentropy', SGD(lr=0.01, rho=0.9)).
 
+        x and y are arrays, or lists with one array per input and per output. loss_func is a
+        name or Loss (for every output, summed), a list of them (one per output), Hat's
+        function of the model `loss_func(md)`, or Keras' `loss(y_true, y_pred)`.
+
         resume_from: a checkpoint written during an earlier fit with the same arguments
         (ModelCheckpoint, SaveModel or save): training continues where it was saved, mid-epoch
         included, and ends with the weights that an uninterrupted run would have.
@@ -303,14 +423,43 @@ class Model:
         del arguments["self"], arguments["fit_loop"]
         return fit_loop(self, **arguments)
 
+    def _plan(self, loss_func) -> LossPlan:
+        """The loss to use: the one given, else compile's or the last fit's, else Hat's."""
+        chosen = loss_func if loss_func is not None else self.loss_func
+        return LossPlan(
+            chosen if chosen is not None else "categorical_crossentropy", len(self.out_nodes)
+        )
+
+    def _inputs(self, x, name: str = "x") -> list[np.ndarray]:
+        xs = checks.as_list(x, name, len(self.in_nodes), "inputs")
+        arrays = [
+            checks.as_batch_array(v, name if len(xs) == 1 else f"{name}[{i}]", shape, self.dtype)
+            for i, (v, shape) in enumerate(zip(xs, self.input_shapes, strict=True))
+        ]
+        counts = {a.shape[0] for a in arrays}
+        if len(counts) > 1:
+            raise ValueError(
+                f"the inputs hold different numbers of samples: {[a.shape[0] for a in arrays]}"
+            )
+        return arrays
+
+    def _targets(self, y, plan: LossPlan, n: int) -> list[np.ndarray]:
+        count = len(self.out_nodes) if plan.per_output is not None else None
+        if count is None:  # Hat's loss_func(md): as many targets as it reads
+            ys = list(y) if isinstance(y, (list, tuple)) and _arrays(y) else [y]
+        else:
+            ys = checks.as_list(y, "y", count, "outputs")
+        return plan.check_targets(ys, n, self)
+
     def train_on_batch(self, x, y, loss_func=None, optimizer=None, clip=None) -> float:
         """One update on one batch; loss and optimizer default to the last fit's or compile's."""
-        loss = losses.get(loss_func or self.loss or "categorical_crossentropy")
+        plan = self._plan(loss_func)
         optimizer = optimizers.get(optimizer or self.optimizer or optimizers.SGD(0.01, rho=0.9))
-        self.loss, self.optimizer = loss, optimizer
-        x = checks.as_batch_array(x, "x", self.input_shape, self.dtype)
-        y = checks.check_targets(y, x.shape[0], loss, self.output_shape, self.dtype)
-        value, _, updated = self._train_step(x, y, loss, optimizer, clip)
+        self.loss_func = loss_func if loss_func is not None else self.loss_func
+        self.loss, self.optimizer = plan.loss, optimizer
+        xs = self._inputs(x)
+        ys = self._targets(y, plan, xs[0].shape[0])
+        value, _, updated = self._train_step(xs, ys, plan, optimizer, clip)
         if not updated:
             warnings.warn(
                 f"the loss is {value} and the batch made no update; first non-finite: "
@@ -320,30 +469,34 @@ class Model:
             )
         return value
 
-    def predict(self, x, batch_size: int | None = 100) -> np.ndarray:
-        """Outputs in inference mode (dropout off), batch by batch; batch_size=None: one batch."""
-        x = checks.as_batch_array(x, "x", self.input_shape, self.dtype)
-        n = x.shape[0]
+    def predict(self, x, batch_size: int | None = 100):
+        """Outputs in inference mode (dropout off), batch by batch; batch_size=None: one batch.
+        A list with one array per output when the model has several."""
+        outs, _ = self._predict_all(self._inputs(x), batch_size, with_any=False)
+        return outs[0] if len(outs) == 1 else outs
+
+    def _predict_all(self, xs, batch_size, with_any: bool):
+        """(outputs, any_layers' values) on every sample, as lists of arrays."""
+        n = xs[0].shape[0]
         batch_size = n if batch_size is None else checks.positive_int(batch_size, "batch_size")
-        out = np.empty((n,) + self.output_shape, self.dtype)
+        steps = self._out_steps + (self._any_steps if with_any else [])
+        shapes = [self._program.steps[i].node.output_shape for i in steps]
+        results = [np.empty((n,) + shape, self.dtype) for shape in shapes]
         for start in range(0, n, batch_size):
-            out[start : start + batch_size] = self.forward(x[start : start + batch_size], False)
-        return out
+            self.forward([a[start : start + batch_size] for a in xs], False)
+            for result, i in zip(results, steps, strict=True):
+                result[start : start + batch_size] = self._program.values[i]
+        k = len(self._out_steps)
+        return results[:k], results[k:]
 
     def evaluate(self, x, y, batch_size: int | None = 100, metrics=None, return_dict=False):
         """Metrics on (x, y) in inference mode. Default metrics: the training loss, then the
-        fit/compile metrics. Returns a float for one metric, else a list (or a dict)."""
-        if metrics is None:
-            if self.loss is None:
-                raise ValueError("evaluate needs metrics=[...] (the model has no loss yet)")
-            metrics = [self.loss.name] + [name for name, _ in self.train_metrics]
-        named = metrics_mod.get_list(metrics)
-        loss = self.loss or losses.get("categorical_crossentropy")
-        if any(name == "sparse_categorical_crossentropy" for name, _ in named):
-            loss = losses.get("sparse_categorical_crossentropy")
-        pred = self.predict(x, batch_size)
-        y = _targets_for_metrics(y, pred.shape[0], loss, self.output_shape, self.dtype)
-        results = {name: float(fn(y, pred)) for name, fn in named}
+        fit/compile metrics. A metric is a name, f(y_true, y_pred), or Hat's f(md) (averaged
+        over batches, weighted by their size). Returns a float for one metric, else a list
+        (or a dict)."""
+        from hat.evaluation import evaluate
+
+        results = evaluate(self, x, y, batch_size, metrics)
         if return_dict:
             return results
         values = list(results.values())
@@ -353,14 +506,17 @@ class Model:
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print) -> None:
-        """Hat's table: layer name, output shape, parameter count; then the totals."""
-        rule = "-" * 60
+        """Hat's table: layer name, output shape, parameter count, and what each layer reads;
+        then the totals."""
+        rule = "-" * 80
         print_fn("---------- summary -----------")
-        print_fn(f"{'layer_name':<20}{'out_shape':<20}{'n_params':<20}")
+        print_fn(f"{'layer_name':<20}{'out_shape':<20}{'n_params':<16}{'connected_to':<24}")
         print_fn(rule)
-        for layer in self.layers:
-            shape = str(shape_with_batch(layer.output_shape))
-            print_fn(f"{layer.name:<20}{shape:<20}{layer.count_params():<20,}")
+        for node in self.nodes:
+            layer = node.layer
+            shape = str(shape_with_batch(node.output_shape))
+            reads = ", ".join(p.layer.name for p in node.inputs)
+            print_fn(f"{layer.name:<20}{shape:<20}{layer.count_params():<16,}{reads:<24}")
         print_fn(rule)
         trainable = sum(layer.params[k].size for layer in self.layers for k in layer.trainable)
         total = self.count_params()
@@ -418,10 +574,12 @@ class Model:
     def first_nonfinite_layer(self) -> str | None:
         """The first layer whose last output, or whose gradient, holds NaN or Inf (a diagnosis
         after a loss went non-finite); None when all are finite."""
-        for layer in self.layers:
-            buf = layer._buffers.get("y")
-            if buf is not None and not np.isfinite(buf).all():
-                return f"the output of {layer.name}"
+        for step in self._program.steps:
+            value = self._program.values[step.index]
+            if step.is_input or value is None:
+                continue
+            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                return f"the output of {step.node.layer.name}"
         for layer in reversed(self.layers):
             for key, grad in layer.grads.items():
                 if not np.isfinite(grad).all():
@@ -429,18 +587,78 @@ class Model:
         return None
 
 
-def _targets_for_metrics(y, n, loss, output_shape, dtype):
-    """Targets as given: one-hot rows or class labels (metrics accept either)."""
-    arr = np.asarray(y)
-    if output_shape[-1] > 1 and arr.ndim == 1:
-        loss = losses.get("sparse_categorical_crossentropy")
-    elif loss.sparse_targets:
-        loss = losses.get("categorical_crossentropy")
-    return checks.check_targets(arr, n, loss, output_shape, dtype)
+def _arrays(values) -> bool:
+    return all(isinstance(v, np.ndarray) for v in values)
 
 
-def load_model(path) -> Model:
-    """A model saved with Model.save or hat.serializations.save."""
+def _after(node) -> str:
+    """What a node reads, for an error message."""
+    if not node.inputs:
+        return "the start"
+    parts = [
+        f"{p.layer.name}, whose output shape is {shape_with_batch(p.output_shape)}"
+        for p in node.inputs
+    ]
+    return " and ".join(parts)
+
+
+def _resolve_nodes(in_layers, out_layers, any_layers, inputs, outputs):
+    """(input nodes, output nodes, any nodes) from Hat's or Keras' arguments, or from a plain
+    list of layers (the chain)."""
+    if inputs is not None or outputs is not None:
+        if in_layers is not None or out_layers is not None:
+            raise TypeError("give in_layers/out_layers (Hat) or inputs/outputs (Keras), not both")
+        in_layers, out_layers = inputs, outputs
+    if in_layers is None:
+        raise TypeError(
+            "Model needs its inputs and outputs: Model(in_layers=[x], out_layers=[y]) or "
+            "Model(inputs=x, outputs=y); a chain of layers is Sequential(...).combine()"
+        )
+    if out_layers is None:
+        if isinstance(in_layers, (list, tuple)):
+            return _chain_nodes(in_layers)
+        raise TypeError(
+            "Model needs out_layers (Hat) or outputs (Keras): the nodes that the layer calls "
+            "returned, e.g. Model(in_layers=[x], out_layers=[y])"
+        )
+    ins = [_input(v, i) for i, v in enumerate(_listed(in_layers))]
+    outs = [graph.as_node(v, f"output {i}") for i, v in enumerate(_listed(out_layers))]
+    anys = [graph.as_node(v, f"any_layers[{i}]") for i, v in enumerate(_listed(any_layers))]
+    if not ins or not outs:
+        raise ValueError("a Model needs at least one input and one output")
+    return ins, outs, anys
+
+
+def _chain_nodes(layers):
+    if not all(isinstance(layer, Layer) for layer in layers):
+        raise TypeError(f"Model expects a list of Layer instances; got {layers!r:.200}")
+    inputs, last = graph.chain(list(layers))
+    return inputs, [last], []
+
+
+def _listed(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _input(value, i: int):
+    if isinstance(value, graph.Node) and value.inputs:
+        raise graph.GraphError(
+            f"input {i} of the model is the output of {value.layer.name or value.layer!r}, not "
+            "an InputLayer; a model's inputs are InputLayer(...) or Input(...)"
+        )
+    if isinstance(value, Layer) and not isinstance(value, InputLayer):
+        raise graph.GraphError(
+            f"input {i} of the model is {value!r}, which is not an InputLayer; a model's inputs "
+            "are InputLayer(...) or Input(...)"
+        )
+    return graph.as_node(value, f"input {i}")
+
+
+def load_model(path, custom_objects: dict | None = None) -> Model:
+    """A model saved with Model.save or hat.serializations.save. custom_objects maps the names
+    of your own layers and Lambda functions to them, for those that cannot be imported."""
     from hat import io
 
-    return io.load(path)
+    return io.load(path, custom_objects=custom_objects)

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from hat import checks, losses, optimizers
+from hat import checks, optimizers
 from hat import metrics as metrics_mod
 from hat.callbacks import CallbackList, History, ProgbarLogger
 from hat.models import DivergenceWarning
@@ -36,24 +36,20 @@ def fit_loop(
     resume_from,
     augment,
 ) -> History:
-    loss = losses.get(loss_func or model.loss or "categorical_crossentropy")
+    plan = model._plan(loss_func)
     optimizer = optimizers.get(optimizer or model.optimizer or optimizers.SGD(0.01, rho=0.9))
     if clip is not None:
         clip = optimizers._check_number("clip", clip, 0.0, inclusive=False)
     if metrics is not None:
         model.train_metrics = metrics_mod.get_list(metrics)
-    x = checks.as_batch_array(x, "x", model.input_shape, model.dtype)
-    y = checks.check_targets(y, x.shape[0], loss, model.output_shape, model.dtype)
+    xs = model._inputs(x)
+    ys = model._targets(y, plan, xs[0].shape[0])
     if not allow_nonfinite:
-        checks.check_finite(x, "x")
-        if y.dtype.kind == "f":
-            checks.check_finite(y, "y")
-    x, y, val = _split_validation(x, y, validation_data, validation_split, model, loss)
+        _check_finite(xs, ys, "x", "y")
+    xs, ys, val = _split_validation(xs, ys, validation_data, validation_split, model, plan)
     if val is not None and validation_data is not None and not allow_nonfinite:
-        checks.check_finite(val[0], "validation x")
-        if val[1].dtype.kind == "f":
-            checks.check_finite(val[1], "validation y")
-    batch_size = min(checks.positive_int(batch_size, "batch_size"), x.shape[0])
+        _check_finite(val[0], val[1], "validation x", "validation y")
+    batch_size = min(checks.positive_int(batch_size, "batch_size"), xs[0].shape[0])
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
     if callbacks is not None and not isinstance(callbacks, (list, tuple)):
@@ -64,6 +60,8 @@ def fit_loop(
     callbacks = list(callbacks or [])
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a callable (batch_x, rng) -> batch_x; got {augment!r}")
+    if augment is not None and len(xs) > 1:
+        raise ValueError("augment takes the batch of one input; this model has several inputs")
 
     record = None
     if resume_from is not None:
@@ -75,10 +73,12 @@ def fit_loop(
         model.epoch = checks.non_negative_int(initial_epoch, "initial_epoch")
     target = _target_epoch(model, n_epochs, epochs, record)
 
-    model.loss, model.optimizer = loss, optimizer
+    model.loss, model.optimizer = plan.loss, optimizer
+    if loss_func is not None:
+        model.loss_func = loss_func
     model.stop_training = False
     model.fit_target_epoch = target
-    n_batches = math.ceil(x.shape[0] / batch_size)
+    n_batches = math.ceil(xs[0].shape[0] / batch_size)
     history = History()
     progress = [ProgbarLogger(verbose, n_batches, target)] if verbose else []
     cbs = CallbackList(progress + [history] + callbacks, model)
@@ -89,7 +89,7 @@ def fit_loop(
     resumed_progress = record["epoch_progress"] if record else None
     cbs.on_train_begin({})
     interrupt = _InterruptAtBatchEnd()
-    run = _Run(model, x, y, batch_size, loss, optimizer, clip, shuffle, augment, cbs, interrupt)
+    run = _Run(model, xs, ys, batch_size, plan, optimizer, clip, shuffle, augment, cbs, interrupt)
     try:
         while model.epoch < target and not model.stop_training and not interrupt.requested:
             epoch = model.epoch
@@ -99,7 +99,7 @@ def fit_loop(
             resumed_progress = None
             model.tr_time += time.perf_counter() - start
             if val is not None:
-                logs.update(_validation_logs(model, val, loss, batch_size))
+                logs.update(_validation_logs(model, val, plan, batch_size))
             model.epoch += 1
             model.epoch_progress = None
             cbs.on_epoch_end(epoch, logs)
@@ -174,24 +174,34 @@ def _restore_callbacks(record, callbacks, history) -> None:
         history.set_state(record["history"])
 
 
+def _check_finite(xs, ys, x_name, y_name) -> None:
+    for i, x in enumerate(xs):
+        checks.check_finite(x, x_name if len(xs) == 1 else f"{x_name}[{i}]")
+    for i, y in enumerate(ys):
+        if y.dtype.kind == "f":
+            checks.check_finite(y, y_name if len(ys) == 1 else f"{y_name}[{i}]")
+
+
 class _Run:
     """What every epoch of one fit call shares, with the batch buffers it reuses."""
 
     def __init__(
-        self, model, x, y, batch_size, loss, optimizer, clip, shuffle, augment, cbs, interrupt
+        self, model, xs, ys, batch_size, plan, optimizer, clip, shuffle, augment, cbs, interrupt
     ):
-        self.model, self.x, self.y = model, x, y
-        self.loss, self.optimizer, self.clip = loss, optimizer, clip
+        self.model, self.xs, self.ys = model, xs, ys
+        self.plan, self.optimizer, self.clip = plan, optimizer, clip
         self.shuffle, self.augment, self.cbs, self.interrupt = shuffle, augment, cbs, interrupt
-        self.batch_x = np.empty((batch_size,) + x.shape[1:], x.dtype)  # reused by every batch
-        self.batch_y = np.empty((batch_size,) + y.shape[1:], y.dtype)
+        self.batch_size = batch_size
+        # Reused by every batch:
+        self.batch_xs = [np.empty((batch_size,) + x.shape[1:], x.dtype) for x in xs]
+        self.batch_ys = [np.empty((batch_size,) + y.shape[1:], y.dtype) for y in ys]
 
 
 def _run_epoch(run: _Run, resumed: dict | None = None) -> dict:
     """One epoch (or the rest of one, when resuming); returns its logs. A callback that stops
     training mid-epoch ends the epoch there, as in Keras: it counts, with the batches seen."""
-    model, x, y, cbs = run.model, run.x, run.y, run.cbs
-    n, batch_size = x.shape[0], run.batch_x.shape[0]
+    model, cbs = run.model, run.cbs
+    n, batch_size = run.xs[0].shape[0], run.batch_size
     if resumed is not None:
         order = resumed.get("order")
         sums = dict(resumed["sums"])
@@ -204,20 +214,19 @@ def _run_epoch(run: _Run, resumed: dict | None = None) -> dict:
         start = batch * batch_size
         stop = min(start + batch_size, n)
         size = stop - start
-        if order is None:
-            xb, yb = x[start:stop], y[start:stop]
-        else:
-            xb, yb = run.batch_x[:size], run.batch_y[:size]
-            np.take(x, order[start:stop], axis=0, out=xb)
-            np.take(y, order[start:stop], axis=0, out=yb)
+        xbs, ybs = (
+            _batch(run.xs, run.batch_xs, order, start, stop),
+            _batch(run.ys, run.batch_ys, order, start, stop),
+        )
         if run.augment is not None:
-            xb = run.augment(xb, model.rng)
+            xbs = [run.augment(xbs[0], model.rng)]
         cbs.on_batch_begin(batch, {"batch": batch, "size": size})
-        value, out, updated = model._train_step(xb, yb, run.loss, run.optimizer, run.clip)
+        value, outs, updated = model._train_step(xbs, ybs, run.plan, run.optimizer, run.clip)
         sums["loss"] += value * size
         sums["seen"] += size
-        for name, fn in model.train_metrics:
-            sums[name] += fn(yb, out) * size
+        if run.plan.per_output is not None:
+            for name, fn in model.train_metrics:
+                sums[name] += fn(ybs[0], outs[0]) * size
         # Where the run stands, for a checkpoint written by on_batch_end:
         model.epoch_progress = {"next_batch": batch + 1, "sums": dict(sums)}
         if order is not None:
@@ -231,8 +240,20 @@ def _run_epoch(run: _Run, resumed: dict | None = None) -> dict:
     return {name: total / seen for name, total in sums.items()}
 
 
-def _split_validation(x, y, validation_data, validation_split, model, loss):
-    """(x, y, (val_x, val_y) or None). validation_split takes the last share of the data,
+def _batch(arrays, buffers, order, start, stop) -> list:
+    """Rows start:stop of each array, in the shuffled order when there is one."""
+    if order is None:
+        return [a[start:stop] for a in arrays]
+    out = []
+    for a, buf in zip(arrays, buffers, strict=True):
+        part = buf[: stop - start]
+        np.take(a, order[start:stop], axis=0, out=part)
+        out.append(part)
+    return out
+
+
+def _split_validation(xs, ys, validation_data, validation_split, model, plan):
+    """(xs, ys, (val_xs, val_ys) or None). validation_split takes the last share of the data,
     before shuffling, as Keras does."""
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
@@ -244,30 +265,39 @@ def _split_validation(x, y, validation_data, validation_split, model, loss):
                 else f"{type(validation_data).__name__} {validation_data!r:.80}"
             )
             raise ValueError(f"validation_data must be a pair (x_val, y_val); got {got}")
-        vx = checks.as_batch_array(
-            validation_data[0], "validation x", model.input_shape, model.dtype
-        )
-        vy = checks.check_targets(
-            validation_data[1], vx.shape[0], loss, model.output_shape, model.dtype
-        )
-        return x, y, (vx, vy)
+        vxs = model._inputs(validation_data[0], "validation x")
+        vys = model._targets(validation_data[1], plan, vxs[0].shape[0])
+        return xs, ys, (vxs, vys)
     if not validation_split:
-        return x, y, None
+        return xs, ys, None
     if not isinstance(validation_split, float) or not 0 < validation_split < 1:
         raise ValueError(f"validation_split must be a float in (0, 1); got {validation_split!r}")
-    n_val = int(x.shape[0] * validation_split)
-    if n_val < 1 or n_val >= x.shape[0]:
+    n = xs[0].shape[0]
+    n_val = int(n * validation_split)
+    if n_val < 1 or n_val >= n:
         raise ValueError(
-            f"validation_split={validation_split} of {x.shape[0]} samples leaves no "
+            f"validation_split={validation_split} of {n} samples leaves no "
             "training or no validation data"
         )
-    cut = x.shape[0] - n_val
-    return x[:cut], y[:cut], (x[cut:], y[cut:])
+    cut = n - n_val
+    return (
+        [x[:cut] for x in xs],
+        [y[:cut] for y in ys],
+        ([x[cut:] for x in xs], [y[cut:] for y in ys]),
+    )
 
 
-def _validation_logs(model, val, loss, batch_size) -> dict:
-    pred = model.predict(val[0], batch_size)
-    logs = {"val_loss": loss.value(val[1], pred)}
-    for name, fn in model.train_metrics:
-        logs[f"val_{name}"] = float(fn(val[1], pred))
+def _validation_logs(model, val, plan, batch_size) -> dict:
+    from hat.evaluation import batch_means
+
+    vxs, vys = val
+    preds, anys = model._predict_all(vxs, batch_size, with_any=plan.takes_model)
+    if plan.per_output is not None or not plan.takes_model:
+        logs = {"val_loss": plan.value(model, vys, preds, anys)}
+    else:
+        logs = {"val_loss": batch_means(model, [("loss", plan.function)], preds, anys, vys,
+                                        batch_size)["loss"]}  # fmt: skip
+    if plan.per_output is not None:
+        for name, fn in model.train_metrics:
+            logs[f"val_{name}"] = float(fn(vys[0], preds[0]))
     return logs

@@ -35,3 +35,28 @@ __all__ = [
     "Reshape",
     "ZeroPadding2D",
 ]
+
+# Graph models: Keras' Input, the merge layers and Lambda.
+from hat.graph import Input  # noqa: E402
+from hat.layers.lambda_layer import Lambda  # noqa: E402
+from hat.layers.merge import (  # noqa: E402
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Merge,
+    Multiply,
+    Subtract,
+)
+
+__all__ += [
+    "Add",
+    "Average",
+    "Concatenate",
+    "Input",
+    "Lambda",
+    "Maximum",
+    "Merge",
+    "Multiply",
+    "Subtract",
+]

@@ -65,6 +65,17 @@ class Layer:
     def get_config(self) -> dict:
         return {"name": self.name}
 
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Layer":
+        """The layer that get_config() describes (custom_objects: for what cannot be imported)."""
+        return cls(**config)
+
+    def __call__(self, inputs):
+        """Call the layer on a node, an InputLayer, or a list of them: returns the new node."""
+        from hat.graph import call_layer
+
+        return call_layer(self, inputs)
+
     def compute_mask(self, x, mask):
         """The mask of this layer's output, given its input and the input's mask."""
         return mask if self.supports_masking else None

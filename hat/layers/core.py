@@ -286,3 +286,8 @@ class Reshape(Layer):
 
     def get_config(self):
         return {"out_shape": self.out_shape, "name": self.name}
+
+
+# Hat kept these in hat.layers.core; they live in their own modules.
+from hat.layers.lambda_layer import Lambda  # noqa: E402, F401
+from hat.layers.merge import Merge  # noqa: E402, F401
