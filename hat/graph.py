@@ -138,13 +138,15 @@ def _trial_build(layer, shape, nodes) -> tuple:
     try:
         out = layer.build(shape, np.random.default_rng(0), np.float32)
     except ValueError as err:
+        if getattr(err, "names_the_layer", False):  # a Lambda's own message says it all
+            raise
         after = " and ".join(f"{_label(n.layer)} ({_show(n.output_shape)})" for n in nodes)
         raise GraphError(f"{_label(layer)} cannot be called on {after}: {err}") from None
     return tuple(out)
 
 
 def _label(layer) -> str:
-    return layer.name or f"a {type(layer).__name__}"
+    return layer.name or type(layer).__name__
 
 
 def _show(shape) -> str:

@@ -246,7 +246,7 @@ def load(path, custom_objects: dict | None = None):
             if "optimizer" in f:
                 model.optimizer = read_optimizer(f["optimizer"])
         except (KeyError, ValueError, TypeError) as err:
-            if isinstance(err, ModelFileError):
+            if isinstance(err, ModelFileError) or getattr(err, "names_the_layer", False):
                 raise
             raise ModelFileError(
                 f"{os.fspath(path)!r} is a hat model file, but it is incomplete or damaged: {err}"

@@ -94,7 +94,7 @@ class Optimizer:
         # (models with conv or pooling layers): otherwise its threads, spinning after the last
         # GEMM, take the cores (no gain on the MLP, measured).
         n = params.shape[0]
-        pooled = n >= PARALLEL_MIN and threads.blas_threads() == 1
+        pooled = n >= PARALLEL_MIN and threads.pool_held()
         parts = threads.num_threads() if pooled else 1
         cuts = [n * k // parts for k in range(parts + 1)]
 

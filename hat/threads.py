@@ -73,6 +73,11 @@ def set_blas_threads(n: int) -> None:
         blas[1](int(n))
 
 
+def pool_held() -> bool:
+    """Whether we are inside a pool model's passes (single_threaded_blas entered)."""
+    return _held > 0
+
+
 @contextmanager
 def single_threaded_blas(active: bool = True):
     """OpenBLAS on one thread inside, restored after. Models whose layers use the pool run

@@ -999,7 +999,71 @@ def _cases() -> list[Refused | Accepted]:
     ]  # fmt: skip
 
 
-CASES: list[Refused | Accepted] = _cases()
+def _graph_cases() -> list[Refused]:
+    import hat.backend as K
+    from hat.graph import GraphError
+    from hat.layers import Add, Dense, Input, Lambda
+    from hat.layers.lambda_layer import LambdaError
+    from hat.models import Model
+
+    def cycle():
+        x = Input(4)
+        a = Dense(4, name="a")(x)
+        b = Dense(4, name="b")(a)
+        a.inputs = [b]
+        return Model([x], [b])
+
+    def unreachable():
+        x, other = Input(4, name="x"), Input(4, name="other")
+        return Model([x], [Add()([Dense(2)(x), Dense(2)(other)])])
+
+    def two_outputs_three_targets():
+        x = Input(4)
+        md = Model([x], [Dense(2, act="softmax")(x), Dense(1)(x)], seed=0)
+        md.fit(np.ones((4, 4)), [np.ones((4, 2))] * 3, loss_func="mse", verbose=0)
+
+    def lambda_raises():
+        x = Input(4)
+        return Lambda(lambda input: input.reshape(3, 5), name="bad_reshape")(x)
+
+    def lambda_drops_batch():
+        return Lambda(lambda input: K.mean(input), name="whole_mean")(Input(4))
+
+    R = Refused
+    return [
+        R("graph-cycle", "a graph whose layers loop (a -> b -> a)", cycle, GraphError,
+          r"the layers form a cycle: (a -> b -> a|b -> a -> b)"),
+        R("graph-unreachable", "an output that reads an input the Model was not given",
+          unreachable, GraphError,
+          r"an output depends on other, which is not among the model's inputs \['x'\]"),
+        R("graph-input-not-input-layer", "Model(in_layers=[Dense(3)(x)], ...)",
+          lambda: Model([Dense(3, name="d3")(Input(4))], [Dense(2)(Input(4))]), GraphError,
+          r"input 0 of the model is the output of 'd3', not an InputLayer"),
+        R("graph-call-on-array", "Dense(3)(np.zeros((2, 4))): a call on an array",
+          lambda: Dense(3)(np.zeros((2, 4))), TypeError,
+          r"the input of Dense must be the output of a layer call or an InputLayer; got "
+          r"ndarray"),
+        R("graph-call-on-uncalled-layer", "Dense(3)(Dense(4)): a layer that was never called",
+          lambda: Dense(3)(Dense(4)), TypeError,
+          r"is the layer Dense\(.*\), which has not been called on anything"),
+        R("graph-shapes-do-not-fit", "Dense(3, name='d')(Input((2, 2)))",
+          lambda: Dense(3, name="d")(Input((2, 2), name="img")), GraphError,
+          r"d cannot be called on img \(\(None, 2, 2\)\): Dense expects a 2-D input"),
+        R("graph-y-list-length", "fit(x, [y1, y2, y3]) on a model with 2 outputs",
+          two_outputs_three_targets, ValueError,
+          r"y is a list of 3 arrays; the model has 2 outputs"),
+        R("lambda-raises", "Lambda(lambda input: input.reshape(3, 5)) on (None, 4)",
+          lambda_raises, LambdaError,
+          r"Lambda 'bad_reshape' failed on input \(None, 4\): ValueError: cannot reshape"),
+        R("lambda-drops-batch", "Lambda(lambda input: K.mean(input)): no batch axis left",
+          lambda_drops_batch, LambdaError,
+          r"Lambda 'whole_mean' must keep the batch axis first; .* returned shape \(\)"),
+        R("backend-op-on-string", "K.mean('abc')", lambda: K.mean("abc"), TypeError,
+          r"mean.*'abc'"),
+    ]  # fmt: skip
+
+
+CASES: list[Refused | Accepted] = _cases() + _graph_cases()
 
 
 # -- the docs page -------------------------------------------------------------------------

@@ -15,9 +15,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(mode: str, folder: Path, check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    mode: str, folder: Path, check: bool = True, kind: str = "chain"
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tests.helpers.resume_script", mode, str(folder)],
+        [sys.executable, "-m", "tests.helpers.resume_script", mode, str(folder), kind],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -68,6 +70,25 @@ def test_killed_mid_epoch_resumes_exactly(straight, tmp_path):
     resumed = result(tmp_path, "resume")
     weights = [k for k in straight if k.startswith("w")]
     assert_same_bits(straight, resumed, weights + [k for k in straight if k.startswith("opt_")])
+
+
+@pytest.fixture(scope="module")
+def straight_graph(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("straight_graph")
+    run("straight", folder, kind="graph")
+    return result(folder, "straight")
+
+
+def test_a_graph_model_with_a_lambda_resumes_exactly(straight_graph, tmp_path):
+    run("first_half", tmp_path, kind="graph")
+    run("resume", tmp_path, kind="graph")
+    resumed = result(tmp_path, "resume")
+    assert_same_bits(straight_graph, resumed)
+    loaded = tmp_path / "loaded"
+    loaded.mkdir()
+    run("first_half", loaded, kind="graph")
+    run("load_and_fit", loaded, kind="graph")  # the file rebuilds the graph and its Lambda
+    assert_same_bits(straight_graph, result(loaded, "load_and_fit"))
 
 
 SAVE_LOOP = """

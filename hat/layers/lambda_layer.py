@@ -10,6 +10,8 @@ from hat.layers.base import Layer, shape_with_batch
 class LambdaError(ValueError):
     """A Lambda's function failed, or returned something that is not a batch of values."""
 
+    names_the_layer = True  # graph.call_layer passes it on as it is
+
 
 class Lambda(Layer):
     """y = fn(input) on one input, or fn(inputs) on a list of them (as the layer was called).

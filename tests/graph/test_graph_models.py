@@ -163,3 +163,20 @@ def test_a_list_of_targets_must_match_the_outputs():
     two = Model([x, second], [Concatenate()([x, second])], seed=0)
     with pytest.raises(ValueError, match="the model has 2 inputs; give x as a list of 2"):
         two.predict(np.ones((3, 4)))
+
+
+def test_a_lambda_typed_inline_loads_only_through_custom_objects(tmp_path):
+    import hat.backend as K
+    from hat.layers import Lambda
+    from hat.layers.lambda_layer import LambdaError
+
+    x = Input(4)
+    halve = Lambda(lambda input: K.sqr(input) * 0.5, name="halve")
+    md = Model([x], [Dense(2, act="softmax")(halve(x))], seed=0)
+    md.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match=r"Lambda 'halve' calls .*<lambda>.*cannot be imported"):
+        load_model(tmp_path / "m.h5")
+    back = load_model(tmp_path / "m.h5", custom_objects={"halve": lambda input: input**2 * 0.5})
+    data = RNG.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_allclose(back.predict(data), md.predict(data), rtol=1e-6)
+    assert issubclass(LambdaError, ValueError)
