@@ -87,7 +87,7 @@ class LossPlan:
     # -- targets -------------------------------------------------------------------------
     def check_targets(self, ys: list, n: int, model) -> list[np.ndarray]:
         """Each target checked against its output, or (for Hat's f(md)) only its length."""
-        if self.per_output is None:
+        if self.per_output is None:  # a function of ours: each target needs only its length
             return [checks.sample_array(y, "y" if len(ys) == 1 else f"y[{i}]", n, model.dtype)
                     for i, y in enumerate(ys)]  # fmt: skip
         shapes = model.output_shapes

@@ -444,7 +444,7 @@ class Model:
         return arrays
 
     def _targets(self, y, plan: LossPlan, n: int) -> list[np.ndarray]:
-        count = len(self.out_nodes) if plan.per_output is not None else None
+        count = None if plan.takes_model else len(self.out_nodes)
         if count is None:  # Hat's loss_func(md): as many targets as it reads
             ys = list(y) if isinstance(y, (list, tuple)) and _arrays(y) else [y]
         else:
