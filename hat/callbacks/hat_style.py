@@ -81,8 +81,8 @@ class Validation(Callback):
                 kind = ValueError if isinstance(err, ValueError) else TypeError
                 raise kind(f"checking {prefix}_x and {prefix}_y: {err}") from err
             for name, value in values.items():
-                key = f"{prefix}_{name}"
-                self.results[key].append(value)
+                key = f"{prefix}_{name}"  # a model with several outputs names each one's
+                self.results.setdefault(key, []).append(value)
                 self.logs[key] = value
                 if self.verbose:
                     elapsed = time.perf_counter() - split_start
