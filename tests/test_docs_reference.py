@@ -57,6 +57,7 @@ PUBLIC_MODULES = (
     "hat.regularizations",
     "hat.schedules",
     "hat.serializations",
+    "hat.tensorboard_events",
 )
 # Modules that are implementation, not API: their public names are re-exported by a public
 # module (hat.callbacks' submodules) or are internal machinery. A prefix covers a package.
