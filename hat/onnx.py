@@ -4,9 +4,9 @@
     print(report.verification)
 
 The file holds float32 weights (a float64 model is cast, with a warning: onnxruntime has no
-float64 Conv), one input and one output with the names given (the batch axis dynamic unless
-batch_size is given), and opset 17 by default (13 at least: Softmax along one axis). Needs the
-`onnx` package (pip install 'hat[onnx]'); verify also needs onnxruntime.
+float64 Conv), the model's inputs and outputs with the names given (the batch axis dynamic
+unless batch_size is given), and opset 17 by default (13 at least: Softmax along one axis).
+Needs the `onnx` package (pip install 'hat[onnx]'); verify also needs onnxruntime.
 """
 
 from __future__ import annotations
@@ -109,10 +109,10 @@ def export(
     path: str | os.PathLike,
     *,
     opset: int = DEFAULT_OPSET,
-    input_name: str = "input",
-    output_name: str = "output",
+    input_name: str | list[str] | None = None,
+    output_name: str | list[str] | None = None,
     batch_size: int | None = None,
-    verify: np.ndarray | None = None,
+    verify=None,
     atol: float = 1e-5,
     rtol: float = 1e-4,
 ) -> ExportReport:
@@ -124,12 +124,16 @@ def export(
         path (str or PathLike): the file to write (replaced whole, never left half-written).
         opset (int, default 17): the ONNX opset, from MIN_OPSET (13) to what the installed
             onnx knows.
-        input_name (str, default 'input'): the graph input's name.
-        output_name (str, default 'output'): the graph output's name.
+        input_name (str or list of str or None, default None): the graph input's name, or one
+            name per input; None: 'input' for a model with one input, else the names of its
+            input layers.
+        output_name (str or list of str or None, default None): the same for the outputs
+            ('output', else the names of the output layers).
         batch_size (int or None, default None): None leaves the batch axis dynamic (named
             'batch'); an int fixes it.
-        verify (array or None, default None): samples to run through onnxruntime and the model
-            after writing (see `verify`); a mismatch raises MismatchError.
+        verify (array or list of arrays or None, default None): samples to run through
+            onnxruntime and the model after writing (see `verify`); a mismatch raises
+            MismatchError.
         atol (float, default 1e-5): verify's absolute tolerance.
         rtol (float, default 1e-4): verify's relative tolerance.
 
@@ -143,7 +147,14 @@ def export(
         MismatchError: verify found values outside the tolerance.
     """
     start = time.perf_counter()
-    _check_arguments(md, opset, input_name, output_name, batch_size)
+    _check_arguments(md, opset, batch_size)
+    input_names = _names(input_name, "input", [n.layer.name for n in md.in_nodes])
+    output_names = _names(output_name, "output", [n.layer.name for n in md.out_nodes])
+    if len(set(input_names + output_names)) < len(input_names + output_names):
+        raise ExportError(
+            f"the input and output names must all differ; got inputs {input_names} and "
+            f"outputs {output_names}"
+        )
     _check_exportable(md)
     onnx = _import("onnx", "pip install 'hat[onnx]'")
     if opset > onnx.defs.onnx_opset_version():
@@ -160,7 +171,7 @@ def export(
             UserWarning,
             stacklevel=2,
         )
-    model, weight_bytes = _build(md, onnx, opset, input_name, output_name, batch_size)
+    model, weight_bytes = _build(md, onnx, opset, input_names, output_names, batch_size)
     onnx.checker.check_model(model, full_check=True)
     file_bytes = _write(path, model.SerializeToString())
     seconds = time.perf_counter() - start
@@ -186,7 +197,8 @@ def verify(
     Args:
         md (Model): the model the file was exported from.
         path (str or PathLike): the ONNX file.
-        x (array): samples of the model's input shape, batch first.
+        x (array or list of arrays): samples of the model's input shape, batch first (a
+            list with one array per input for a model with several).
         atol (float, default 1e-5): absolute tolerance.
         rtol (float, default 1e-4): relative tolerance: a value passes when
             |onnxruntime - hat| <= atol + rtol * |hat|.
@@ -207,31 +219,39 @@ def _compare(md, path, x, atol, rtol, batch_size) -> Verification:
     from hat import checks
 
     ort = _import("onnxruntime", "pip install onnxruntime")
-    x = checks.as_batch_array(x, "x", md.input_shape, md.dtype)
+    xs = md._inputs(x)
+    n = len(xs[0])
     session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    feed = session.get_inputs()[0]
-    fixed = feed.shape[0] if isinstance(feed.shape[0], int) else None
+    feeds = session.get_inputs()
+    fixed = feeds[0].shape[0] if isinstance(feeds[0].shape[0], int) else None
     step = fixed or checks.positive_int(batch_size, "batch_size")
-    if fixed and x.shape[0] % fixed:
-        raise ValueError(f"{path} takes batches of {fixed}; got {x.shape[0]} samples")
-    x32 = x.astype(np.float32)
-    got = np.concatenate(
-        [session.run(None, {feed.name: x32[i : i + step]})[0] for i in range(0, len(x), step)]
-    )
-    want = md.predict(x, batch_size=step)
-    diff = np.abs(got.astype(np.float64) - want)
-    passed = bool(np.all(diff <= atol + rtol * np.abs(want)))
-    # A sample agrees when every argmax over its last axis does (one per row of a Dense
-    # output; one per image row for a softmax along the width of a Conv2D output).
-    agree = got.argmax(axis=-1) == want.argmax(axis=-1)
-    argmax_equal = int(agree.reshape(len(x), -1).all(axis=1).sum())
-    result = Verification(len(x), float(diff.max()), argmax_equal, atol, rtol, passed)
+    if fixed and n % fixed:
+        raise ValueError(f"{path} takes batches of {fixed}; got {n} samples")
+    xs32 = [a.astype(np.float32) for a in xs]
+    runs = [
+        session.run(None, {f.name: a[i : i + step] for f, a in zip(feeds, xs32, strict=True)})
+        for i in range(0, n, step)
+    ]
+    got = [np.concatenate(parts) for parts in zip(*runs, strict=True)]
+    want = md.predict(xs if len(xs) > 1 else xs[0], batch_size=step)
+    want = want if isinstance(want, list) else [want]
+    max_diff, passed = 0.0, True
+    agree = np.ones(n, bool)
+    for g, w in zip(got, want, strict=True):
+        diff = np.abs(g.astype(np.float64) - w)
+        max_diff = max(max_diff, float(diff.max()))
+        passed = passed and bool(np.all(diff <= atol + rtol * np.abs(w)))
+        # A sample agrees when every argmax over its last axis does (one per row of a Dense
+        # output; one per image row for a softmax along the width of a Conv2D output), in
+        # every output.
+        agree &= (g.argmax(axis=-1) == w.argmax(axis=-1)).reshape(n, -1).all(axis=1)
+    result = Verification(n, max_diff, int(agree.sum()), atol, rtol, passed)
     if not passed:
         raise MismatchError(f"{path}: {result}")
     return result
 
 
-def _check_arguments(md, opset, input_name, output_name, batch_size) -> None:
+def _check_arguments(md, opset, batch_size) -> None:
     from hat.models import Model
 
     if not isinstance(md, Model):
@@ -241,21 +261,33 @@ def _check_arguments(md, opset, input_name, output_name, batch_size) -> None:
             f"opset must be an int >= {MIN_OPSET} (Softmax along one axis needs opset 13); "
             f"got {opset!r}"
         )
-    for what, name in (("input_name", input_name), ("output_name", output_name)):
-        if not isinstance(name, str) or not name:
-            raise ExportError(f"{what} must be a non-empty string; got {name!r}")
-    if input_name == output_name:
-        raise ExportError(f"input_name and output_name must differ; both are {input_name!r}")
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
         raise ExportError(f"batch_size must be None (dynamic) or an int >= 1; got {batch_size!r}")
 
 
+def _names(given, what: str, layer_names: list[str]) -> list[str]:
+    """One name per graph input (or output): given, or the defaults."""
+    if given is None:
+        return [what] if len(layer_names) == 1 else list(layer_names)
+    names = [given] if isinstance(given, str) else given
+    if (
+        not isinstance(names, (list, tuple))
+        or len(names) != len(layer_names)
+        or not all(isinstance(v, str) and v for v in names)
+    ):
+        count = "one" if len(layer_names) == 1 else f"{len(layer_names)}"
+        raise ExportError(
+            f"{what}_name must be {count} non-empty string(s), one per model {what}; got {given!r}"
+        )
+    return list(names)
+
+
 def _check_exportable(md) -> None:
     """Every layer and activation has an emitter, or one error naming all that do not."""
     problems = []
-    for layer in md.layers:
+    for layer in _unique_layers(_needed_nodes(md)):
         if type(layer) not in EMITTERS:
             problems.append(
                 f"layer {layer.name} ({type(layer).__name__}) has no ONNX emitter; register one "
@@ -269,34 +301,58 @@ def _check_exportable(md) -> None:
         raise ExportError("the model cannot be exported to ONNX:\n  " + "\n  ".join(problems))
 
 
-def _build(md, onnx, opset, input_name, output_name, batch_size):
-    """The ModelProto, and the bytes of its float weights: one emitter call per layer, in
-    topological order (today's models are chains: each layer reads the one before)."""
+def _needed_nodes(md) -> list:
+    """The nodes the outputs depend on, each after its inputs (not Hat's any_layers)."""
+    from hat.graph import topological_order
+
+    return topological_order(md.in_nodes, md.out_nodes)
+
+
+def _unique_layers(nodes) -> list:
+    layers: list = []
+    for node in nodes:
+        if not any(node.layer is seen for seen in layers):
+            layers.append(node.layer)
+    return layers
+
+
+def _build(md, onnx, opset, input_names, output_names, batch_size):
+    """The ModelProto, and the bytes of its float weights: one emitter call per node, in
+    topological order (a shared layer is emitted per call, its weights stored once)."""
     from hat import __version__
     from hat.export.graph import OnnxGraph
 
     helper = onnx.helper
     graph = OnnxGraph(np.float32)
-    graph.reserve(input_name)
-    graph.reserve(output_name)
-    values: dict[int, str] = {}  # id(layer) -> the name of the value holding its output
-    previous = None
-    for layer in md.layers:
-        inputs = [input_name] if previous is None else [values[id(previous)]]
-        is_last = layer is md.layers[-1]
-        target = output_name if is_last else graph.fresh(layer.name)
-        values[id(layer)] = EMITTERS[type(layer)](layer, graph, inputs, target)
-        previous = layer
-    result = values[id(md.layers[-1])]
-    if result != output_name:  # the last layer passed its input through (Dropout, linear)
-        graph.node("Identity", [result], [output_name], "output")
+    for name in input_names + output_names:
+        graph.reserve(name)
+    given = {id(node): name for node, name in zip(md.in_nodes, input_names, strict=True)}
+    wanted = {id(node): name for node, name in zip(md.out_nodes, output_names, strict=True)}
+    values: dict[int, str] = {}  # id(node) -> the name of the value holding its output
+    for node in _needed_nodes(md):
+        if id(node) in given:
+            values[id(node)] = given[id(node)]
+            continue
+        inputs = [values[id(parent)] for parent in node.inputs]
+        target = wanted.get(id(node)) or graph.fresh(node.layer.name)
+        values[id(node)] = EMITTERS[type(node.layer)](node.layer, graph, inputs, target)
+    for node, name in zip(md.out_nodes, output_names, strict=True):
+        if values[id(node)] != name:  # the node passed its input through (Dropout, linear)
+            graph.node("Identity", [values[id(node)]], [name], name)
     batch = batch_size if batch_size is not None else "batch"
     float32 = onnx.TensorProto.FLOAT
+
+    def described(names, nodes):
+        return [
+            helper.make_tensor_value_info(name, float32, [batch, *node.output_shape])
+            for name, node in zip(names, nodes, strict=True)
+        ]
+
     proto = helper.make_graph(
         graph.nodes,
         "hat_model",
-        [helper.make_tensor_value_info(input_name, float32, [batch, *md.input_shape])],
-        [helper.make_tensor_value_info(output_name, float32, [batch, *md.output_shape])],
+        described(input_names, md.in_nodes),
+        described(output_names, md.out_nodes),
         initializer=graph.initializers,
     )
     opsets = [helper.make_opsetid("", opset)]

@@ -290,9 +290,57 @@ def test_arguments_are_checked(tmp_path):
         hat_onnx.export([md], tmp_path / "m.onnx")
     with pytest.raises(hat_onnx.ExportError, match=r"batch_size must be None .* got 0"):
         hat_onnx.export(md, tmp_path / "m.onnx", batch_size=0)
-    with pytest.raises(hat_onnx.ExportError, match=r"must differ; both are 'x'"):
+    with pytest.raises(hat_onnx.ExportError, match=r"must all differ; got inputs \['x'\]"):
         hat_onnx.export(md, tmp_path / "m.onnx", input_name="x", output_name="x")
+    with pytest.raises(hat_onnx.ExportError, match=r"input_name must be one non-empty string"):
+        hat_onnx.export(md, tmp_path / "m.onnx", input_name=["a", "b"])
     with pytest.raises(hat_onnx.ExportError, match=r"opset must be at most"):
         hat_onnx.export(md, tmp_path / "m.onnx", opset=999)
     with pytest.raises(ValueError, match=r"x has shape \(2, 4\), but the model expects"):
         md.export(tmp_path / "m.onnx", verify=np.ones((2, 4)))
+
+
+def test_a_graph_model_with_merges_a_shared_layer_and_two_outputs(tmp_path):
+    from hat.layers import Add, Average, Concatenate, Input, Maximum, Merge, Multiply, Subtract
+    from hat.models import Model
+
+    a, b = Input(4, name="a"), Input(4, name="b")
+    shared = Dense(4, act="tanh", name="shared")
+    ha, hb = shared(a), shared(b)  # one layer, two calls: its weights are stored once
+    merged = [
+        Add()([ha, hb, a]),
+        Subtract()([ha, hb]),
+        Multiply()([ha, hb, b]),
+        Average()([ha, hb]),
+        Maximum()([ha, hb, a]),
+    ]
+    joined = Concatenate(axis=1)(merged)
+    first = Dense(3, act="softmax", name="first")(joined)
+    second = Dense(2, name="second")(Merge()([ha, b]))
+    md = Model(inputs=[a, b], outputs=[first, second], seed=0)
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(0, 1, (9, 4)).astype(np.float32) for _ in range(2)]
+    path = tmp_path / "graph.onnx"
+    report = md.export(path, verify=xs)
+    assert report.verification.max_abs_diff < 1e-5 and report.verification.argmax_equal == 9
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["a", "b"]
+    assert [o.name for o in proto.graph.output] == ["first", "second"]
+    assert [t.name for t in proto.graph.initializer].count("shared.W") == 1
+    assert len(nodes(proto, "Gemm")) == 4  # shared twice, first, second
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Sum", "Sub", "Mul", "Mean", "Max", "Concat"} <= ops
+    renamed = md.export(tmp_path / "r.onnx", input_name=["x1", "x2"], output_name=["p", "q"])
+    session = ort.InferenceSession(renamed.path, providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x1", "x2"]
+
+
+def test_a_lambda_is_refused_by_name(tmp_path):
+    from hat.layers import Input, Lambda
+    from hat.models import Model
+
+    x = Input(3)
+    md = Model(inputs=x, outputs=Dense(2)(Lambda(lambda v: v * 2, name="twice")(x)), seed=0)
+    with pytest.raises(hat_onnx.ExportError, match=r"layer twice \(Lambda\) has no ONNX emitter"):
+        md.export(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

@@ -19,6 +19,7 @@ import numpy as np
 
 from hat.layers.conv import Conv2D, ZeroPadding2D
 from hat.layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Reshape
+from hat.layers.merge import Add, Average, Concatenate, Maximum, Merge, Multiply, Subtract
 from hat.layers.normalization import BatchNorm
 from hat.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D, Pool2D
 
@@ -213,3 +214,37 @@ def _activation(layer, graph, inputs, output):
     # A fused Activation's values pass through in hat (its BatchNorm applied it); the
     # exported BatchNorm is plain, so the activation is written here in every case.
     return emit_activation(graph, layer.activation, inputs[0], output, layer.name)
+
+
+# -- merge layers --------------------------------------------------------------------------
+def _variadic(op: str) -> Callable:
+    def emit(layer, graph, inputs, output):
+        graph.node(op, list(inputs), [output], layer.name)
+        return output
+
+    return emit
+
+
+register(Add)(_variadic("Sum"))
+register(Average)(_variadic("Mean"))
+register(Maximum)(_variadic("Max"))
+register(Subtract)(_variadic("Sub"))
+
+
+@register(Multiply)
+def _multiply(layer, graph, inputs, output):
+    product = inputs[0]
+    for index, other in enumerate(inputs[1:], start=2):
+        target = output if index == len(inputs) else graph.fresh(f"{layer.name}/product")
+        graph.node("Mul", [product, other], [target], layer.name)
+        product = target
+    return output
+
+
+def _concatenate(layer, graph, inputs, output):
+    graph.node("Concat", list(inputs), [output], layer.name, axis=layer._feature_axis + 1)
+    return output
+
+
+register(Concatenate)(_concatenate)
+register(Merge)(_concatenate)

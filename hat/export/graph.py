@@ -21,6 +21,7 @@ class OnnxGraph:
         self.nodes: list = []
         self.initializers: list = []
         self._taken: set[str] = set()
+        self._weights: dict[str, str] = {}  # name asked for -> initializer name
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet, made from `hint` (a layer name, say)."""
@@ -46,9 +47,13 @@ class OnnxGraph:
 
     def weight(self, name: str, value: np.ndarray, dtype=None) -> str:
         """An initializer holding `value` (cast to the file's float type unless dtype says
-        otherwise, as for int64 shapes); returns its name."""
+        otherwise, as for int64 shapes); returns its name. A name asked for again (a shared
+        layer's second call: '<layer>.W') returns the first initializer: weights are stored
+        once."""
+        if name in self._weights:
+            return self._weights[name]
         array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
-        unique = self.fresh(name)
+        unique = self._weights[name] = self.fresh(name)
         self.initializers.append(self._numpy_helper.from_array(array, unique))
         return unique
 
