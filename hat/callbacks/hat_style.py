@@ -135,4 +135,8 @@ def _check_split(prefix: str, x, y) -> None:
 
 
 def _shape_of(a) -> tuple:
+    """The shape of an array, or of the first of a list of arrays (a model with several
+    inputs or outputs takes one array each; evaluate checks them against each other)."""
+    if isinstance(a, (list, tuple)) and a and all(hasattr(v, "shape") for v in a):
+        a = a[0]
     return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
