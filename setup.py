@@ -18,7 +18,17 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "numba>=0.58", "h5py>=3.8", "tqdm>=4.60"],
     extras_require={
-        "test": ["pytest>=7", "pytest-cov>=4", "hypothesis>=6", "ruff>=0.5", "matplotlib>=3.6"],
+        "test": [
+            "pytest>=7",
+            "pytest-cov>=4",
+            "hypothesis>=6",
+            "ruff>=0.5",
+            "matplotlib>=3.6",
+            "onnx>=1.14",
+            "onnxruntime>=1.16",
+            "tensorboard>=2.12",
+        ],
+        "onnx": ["onnx>=1.14"],
         "plot": ["matplotlib>=3.6"],
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
     },

@@ -586,6 +586,19 @@ class Model:
                     return f"the gradient of {layer.name}.{key}"
         return None
 
+    def export(self, path, **options):
+        """Write the model as one ONNX file and return hat.onnx.export's ExportReport (the
+        file's size, the weights' bytes, the verification); see `hat.onnx.export`.
+
+        Args:
+            path (str or PathLike): the file to write.
+            **options (dict): hat.onnx.export's keywords (opset, input_name, output_name,
+                batch_size, verify, atol, rtol).
+        """
+        from hat import onnx
+
+        return onnx.export(self, path, **options)
+
 
 def _arrays(values) -> bool:
     return all(isinstance(v, np.ndarray) for v in values)

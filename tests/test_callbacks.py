@@ -148,3 +148,15 @@ def test_save_model_writes_hat_file_names(tmp_path, capsys):
     untrained = load_model(folder / "md0_epochs.h5")
     assert untrained.epoch == 0
     assert not np.array_equal(untrained.get_weights()[0], restored.get_weights()[0])
+
+
+def test_validation_refuses_samples_and_labels_of_different_lengths():
+    with pytest.raises(ValueError, match=r"va_x holds 64 samples .* but va_y holds 13 labels"):
+        Validation(va_x=np.zeros((64, 20)), va_y=np.zeros((13, 3)))
+    with pytest.raises(ValueError, match=r"te_x and te_y must be arrays with a batch axis"):
+        Validation(te_x=np.float32(1.0), te_y=np.zeros((1, 3)))
+    Validation(va_x=[[0.0] * 20] * 4, va_y=[0, 1, 2, 0])  # lists of equal lengths are fine
+    # A model with two inputs: one array each, and the count is the first one's.
+    Validation(va_x=[np.zeros((5, 3)), np.zeros((5, 2))], va_y=np.zeros((5, 1)))
+    with pytest.raises(ValueError, match=r"va_x holds 5 samples .* va_y holds 4 labels"):
+        Validation(va_x=[np.zeros((5, 3)), np.zeros((5, 2))], va_y=[np.zeros((4, 1))])

@@ -31,6 +31,8 @@ PUBLIC_MODULES = (
     "hat.backend.tape",
     "hat.callbacks",
     "hat.datasets",
+    "hat.datasets.cifar10",
+    "hat.datasets.fashion_mnist",
     "hat.datasets.mnist",
     "hat.graph",
     "hat.initializations",
@@ -49,11 +51,13 @@ PUBLIC_MODULES = (
     "hat.metrics",
     "hat.models",
     "hat.objectives",
+    "hat.onnx",
     "hat.optimizers",
     "hat.preprocessing",
     "hat.regularizations",
     "hat.schedules",
     "hat.serializations",
+    "hat.tensorboard_events",
 )
 # Modules that are implementation, not API: their public names are re-exported by a public
 # module (hat.callbacks' submodules) or are internal machinery. A prefix covers a package.
@@ -69,6 +73,9 @@ INTERNAL_MODULES = (
     "hat.loss_plan",
     "hat.passes",
     "hat.checks",
+    "hat.datasets._files",
+    "hat.datasets._idx",
+    "hat.export",
     "hat.legacy",
     "hat.layers.activation_ops",
     "hat.layers.conv_winograd",

@@ -25,9 +25,13 @@ def examples_path(mnist, monkeypatch, tmp_path):
 def test_main_dnn_one_epoch_reaches_95_percent(examples_path, capsys):
     import main_dnn
 
-    accuracy = main_dnn.main(["--epochs", "1", "--out", "run", "--verbose", "0"])
+    accuracy = main_dnn.main(
+        ["--epochs", "1", "--out", "run", "--verbose", "0", "--export", "run/mlp.onnx"]
+    )
     assert accuracy >= 0.95
     out = capsys.readouterr().out
+    assert "exported run/mlp.onnx" in out and "on 10000 samples" in out
+    assert "within the tolerance" in out and os.path.getsize("run/mlp.onnx") > 4 * 648_010
     assert "Total params: 648,010" in out and "te_categorical_error" in out
     assert "test accuracy after 1 epochs" in out
     assert os.path.isfile("run/Md/md0_epochs.h5") and os.path.isfile("run/validation.p")
@@ -66,9 +70,12 @@ def test_cnn_bn_short_run_reaches_97_percent(cnn_examples):
         "0",
         "--out",
         "run",
+        "--export",
+        "run/cnn_bn.onnx",
     ]
     assert cnn_bn.main(args) >= 0.97
     assert os.path.isfile("run/history.json") and os.path.isfile("run/curves.png")
+    assert os.path.isfile("run/cnn_bn.onnx")  # verified on the 10,000 test images, or raised
 
 
 @pytest.mark.parametrize("script", ["main_cnn", "cnn_scratch"])

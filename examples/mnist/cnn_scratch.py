@@ -8,7 +8,7 @@ Its author used lr 0.1 with plain numpy; with momentum 0.9 that step is ten time
 lr 0.01 with momentum 0.9 trains smoothly; the rate is halved every 5 epochs.
 """
 
-from common import load_images, parse_args, seed, train
+from common import load_images, parse_args, run, seed, train
 
 from hat.callbacks import LearningRateScheduler
 from hat.layers.conv import Conv2D
@@ -52,4 +52,4 @@ def main(argv=None) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -6,7 +6,7 @@ import os
 import time
 
 import numpy as np
-from prepare_data import load_data
+from prepare_data import exit_on_dataset_error, load_data
 
 from hat.callbacks import Validation
 from hat.preprocessing import sparse_to_categorical
@@ -22,11 +22,35 @@ def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool 
     parser.add_argument(
         "--train-size", type=int, default=None, help="train on the first N images only (quick runs)"
     )
+    add_export_argument(parser)
     if augment:
         parser.add_argument(
             "--no-augment", action="store_true", help="no random shifts of the training images"
         )
     return parser.parse_args(argv)
+
+
+def add_export_argument(parser) -> None:
+    parser.add_argument(
+        "--export",
+        metavar="PATH",
+        default=None,
+        help="write the trained model to PATH as ONNX, checked by onnxruntime on the test images",
+    )
+
+
+def export(md, path: str, te_x) -> None:
+    """The model as ONNX at `path`, verified against md.predict on the test images."""
+    report = md.export(path, verify=te_x)
+    print(
+        f"exported {path}: {report.file_bytes:,} bytes ({report.weight_bytes:,} of float32 "
+        f"weights) in {report.seconds:.2f} s\n{report.verification}"
+    )
+
+
+def run(main) -> None:
+    """The scripts' entry: a dataset error is printed alone, with exit status 2."""
+    exit_on_dataset_error(main)
 
 
 def load_images(train_size=None):
@@ -87,6 +111,8 @@ def train(md, args, data, name: str, **fit_kwargs) -> float:
         f"test accuracy after {md.epoch} epochs: {accuracy:.2%} ({elapsed:.0f} s); "
         f"history and curves in {out}"
     )
+    if args.export:
+        export(md, args.export, te_x)
     return accuracy
 
 

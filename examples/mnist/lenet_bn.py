@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from common import load_images, seed
+from common import export, load_images, run, seed
 
 from hat.layers.conv import Conv2D
 from hat.layers.core import Activation, Dense, Flatten, InputLayer
@@ -60,6 +60,12 @@ def parse_args(argv=None):
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    parser.add_argument(
+        "--export",
+        metavar="PATH",
+        default=None,
+        help="a folder: each trained variant is written there as <variant>.onnx",
+    )
     return parser.parse_args(argv)
 
 
@@ -91,6 +97,9 @@ def main(argv=None) -> dict:
             "seconds_per_epoch": seconds,
         }
         print(f"   {name}: test accuracy {test:.2%}, {seconds:.1f} s per epoch")
+        if args.export:
+            os.makedirs(args.export, exist_ok=True)
+            export(md, os.path.join(args.export, f"{name}.onnx"), te_x)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)
@@ -144,4 +153,4 @@ def plot(results: dict, path: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -5,7 +5,7 @@
 Hat reported 1.15% test error after 10 epochs.
 """
 
-from common import load_images, parse_args, seed, train
+from common import load_images, parse_args, run, seed, train
 
 from hat.layers.cnn import Convolution2D
 from hat.layers.core import Dense, Dropout, Flatten, InputLayer
@@ -40,4 +40,4 @@ def main(argv=None) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -8,6 +8,7 @@ import argparse
 import os
 
 import numpy as np
+from common import add_export_argument, export, run
 from prepare_data import load_data
 
 from hat.callbacks import SaveModel, Validation
@@ -42,6 +43,7 @@ def main(argv=None) -> float:
         "--save-freq", type=int, default=2, help="save the model every n epochs (default 2)"
     )
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    add_export_argument(parser)
     args = parser.parse_args(argv)
 
     np.random.seed(args.seed)
@@ -78,8 +80,10 @@ def main(argv=None) -> float:
     pred_y = md.predict(te_X)
     accuracy = float((pred_y.argmax(axis=1) == te_y.argmax(axis=1)).mean())
     print(f"test accuracy after {md.epoch} epochs: {accuracy:.2%}")
+    if args.export:
+        export(md, args.export, te_X)
     return accuracy
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import sys
 
 import numpy as np
 
@@ -55,3 +56,23 @@ def _load_pickle(file: str) -> tuple[np.ndarray, ...]:
         arrays.append(np.asarray(x, dtype=np.float32))
         arrays.append(np.asarray(y, dtype=np.int64))
     return tuple(arrays)
+
+
+def exit_on_dataset_error(main, *args):
+    """main(*args); when the data is missing or corrupt, the DatasetError's message alone (no
+    traceback through hat) goes to stderr and the script exits with status 2."""
+    try:
+        return main(*args)
+    except mnist.DatasetError as err:
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _summary() -> None:
+    names = ("tr_X", "tr_y", "va_X", "va_y", "te_X", "te_y")
+    for name, array in zip(names, load_data(), strict=True):
+        print(f"{name}: {array.dtype} {array.shape}")
+
+
+if __name__ == "__main__":
+    exit_on_dataset_error(_summary)

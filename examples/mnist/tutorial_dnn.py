@@ -5,7 +5,7 @@ command line and shorter defaults.
 """
 
 import numpy as np
-from prepare_data import load_data
+from prepare_data import exit_on_dataset_error, load_data
 
 import hat.backend as K  # noqa: F401  (Hat's scripts import it; nothing here uses it)
 from hat import serializations  # noqa: F401
@@ -18,7 +18,8 @@ from hat.preprocessing import sparse_to_categorical
 np.random.seed(1515)
 
 # load & prepare data
-tr_X, tr_y, va_X, va_y, te_X, te_y = load_data()
+# (without the data: its message alone, exit status 2)
+tr_X, tr_y, va_X, va_y, te_X, te_y = exit_on_dataset_error(load_data)
 
 # init params
 n_in = 784

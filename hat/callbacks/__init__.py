@@ -6,6 +6,7 @@ from hat.callbacks.hat_style import SaveModel, Validation
 from hat.callbacks.logging import CSVLogger, LambdaCallback, PlotHistory, TerminateOnNaN
 from hat.callbacks.lr import LearningRateScheduler, ReduceLROnPlateau
 from hat.callbacks.progress import History, ProgbarLogger
+from hat.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "CSVLogger",
@@ -21,6 +22,7 @@ __all__ = [
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "SaveModel",
+    "TensorBoard",
     "TerminateOnNaN",
     "Validation",
 ]

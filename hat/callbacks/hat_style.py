@@ -4,6 +4,8 @@ import os
 import pickle
 import time
 
+import numpy as np
+
 from hat.callbacks.base import Callback
 
 
@@ -57,6 +59,7 @@ class Validation(Callback):
                 raise ValueError(f"Validation needs both {prefix}_x and {prefix}_y, or neither")
             if x is not None:
                 self.splits[prefix] = (x, y)
+                _check_split(prefix, x, y)
         if isinstance(metrics, str):
             metrics = [metrics]
         self.metric_names = [metrics_mod.get(m)[0] for m in metrics]
@@ -113,3 +116,27 @@ class Validation(Callback):
         with open(tmp, "wb") as f:
             pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, self.dump_path)  # never a half-written pickle
+
+
+def _check_split(prefix: str, x, y) -> None:
+    """Samples against labels, as Keras checks validation_data before fit starts: a mismatch
+    found here names both arrays, instead of failing at the first call as a CallbackError."""
+    x_shape, y_shape = _shape_of(x), _shape_of(y)
+    if not x_shape or not y_shape:
+        raise ValueError(
+            f"Validation's {prefix}_x and {prefix}_y must be arrays with a batch axis; got shapes "
+            f"{x_shape} and {y_shape}"
+        )
+    if x_shape[0] != y_shape[0]:
+        raise ValueError(
+            f"Validation's {prefix}_x holds {x_shape[0]} samples (shape {x_shape}) but {prefix}_y "
+            f"holds {y_shape[0]} labels (shape {y_shape}); expected one label per sample"
+        )
+
+
+def _shape_of(a) -> tuple:
+    """The shape of an array, or of the first of a list of arrays (a model with several
+    inputs or outputs takes one array each; evaluate checks them against each other)."""
+    if isinstance(a, (list, tuple)) and a and all(hasattr(v, "shape") for v in a):
+        a = a[0]
+    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
