@@ -8,6 +8,7 @@ from hat import regularizations
 from hat.layers.base import Layer
 from hat.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, SimpleRnn
 from tests.helpers.gradcheck import check_layer_gradients, numeric_grad
+from tests.helpers.optional import require
 
 
 def _sigmoid(v):
@@ -304,3 +305,76 @@ def test_numeric_grad_helper_sees_the_mask():
     mask = _mask()
     g = numeric_grad(lambda _: layer.forward(x, True, mask=mask).sum(), x)
     assert np.all(g[mask == 0] == 0) and np.all(g[mask == 1] != 0)
+
+
+# -- parity with PyTorch --------------------------------------------------------------------------
+
+
+def _torch_twin(torch, layer):
+    """torch.nn.RNN / LSTM / GRU with the layer's weights (W.T is weight_ih, H.T weight_hh)."""
+    n_in, u = layer.params["W"].shape[0], layer.n_out
+    if isinstance(layer, LSTM):
+        net = torch.nn.LSTM(n_in, u, batch_first=True)
+        b_hh = np.zeros_like(layer.params["b"])  # hat's b is b_ih + b_hh
+    elif isinstance(layer, GRU):
+        net = torch.nn.GRU(n_in, u, batch_first=True)
+        b_hh = layer.params["bH"]
+    else:
+        net = torch.nn.RNN(n_in, u, nonlinearity=layer.activation.name, batch_first=True)
+        b_hh = np.zeros_like(layer.params["b"])
+    with torch.no_grad():
+        net.weight_ih_l0.copy_(torch.tensor(layer.params["W"].T))
+        net.weight_hh_l0.copy_(torch.tensor(layer.params["H"].T))
+        net.bias_ih_l0.copy_(torch.tensor(layer.params["b"]))
+        net.bias_hh_l0.copy_(torch.tensor(b_hh))
+    return net
+
+
+@pytest.mark.parametrize("cls", CELLS)
+@pytest.mark.parametrize("return_sequence", [True, False])
+def test_matches_torch(cls, return_sequence):
+    torch = require("torch")
+    layer = _built(_layer(cls, return_sequence=return_sequence), (6, 4), np.float32)
+    net = _torch_twin(torch, layer)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 6, 4)).astype(np.float32)
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = layer.backward(dy)
+
+    tx = torch.tensor(x, requires_grad=True)
+    seq, _ = net(tx)
+    ty = seq if return_sequence else seq[:, -1]
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(layer.grads["W"], net.weight_ih_l0.grad.numpy().T, atol=1e-5)
+    np.testing.assert_allclose(layer.grads["H"], net.weight_hh_l0.grad.numpy().T, atol=1e-5)
+    np.testing.assert_allclose(layer.grads["b"], net.bias_ih_l0.grad.numpy(), atol=1e-5)
+    if cls is GRU:
+        np.testing.assert_allclose(layer.grads["bH"], net.bias_hh_l0.grad.numpy(), atol=1e-5)
+
+
+# -- in a model -----------------------------------------------------------------------------------
+
+
+def test_sequential_lstm_model_trains():
+    from hat.layers.core import Dense, InputLayer
+    from hat.models import Sequential
+    from hat.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 28, 28)).astype(np.float32)
+    labels = (x[:, :, :14].sum(axis=(1, 2)) > 0).astype(int)  # learnable from the rows
+    y = np.eye(2, dtype=np.float32)[labels]
+    seq = Sequential()
+    seq.add(InputLayer((28, 28)))
+    seq.add(LSTM(8, return_sequence=False, W_init_type="glorot_uniform", H_init_type="orthogonal"))
+    seq.add(Dense(2, act="softmax"))
+    md = seq.combine(seed=0)
+    assert md.layers[1].needs_input_grad is False  # the first trainable layer skips dx
+    before = md.evaluate(x, y, batch_size=64, metrics=["categorical_crossentropy"])
+    md.fit(x, y, batch_size=16, n_epochs=3, optimizer=Adam(lr=0.01), verbose=0)
+    after = md.evaluate(x, y, batch_size=64, metrics=["categorical_crossentropy"])
+    assert after < 0.8 * before
+    assert md.predict(x[:5]).shape == (5, 2)
