@@ -16,7 +16,7 @@ from hat.layers.core import _check_positive_int, _initial, _reg_config
 # A chunk of the batch runs its whole time loop on one thread; below this many rows a chunk
 # is not worth a hand-off. The count depends on the shapes only, so results do not depend on
 # the number of threads.
-MIN_CHUNK_ROWS = 32
+MIN_CHUNK_ROWS = 64
 MAX_CHUNKS = 4
 
 
@@ -273,7 +273,7 @@ class RnnBase(Layer):
         pass
 
     def _begin_backward(self, n, dtype):
-        pass
+        self._work = self._buffer("work", (n, self.n_gates * self.n_out), dtype)
 
     def _forward_step(self, hp, s, s_next, k, lo, y):
         raise NotImplementedError
@@ -514,6 +514,7 @@ class LSTM(_GatedRnn):
         self._cprev[lo:hi, first] = 0
 
     def _begin_backward(self, n, dtype):
+        super()._begin_backward(n, dtype)
         self._dc = self._buffer("dc", (n, self.n_out), dtype)
         self._dc.fill(0)
 
@@ -543,6 +544,7 @@ class LSTM(_GatedRnn):
             rec,
             dh,
             self._dc[lo : lo + len(dh)],
+            self._work[lo : lo + len(dh)],
             s,
             k,
             lo,
@@ -657,6 +659,7 @@ class GRU(_GatedRnn):
             self._xp,
             rec,
             dh,
+            self._work[lo : lo + len(dh)],
             s,
             k,
             lo,

@@ -47,7 +47,24 @@ def test_lstm_step(step):
     dh, dc, rec = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)), np.zeros((3, 2))
     dy = rng.standard_normal((3, 3, 2))
     g_h, dc_in, carry = dh + dy[:, 1], dc.copy(), dh[1].copy()
-    K.lstm_backward(xp, rec, dh, dc, 1, 1, 0, mask, cprev, tc, dy, True, K.SIGMOID, K.TANH, 0.0)
+    K.lstm_backward(
+        xp,
+        rec,
+        dh,
+        dc,
+        np.zeros((3, 8)),
+        1,
+        1,
+        0,
+        mask,
+        cprev,
+        tc,
+        dy,
+        True,
+        K.SIGMOID,
+        K.TANH,
+        0.0,
+    )
     t = np.tanh(c)
     d = dc_in + g_h * o * (1 - t**2)
     expected = np.concatenate(
@@ -92,3 +109,14 @@ def test_float32_stays_float32(step):
         xp, hp, 1, 0, 1, 0, mask.astype(np.float32), hprev, hlast, y, True, K.TANH, 0.0
     )
     assert xp.dtype == np.float32 and np.isfinite(xp).all()
+
+
+def test_float32_tanh_and_sigmoid_are_within_1e_6():
+    v = np.linspace(-12, 12, 20001).astype(np.float32)
+    t, sg = v.copy(), v.copy()
+    K.activate(t, K.TANH, 0.0)
+    K.activate(sg, K.SIGMOID, 0.0)
+    exact = v.astype(np.float64)
+    np.testing.assert_allclose(t, np.tanh(exact), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(sg, 1 / (1 + np.exp(-exact)), rtol=0, atol=1e-6)
+    assert t.max() <= 1 and t.min() >= -1

@@ -170,7 +170,10 @@ def test_compute_mask_follows_return_sequence():
 
 def test_the_same_numbers_on_one_thread_and_in_chunks(monkeypatch):
     """Chunks depend on the batch size only: the same bits whatever the pool's size."""
-    x = np.random.default_rng(1).standard_normal((70, 4, 2)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((130, 4, 2)).astype(np.float32)  # 2 chunks
+    from hat.layers.recurrent import _chunks
+
+    assert len(_chunks(len(x))) == 2
     runs = []
     for count in ("1", "2"):
         monkeypatch.setenv("HAT_NUM_THREADS", count)
