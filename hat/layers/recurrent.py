@@ -57,6 +57,31 @@ class RnnBase(Layer):
     still pass a mask (`forward(x, training, mask=mask)`), from Embedding(mask_zero=True) say.
     Masked steps carry the state over and output zeros. `return_state` is not offered: the
     models take one output per layer.
+
+    Args:
+        n_out (int): units (Keras: `units`).
+        act (str): activation, default 'tanh' (Keras: `activation`).
+        W_init_type (str): initializer of W (n_in, n_out), default 'uniform' (Hat's, +-0.01).
+        H_init_type (str): initializer of H (n_out, n_out), default 'uniform'.
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (n_out,), default None (zeros).
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which of 'W', 'H', 'b' train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        return_sequences (bool | None): Keras' name for return_sequence.
+
+    Raises:
+        ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
     """
 
     n_gates = 1
@@ -382,30 +407,6 @@ class SimpleRnn(RnnBase):
 SimpleRNN = SimpleRnn  # Keras' spelling
 
 
-_COMMON_ARGS = """
-        W_init_type (str): initializer of W (n_in, G*n_out), default 'uniform' (Hat's, +-0.01;
-            Keras uses 'glorot_uniform').
-        H_init_type (str): initializer of H (n_out, G*n_out), default 'uniform' (Keras uses
-            'orthogonal').
-        W_init (array | None): initial W, default None (drawn).
-        H_init (array | None): initial H, default None (drawn).
-        b_init (array | None): initial b (G*n_out,), default None.
-        W_reg (Regularization | dict | None): penalty on W, default None.
-        H_reg (Regularization | dict | None): penalty on H, default None.
-        b_reg (Regularization | dict | None): penalty on b, default None.
-        trainable_params (list[str] | None): which params train; default all.
-        return_sequence (bool): output every step (batch, time, n_out), else the last state
-            (batch, n_out); default True (Keras: `return_sequences`, default False there).
-        go_backwards (bool): run over time from the end; outputs come in that order. Default
-            False.
-        masking (bool): take two inputs [x, mask] (Hat), default False.
-        name (str | None): layer name, default None.
-        units (int | None): Keras' name for n_out.
-        activation (str | None): Keras' name for act.
-        recurrent_activation (str | None): Keras' name for gate_act.
-        return_sequences (bool | None): Keras' name for return_sequence."""
-
-
 class _GatedRnn(RnnBase):
     """LSTM and GRU: a gate activation beside the cell's."""
 
@@ -442,7 +443,28 @@ class LSTM(_GatedRnn):
         act (str): the cell's activation (g and the output), default 'tanh'.
         gate_act (str): the gates' activation, default 'sigmoid'.
         bf_bias (float): initial forget-gate bias when b_init is None, default 1.0 (the rest
-            of b starts at zero).{common}
+            of b starts at zero).
+        W_init_type (str): initializer of W (n_in, G*n_out), default 'uniform' (Hat's, +-0.01;
+            Keras uses 'glorot_uniform').
+        H_init_type (str): initializer of H (n_out, G*n_out), default 'uniform' (Keras uses
+            'orthogonal').
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (G*n_out,), default None.
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which params train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        recurrent_activation (str | None): Keras' name for gate_act.
+        return_sequences (bool | None): Keras' name for return_sequence.
 
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
@@ -572,7 +594,28 @@ class GRU(_GatedRnn):
     Args:
         n_out (int): units (Keras: `units`).
         act (str): the candidate's activation, default 'tanh'.
-        gate_act (str): the gates' activation, default 'sigmoid'.{common}
+        gate_act (str): the gates' activation, default 'sigmoid'.
+        W_init_type (str): initializer of W (n_in, G*n_out), default 'uniform' (Hat's, +-0.01;
+            Keras uses 'glorot_uniform').
+        H_init_type (str): initializer of H (n_out, G*n_out), default 'uniform' (Keras uses
+            'orthogonal').
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (G*n_out,), default None.
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which params train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        recurrent_activation (str | None): Keras' name for gate_act.
+        return_sequences (bool | None): Keras' name for return_sequence.
 
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
@@ -818,7 +861,3 @@ class Bidirectional(Layer):
             "merge_mode": self.merge_mode,
             "name": self.name,
         }
-
-
-for _cls in (SimpleRnn, LSTM, GRU):
-    _cls.__doc__ = _cls.__doc__.replace("{common}", _COMMON_ARGS)
