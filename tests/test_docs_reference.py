@@ -47,6 +47,8 @@ PUBLIC_MODULES = (
     "hat.layers.normalization",
     "hat.layers.pool",
     "hat.layers.pooling",
+    "hat.layers.recurrent",
+    "hat.layers.rnn",
     "hat.losses",
     "hat.metrics",
     "hat.models",

@@ -13,6 +13,7 @@ from hat.layers.pooling import (
     MaxPooling2D,
     Pool2D,
 )
+from hat.layers.recurrent import GRU, LSTM, Bidirectional, RnnBase, SimpleRNN, SimpleRnn
 
 __all__ = [
     "Activation",
@@ -33,6 +34,13 @@ __all__ = [
     "MaxPooling2D",
     "Pool2D",
     "Reshape",
+    # recurrent
+    "Bidirectional",
+    "GRU",
+    "LSTM",
+    "RnnBase",
+    "SimpleRNN",
+    "SimpleRnn",
     "ZeroPadding2D",
 ]
 

@@ -1,0 +1,863 @@
+"""Recurrent layers on (batch, time, features): SimpleRnn, LSTM, GRU on one base, Bidirectional.
+
+Weights: W (n_in, G*n_out), H (n_out, G*n_out), b (G*n_out), the G gates side by side in
+PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so that the input projection of every step is
+one GEMM and each step's recurrent product another. The gates' non-linearities and the state
+update run fused in one numba pass per step (hat/kernels/recurrent.py); the batch is split in
+chunks that run their time loops on hat.threads' pool.
+"""
+
+import numpy as np
+
+from hat import activations, initializations, regularizations, threads
+from hat.layers.base import Layer, shape_with_batch
+from hat.layers.core import _check_positive_int, _initial, _reg_config
+
+# A chunk of the batch runs its whole time loop on one thread; below this many rows a chunk
+# is not worth a hand-off. The count depends on the shapes only, so results do not depend on
+# the number of threads.
+MIN_CHUNK_ROWS = 64
+MAX_CHUNKS = 4
+
+
+def _one_of(hat_name, hat_value, keras_name, keras_value, default):
+    """Hat's argument or Keras' name for it (not both)."""
+    if hat_value is not None and keras_value is not None and hat_value != keras_value:
+        raise ValueError(
+            f"{hat_name}={hat_value!r} and {keras_name}={keras_value!r} name the same "
+            "setting; give one of them"
+        )
+    if hat_value is not None:
+        return hat_value
+    return default if keras_value is None else keras_value
+
+
+def _elementwise(act, what: str) -> activations.ActivationSpec:
+    spec = activations.get(act)
+    if not spec.is_builtin or spec.name == "softmax":
+        raise ValueError(
+            f"{what} of a recurrent layer must be one of linear, relu, leaky_relu, sigmoid, "
+            f"hard_sigmoid, tanh (the step kernel's own); got {spec.name!r}"
+        )
+    return spec
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    count = max(1, min(MAX_CHUNKS, n // MIN_CHUNK_ROWS))
+    cuts = [n * i // count for i in range(count + 1)]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+class RnnBase(Layer):
+    """What SimpleRnn, LSTM and GRU share (Hat's name for the base class).
+
+    `go_backwards=True` reverses time and returns the outputs in the order they were computed
+    (as Keras does); the original Hat reversed the batch axis instead, a bug not reproduced.
+    `masking=True` (Hat) makes the layer take two inputs, [x, mask]; without it, the model may
+    still pass a mask (`forward(x, training, mask=mask)`), from Embedding(mask_zero=True) say.
+    Masked steps carry the state over and output zeros. `return_state` is not offered: the
+    models take one output per layer.
+
+    Args:
+        n_out (int): units (Keras: `units`).
+        act (str): activation, default 'tanh' (Keras: `activation`).
+        W_init_type (str): initializer of W (n_in, n_out), default 'uniform' (Hat's, +-0.01).
+        H_init_type (str): initializer of H (n_out, n_out), default 'uniform'.
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (n_out,), default None (zeros).
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which of 'W', 'H', 'b' train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        return_sequences (bool | None): Keras' name for return_sequence.
+
+    Raises:
+        ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
+    """
+
+    n_gates = 1
+    supports_masking = True
+    uses_thread_pool = True
+    _param_keys = ("W", "H", "b")
+
+    def __init__(
+        self,
+        n_out=None,
+        act=None,
+        W_init_type="uniform",
+        H_init_type="uniform",
+        W_init=None,
+        H_init=None,
+        b_init=None,
+        W_reg=None,
+        H_reg=None,
+        b_reg=None,
+        trainable_params=None,
+        return_sequence=None,
+        go_backwards=False,
+        masking=False,
+        name=None,
+        units=None,
+        activation=None,
+        return_sequences=None,
+    ):
+        super().__init__(name)
+        n_out = _one_of("n_out", n_out, "units", units, None)
+        if n_out is None:
+            raise TypeError(f"{type(self).__name__} needs n_out (Keras: units)")
+        self.n_out = _check_positive_int(n_out, "n_out")
+        self.activation = _elementwise(_one_of("act", act, "activation", activation, "tanh"), "act")
+        self.return_sequence = bool(
+            _one_of("return_sequence", return_sequence, "return_sequences", return_sequences, True)
+        )
+        self.go_backwards = bool(go_backwards)
+        self.masking = bool(masking)
+        if self.masking:
+            self.n_inputs = 2  # [x, mask]
+        self.W_init_type, self.H_init_type = W_init_type, H_init_type
+        self._inits = {"W": initializations.get(W_init_type), "H": initializations.get(H_init_type)}
+        self._given = {"W": W_init, "H": H_init, "b": b_init}
+        self.regularizers = {
+            k: r
+            for k, r in zip("WHb", map(regularizations.get, (W_reg, H_reg, b_reg)), strict=True)
+            if r
+        }
+        keys = self._param_keys if trainable_params is None else trainable_params
+        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"trainable_params must be a list of names; got {keys!r}")
+        if set(keys) - set(self._param_keys):
+            raise ValueError(
+                f"trainable_params may hold {list(self._param_keys)}; got {list(keys)}"
+            )
+        self.trainable_params = list(keys)
+
+    # -- build -----------------------------------------------------------------------------
+    def build(self, input_shape, rng, dtype=np.float32):
+        self._expect_rank(
+            input_shape,
+            3,
+            "Recurrent layers take (batch, time, features); a 2-D input needs "
+            "Reshape((time, features)) first.",
+        )
+        n_time, n_in = input_shape
+        if n_time < 1 or n_in < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs at least one time step and one feature; got "
+                f"input shape {shape_with_batch(input_shape)}"
+            )
+        width = self.n_gates * self.n_out
+        for key, shape in (("W", (n_in, width)), ("H", (self.n_out, width))):
+            self.params[key] = _initial(self._given[key], shape, self._inits[key], rng, dtype, key)
+        self.params["b"] = _initial(self._given["b"], (width,), self._bias_init, rng, dtype, "b")
+        return (n_time, self.n_out) if self.return_sequence else (self.n_out,)
+
+    def _bias_init(self, shape, rng, dtype):
+        return np.zeros(shape, dtype)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _inputs(self, x, mask):
+        """(x, mask as a float array or None), checked."""
+        if self.masking:
+            if not isinstance(x, (list, tuple)) or len(x) != 2:
+                raise TypeError(
+                    f"{type(self).__name__}(masking=True) takes two inputs, [x, mask]; got "
+                    f"{type(x).__name__}"
+                )
+            x, mask = x
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects a 3-D input (batch, time, features); got shape "
+                f"{x.shape}"
+            )
+        if x.shape[1] < 1:
+            raise ValueError(
+                f"{type(self).__name__} got an empty sequence (shape {x.shape}); it needs at "
+                "least one time step"
+            )
+        n_in = self.params["W"].shape[0]
+        if x.shape[2] != n_in:
+            raise ValueError(
+                f"{type(self).__name__} was built for {n_in} features a step; got shape {x.shape}"
+            )
+        dtype = self.params["W"].dtype
+        x = np.ascontiguousarray(x, dtype)
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != x.shape[:2]:
+                raise ValueError(
+                    f"the mask of {type(self).__name__} must have shape (batch, time) = "
+                    f"{x.shape[:2]}; got {mask.shape}"
+                )
+            mask = (mask != 0).astype(dtype)
+        return x, mask
+
+    # -- the passes --------------------------------------------------------------------------
+    def forward(self, x, training, mask=None):
+        x, mask = self._inputs(x, mask)
+        n, t, _ = x.shape
+        width = self.n_gates * self.n_out
+        dtype = x.dtype
+        self._x, self._has_mask = x, mask is not None
+        if mask is None:
+            mask = self._buffer("ones", (n, t), dtype)
+            mask.fill(1)
+        self._mask = mask
+        xp = self._buffer("xp", (n, t, width), dtype)  # (N, T, G*n): projections, then gates
+        threads.matmul(x.reshape(n * t, -1), self.params["W"], xp.reshape(n * t, width))
+        xp += self.params["b"]
+        self._xp = xp
+        self._alloc_states(n, t, dtype)
+        order = range(t - 1, -1, -1) if self.go_backwards else range(t)
+        self._order = list(order)
+        hp = self._buffer("hp", (n, width), dtype)
+        y = self._buffer("y", (n, t, self.n_out), dtype) if self.return_sequence else None
+        hprev, H = self._hprev, self.params["H"]
+        first = self._order[0]
+
+        def run(c):
+            lo, hi = chunks[c]
+            hprev[lo:hi, first] = 0
+            self._zero_initial(lo, hi, first)
+            for k, s in enumerate(self._order):
+                s_next = self._order[k + 1] if k + 1 < t else -1
+                np.matmul(hprev[lo:hi, s], H, out=hp[lo:hi])
+                self._forward_step(hp[lo:hi], s, s_next, k, lo, y)
+
+        chunks = _chunks(n)
+        threads.parallel_for(run, len(chunks))
+        self._y = y if self.return_sequence else self._hlast
+        return self._y
+
+    def backward(self, dy):
+        n, t, _ = self._x.shape
+        dtype = self._xp.dtype
+        width = self.n_gates * self.n_out
+        seq = self.return_sequence
+        dy = np.ascontiguousarray(dy, dtype)
+        dh = self._buffer("dh", (n, self.n_out), dtype)
+        rec = self._buffer("rec", (n, self.n_out), dtype)
+        xp, H = self._xp, self.params["H"]
+        dummy = self._buffer("dummy", (1, 1, 1), dtype)
+        self._begin_backward(n, dtype)
+
+        def run(c):
+            lo, hi = chunks[c]
+            dh[lo:hi] = 0 if seq else dy[lo:hi]
+            rec[lo:hi] = 0
+            for k in range(t - 1, -1, -1):
+                s = self._order[k]
+                self._backward_step(rec[lo:hi], dh[lo:hi], s, k, lo, dy if seq else dummy, seq)
+                if k:
+                    np.matmul(xp[lo:hi, s], H.T, out=rec[lo:hi])
+
+        chunks = _chunks(n)
+        threads.parallel_for(run, len(chunks))
+        dx = self._weight_grads(n, t, width)
+        if self.masking:
+            return [dx, None]
+        return dx
+
+    def _weight_grads(self, n, t, width):
+        """dW, dH, db from the gate gradients left in xp, and dx (None if not needed)."""
+        dz = self._xp.reshape(n * t, width)
+        x2 = self._x.reshape(n * t, -1)
+        if "W" in self.trainable_params:
+            threads.matmul(x2.T, dz, self.grads["W"])
+        if "H" in self.trainable_params:
+            threads.matmul(self._hprev.reshape(n * t, -1).T, dz, self.grads["H"])
+        if "b" in self.trainable_params:
+            np.sum(dz, axis=0, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape, dz.dtype)
+        threads.matmul(dz, self.params["W"].T, dx.reshape(n * t, -1))
+        return dx
+
+    def compute_mask(self, x, mask):
+        """The input's mask while the layer returns sequences; None once it returns a state."""
+        if self.masking:
+            mask = x[1]
+        return mask if self.return_sequence else None
+
+    # -- what each cell writes ----------------------------------------------------------------
+    def _alloc_states(self, n, t, dtype):
+        self._hprev = self._buffer("hprev", (n, t, self.n_out), dtype)
+        self._hlast = self._buffer("hlast", (n, self.n_out), dtype)
+
+    def _zero_initial(self, lo, hi, first):
+        pass
+
+    def _begin_backward(self, n, dtype):
+        self._work = self._buffer("work", (n, self.n_gates * self.n_out), dtype)
+
+    def _forward_step(self, hp, s, s_next, k, lo, y):
+        raise NotImplementedError
+
+    def _backward_step(self, rec, dh, s, k, lo, dy, seq):
+        raise NotImplementedError
+
+    def _seq_out(self, y):
+        """The output sequence for the kernel, or a dummy and False for a last-state layer."""
+        return (
+            (y, True)
+            if y is not None
+            else (self._buffer("dummy", (1, 1, 1), self._xp.dtype), False)
+        )
+
+    def get_config(self):
+        return {
+            "n_out": self.n_out,
+            "act": self.activation.name,
+            "W_init_type": self.W_init_type,
+            "H_init_type": self.H_init_type,
+            **{f"{k}_reg": _reg_config(self.regularizers.get(k)) for k in ("W", "H", "b")},
+            "trainable_params": list(self.trainable_params),
+            "return_sequence": self.return_sequence,
+            "go_backwards": self.go_backwards,
+            "masking": self.masking,
+            "name": self.name,
+        }
+
+    # Hat's read-only properties
+    @property
+    def W_(self):
+        return self.params["W"]
+
+    @property
+    def H_(self):
+        return self.params["H"]
+
+    @property
+    def b_(self):
+        return self.params["b"]
+
+
+def _kernels():
+    """hat.kernels.recurrent, imported when first needed (it compiles with numba)."""
+    from hat.kernels import recurrent
+
+    return recurrent
+
+
+class SimpleRnn(RnnBase):
+    """Fully connected recurrence: h_t = act(x_t W + h_{t-1} H + b).
+
+    Args:
+        n_out (int): units (Keras: `units`).
+        act (str): activation, default 'tanh' (Keras: `activation`).
+        W_init_type (str): initializer of W (n_in, n_out), default 'uniform' (Hat's, +-0.01).
+        H_init_type (str): initializer of H (n_out, n_out), default 'uniform'.
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (n_out,), default None (zeros).
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which of 'W', 'H', 'b' train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        return_sequences (bool | None): Keras' name for return_sequence.
+
+    Raises:
+        ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
+    """
+
+    def _forward_step(self, hp, s, s_next, k, lo, y):
+        y, seq = self._seq_out(y)
+        a = self.activation
+        _kernels().simple_forward(
+            self._xp,
+            hp,
+            s,
+            s_next,
+            k,
+            lo,
+            self._mask,
+            self._hprev,
+            self._hlast,
+            y,
+            seq,
+            a.code,
+            a.alpha,
+        )
+
+    def _backward_step(self, rec, dh, s, k, lo, dy, seq):
+        a = self.activation
+        _kernels().simple_backward(
+            self._xp, rec, dh, s, k, lo, self._mask, dy, seq, a.code, a.alpha
+        )
+
+
+SimpleRNN = SimpleRnn  # Keras' spelling
+
+
+class _GatedRnn(RnnBase):
+    """LSTM and GRU: a gate activation beside the cell's."""
+
+    def _set_gate(self, gate_act, recurrent_activation):
+        self.gate_activation = _elementwise(
+            _one_of("gate_act", gate_act, "recurrent_activation", recurrent_activation, "sigmoid"),
+            "gate_act",
+        )
+
+    def _codes(self):
+        """(gate code, act code, alpha): only leaky_relu has an alpha, the same for both."""
+        g, a = self.gate_activation, self.activation
+        return g.code, a.code, max(g.alpha, a.alpha)
+
+    def get_config(self):
+        config = super().get_config()
+        return {
+            "n_out": config.pop("n_out"),
+            "act": config.pop("act"),
+            "gate_act": self.gate_activation.name,
+            **config,
+        }
+
+
+class LSTM(_GatedRnn):
+    """Long short-term memory, PyTorch's and Keras' cell: gates i, f, g, o from
+    x_t W + h_{t-1} H + b, c_t = f c_{t-1} + i g, h_t = o act(c_t).
+
+    The original Hat's LSTM output h_t = o c_t (no act on the cell); this one applies act, as
+    every other library does, so that it matches them and its state stays bounded.
+
+    Args:
+        n_out (int): units (Keras: `units`).
+        act (str): the cell's activation (g and the output), default 'tanh'.
+        gate_act (str): the gates' activation, default 'sigmoid'.
+        bf_bias (float): initial forget-gate bias when b_init is None, default 1.0 (the rest
+            of b starts at zero).
+        W_init_type (str): initializer of W (n_in, G*n_out), default 'uniform' (Hat's, +-0.01;
+            Keras uses 'glorot_uniform').
+        H_init_type (str): initializer of H (n_out, G*n_out), default 'uniform' (Keras uses
+            'orthogonal').
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (G*n_out,), default None.
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which params train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        recurrent_activation (str | None): Keras' name for gate_act.
+        return_sequences (bool | None): Keras' name for return_sequence.
+
+    Raises:
+        ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
+    """
+
+    n_gates = 4
+
+    def __init__(
+        self,
+        n_out=None,
+        act=None,
+        gate_act=None,
+        W_init_type="uniform",
+        H_init_type="uniform",
+        bf_bias=1.0,
+        W_init=None,
+        H_init=None,
+        b_init=None,
+        W_reg=None,
+        H_reg=None,
+        b_reg=None,
+        trainable_params=None,
+        return_sequence=None,
+        go_backwards=False,
+        masking=False,
+        name=None,
+        units=None,
+        activation=None,
+        recurrent_activation=None,
+        return_sequences=None,
+    ):
+        super().__init__(
+            n_out,
+            act,
+            W_init_type,
+            H_init_type,
+            W_init,
+            H_init,
+            b_init,
+            W_reg,
+            H_reg,
+            b_reg,
+            trainable_params,
+            return_sequence,
+            go_backwards,
+            masking,
+            name,
+            units,
+            activation,
+            return_sequences,
+        )
+        self._set_gate(gate_act, recurrent_activation)
+        if isinstance(bf_bias, bool) or not isinstance(bf_bias, (int, float, np.number)):
+            raise TypeError(f"bf_bias must be a number; got {bf_bias!r}")
+        self.bf_bias = float(bf_bias)
+
+    def _bias_init(self, shape, rng, dtype):
+        b = np.zeros(shape, dtype)
+        b[self.n_out : 2 * self.n_out] = self.bf_bias
+        return b
+
+    def _alloc_states(self, n, t, dtype):
+        super()._alloc_states(n, t, dtype)
+        self._cprev = self._buffer("cprev", (n, t, self.n_out), dtype)
+        self._clast = self._buffer("clast", (n, self.n_out), dtype)
+        self._tc = self._buffer("tc", (n, t, self.n_out), dtype)
+
+    def _zero_initial(self, lo, hi, first):
+        self._cprev[lo:hi, first] = 0
+
+    def _begin_backward(self, n, dtype):
+        super()._begin_backward(n, dtype)
+        self._dc = self._buffer("dc", (n, self.n_out), dtype)
+        self._dc.fill(0)
+
+    def _forward_step(self, hp, s, s_next, k, lo, y):
+        y, seq = self._seq_out(y)
+        _kernels().lstm_forward(
+            self._xp,
+            hp,
+            s,
+            s_next,
+            k,
+            lo,
+            self._mask,
+            self._hprev,
+            self._hlast,
+            self._cprev,
+            self._clast,
+            self._tc,
+            y,
+            seq,
+            *self._codes(),
+        )
+
+    def _backward_step(self, rec, dh, s, k, lo, dy, seq):
+        _kernels().lstm_backward(
+            self._xp,
+            rec,
+            dh,
+            self._dc[lo : lo + len(dh)],
+            self._work[lo : lo + len(dh)],
+            s,
+            k,
+            lo,
+            self._mask,
+            self._cprev,
+            self._tc,
+            dy,
+            seq,
+            *self._codes(),
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "bf_bias": self.bf_bias}
+
+
+class GRU(_GatedRnn):
+    """Gated recurrent unit in PyTorch's and Keras' form (reset_after): r, z from
+    x_t W + b + h_{t-1} H + bH, m = act(x W_n + b_n + r (h_{t-1} H_n + bH_n)),
+    h_t = (1 - z) m + z h_{t-1}.
+
+    Besides W, H and b it has the recurrent bias bH (3*n_out,), as PyTorch's b_hh and Keras'
+    second bias row. The original Hat's GRU reset h_{t-1} before the product (r h_{t-1}) H_n;
+    that form is not offered.
+
+    Args:
+        n_out (int): units (Keras: `units`).
+        act (str): the candidate's activation, default 'tanh'.
+        gate_act (str): the gates' activation, default 'sigmoid'.
+        W_init_type (str): initializer of W (n_in, G*n_out), default 'uniform' (Hat's, +-0.01;
+            Keras uses 'glorot_uniform').
+        H_init_type (str): initializer of H (n_out, G*n_out), default 'uniform' (Keras uses
+            'orthogonal').
+        W_init (array | None): initial W, default None (drawn).
+        H_init (array | None): initial H, default None (drawn).
+        b_init (array | None): initial b (G*n_out,), default None.
+        W_reg (Regularization | dict | None): penalty on W, default None.
+        H_reg (Regularization | dict | None): penalty on H, default None.
+        b_reg (Regularization | dict | None): penalty on b, default None.
+        trainable_params (list[str] | None): which params train; default all.
+        return_sequence (bool): output every step (batch, time, n_out), else the last state
+            (batch, n_out); default True (Keras: `return_sequences`, default False there).
+        go_backwards (bool): run over time from the end; outputs come in that order. Default
+            False.
+        masking (bool): take two inputs [x, mask] (Hat), default False.
+        name (str | None): layer name, default None.
+        units (int | None): Keras' name for n_out.
+        activation (str | None): Keras' name for act.
+        recurrent_activation (str | None): Keras' name for gate_act.
+        return_sequences (bool | None): Keras' name for return_sequence.
+
+    Raises:
+        ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
+    """
+
+    n_gates = 3
+    _param_keys = ("W", "H", "b", "bH")
+
+    def __init__(
+        self,
+        n_out=None,
+        act=None,
+        gate_act=None,
+        W_init_type="uniform",
+        H_init_type="uniform",
+        W_init=None,
+        H_init=None,
+        b_init=None,
+        W_reg=None,
+        H_reg=None,
+        b_reg=None,
+        trainable_params=None,
+        return_sequence=None,
+        go_backwards=False,
+        masking=False,
+        name=None,
+        units=None,
+        activation=None,
+        recurrent_activation=None,
+        return_sequences=None,
+    ):
+        super().__init__(
+            n_out,
+            act,
+            W_init_type,
+            H_init_type,
+            W_init,
+            H_init,
+            b_init,
+            W_reg,
+            H_reg,
+            b_reg,
+            trainable_params,
+            return_sequence,
+            go_backwards,
+            masking,
+            name,
+            units,
+            activation,
+            return_sequences,
+        )
+        self._set_gate(gate_act, recurrent_activation)
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        shape = super().build(input_shape, rng, dtype)
+        self.params["bH"] = np.zeros(3 * self.n_out, dtype)
+        return shape
+
+    def _alloc_states(self, n, t, dtype):
+        super()._alloc_states(n, t, dtype)
+        self._hn = self._buffer("hn", (n, t, self.n_out), dtype)
+
+    def _forward_step(self, hp, s, s_next, k, lo, y):
+        y, seq = self._seq_out(y)
+        _kernels().gru_forward(
+            self._xp,
+            hp,
+            self.params["bH"],
+            s,
+            s_next,
+            k,
+            lo,
+            self._mask,
+            self._hprev,
+            self._hlast,
+            self._hn,
+            y,
+            seq,
+            *self._codes(),
+        )
+
+    def _backward_step(self, rec, dh, s, k, lo, dy, seq):
+        _kernels().gru_backward(
+            self._xp,
+            rec,
+            dh,
+            self._work[lo : lo + len(dh)],
+            s,
+            k,
+            lo,
+            self._mask,
+            self._hprev,
+            self._hn,
+            dy,
+            seq,
+            *self._codes(),
+        )
+
+    def _weight_grads(self, n, t, width):
+        """xp holds the recurrent side's gate gradients, hn the input side's for n."""
+        u = self.n_out
+        dz = self._xp.reshape(n * t, width)
+        dm = self._hn.reshape(n * t, u)
+        x2 = self._x.reshape(n * t, -1)
+        grads, W = self.grads, self.params["W"]
+        if "W" in self.trainable_params:
+            threads.matmul(x2.T, dz[:, : 2 * u], grads["W"][:, : 2 * u])
+            threads.matmul(x2.T, dm, grads["W"][:, 2 * u :])
+        if "H" in self.trainable_params:
+            threads.matmul(self._hprev.reshape(n * t, -1).T, dz, grads["H"])
+        if "b" in self.trainable_params:
+            np.sum(dz[:, : 2 * u], axis=0, out=grads["b"][: 2 * u])
+            np.sum(dm, axis=0, out=grads["b"][2 * u :])
+        if "bH" in self.trainable_params:
+            np.sum(dz, axis=0, out=grads["bH"])
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape, dz.dtype).reshape(n * t, -1)
+        part = self._buffer("dx_part", dx.shape, dz.dtype)
+        threads.matmul(dz[:, : 2 * u], W[:, : 2 * u].T, dx)
+        threads.matmul(dm, W[:, 2 * u :].T, part)
+        dx += part
+        return dx.reshape(self._x.shape)
+
+
+_MERGES = ("concat", "sum", "mul", "ave")
+
+
+class Bidirectional(Layer):
+    """A recurrent layer run forwards and a copy of it run backwards over time, merged.
+
+    The copy has the same configuration with go_backwards flipped and weights of its own; with
+    return_sequence its outputs are turned back into the input's time order before merging.
+    Params are the two layers' under the prefixes 'forward_' and 'backward_'.
+
+    Args:
+        layer (RnnBase | dict): the layer to run forwards (unbuilt), or its
+            {'class_name', 'config'} as get_config gives it.
+        merge_mode (str): 'concat' (default), 'sum', 'mul' or 'ave'.
+        name (str | None): layer name, default None.
+
+    Raises:
+        TypeError: layer is not a recurrent layer.
+        ValueError: an unknown merge_mode.
+    """
+
+    supports_masking = True
+    uses_thread_pool = True
+
+    def __init__(self, layer, merge_mode: str = "concat", name: str | None = None):
+        super().__init__(name)
+        if isinstance(layer, dict):
+            layer = Layer.registry[layer["class_name"]](**layer["config"])
+        if not isinstance(layer, RnnBase):
+            raise TypeError(
+                f"Bidirectional wraps a recurrent layer (SimpleRnn, LSTM, GRU); got {layer!r}"
+            )
+        if merge_mode not in _MERGES:
+            raise ValueError(f"merge_mode must be one of {_MERGES}; got {merge_mode!r}")
+        self.merge_mode = merge_mode
+        self.forward_layer = layer
+        config = {**layer.get_config(), "go_backwards": not layer.go_backwards, "name": None}
+        self.backward_layer = type(layer)(**config)
+        self.backward_layer._given = dict(layer._given)
+        self.n_inputs = layer.n_inputs
+        self._pair = (("forward_", self.forward_layer), ("backward_", self.backward_layer))
+        self.regularizers = {
+            prefix + k: r for prefix, inner in self._pair for k, r in inner.regularizers.items()
+        }
+        self.trainable_params = [
+            prefix + k for prefix, inner in self._pair for k in inner.trainable_params
+        ]
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        shape = None
+        for prefix, inner in self._pair:
+            shape = inner.setup(input_shape, rng, dtype)
+            self.params.update({prefix + k: v for k, v in inner.params.items()})
+        if self.merge_mode == "concat":
+            shape = shape[:-1] + (2 * shape[-1],)
+        return shape
+
+    def _link(self):
+        """The inner layers read and write the model's views of the params (combine rebinds
+        this layer's entries)."""
+        for prefix, inner in self._pair:
+            for k in inner.params:
+                inner.params[k] = self.params[prefix + k]
+                inner.grads[k] = self.grads[prefix + k]
+            inner.needs_input_grad = self.needs_input_grad
+
+    def forward(self, x, training, mask=None):
+        self._link()
+        yf = self.forward_layer.forward(x, training, mask=mask)
+        yb = self.backward_layer.forward(x, training, mask=mask)
+        if self.forward_layer.return_sequence:
+            yb = yb[:, ::-1]
+        self._yf, self._yb = yf, yb
+        y = self._buffer("y", (len(yf),) + self.output_shape, yf.dtype)
+        if self.merge_mode == "concat":
+            u = yf.shape[-1]
+            y[..., :u], y[..., u:] = yf, yb
+        elif self.merge_mode == "sum":
+            np.add(yf, yb, out=y)
+        elif self.merge_mode == "mul":
+            np.multiply(yf, yb, out=y)
+        else:
+            np.add(yf, yb, out=y)
+            y *= 0.5
+        return y
+
+    def backward(self, dy):
+        self._link()
+        if self.merge_mode == "concat":
+            u = self._yf.shape[-1]
+            dyf, dyb = dy[..., :u], dy[..., u:]
+        elif self.merge_mode == "sum":
+            dyf = dyb = dy
+        elif self.merge_mode == "mul":
+            dyf, dyb = dy * self._yb, dy * self._yf
+        else:
+            dyf = dyb = dy * 0.5
+        if self.forward_layer.return_sequence:
+            dyb = dyb[:, ::-1]
+        dxf = self.forward_layer.backward(np.ascontiguousarray(dyf))
+        dxb = self.backward_layer.backward(np.ascontiguousarray(dyb))
+        if not self.needs_input_grad:
+            return None
+        if self.n_inputs == 2:
+            dxf, dxb = dxf[0], dxb[0]
+        dx = self._buffer("dx", dxf.shape, dxf.dtype)
+        np.add(dxf, dxb, out=dx)
+        return [dx, None] if self.n_inputs == 2 else dx
+
+    def compute_mask(self, x, mask):
+        """The wrapped layer's output mask."""
+        return self.forward_layer.compute_mask(x, mask)
+
+    def get_config(self):
+        inner = self.forward_layer
+        return {
+            "layer": {"class_name": type(inner).__name__, "config": inner.get_config()},
+            "merge_mode": self.merge_mode,
+            "name": self.name,
+        }
