@@ -124,8 +124,8 @@ class Embedding(Layer):
         expected = f"token ids must be whole numbers in [0, {self.n_vocab - 1}]"
         if not np.isfinite(value) or value != np.floor(value):
             return ValueError(
-                f"Embedding got the token id {value!r} at x{list(map(int, where))}; {expected} "
-                f"(n_vocab={self.n_vocab})"
+                f"Embedding got the token id {float(value)!r} at x{list(map(int, where))}; "
+                f"{expected} (n_vocab={self.n_vocab})"
             )
         if value < 0:
             return ValueError(
