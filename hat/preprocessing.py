@@ -211,7 +211,7 @@ def pad_trunc_seq(x, max_len: int, pad_type: str = "post") -> tuple[np.ndarray, 
     return x_new, mask
 
 
-def pad_trunc_seqs(x, max_len: int, pad_type: str = "post"):
+def pad_trunc_seqs(x, max_len: int, pad_type: str = "post") -> tuple:
     """Hat's pad_trunc_seqs: pad_trunc_seq on every sequence of x.
 
     Args:

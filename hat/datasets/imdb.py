@@ -41,7 +41,7 @@ def load_data(
     index_from: int = 3,
     *,
     verify: bool = True,
-):
+) -> tuple:
     """Keras' imdb.load_data: 25,000 training and 25,000 test reviews as lists of word ids.
 
     A word's id is its frequency rank (1 = the most frequent word) plus index_from; ids
@@ -127,7 +127,9 @@ def load_data(
     return tuple(out)
 
 
-def get_word_index(path: str | os.PathLike = "imdb_word_index.json", *, verify: bool = True):
+def get_word_index(
+    path: str | os.PathLike = "imdb_word_index.json", *, verify: bool = True
+) -> dict:
     """Keras' imdb.get_word_index: the dict word -> frequency rank (ids are rank + index_from).
 
     Args:
