@@ -84,6 +84,10 @@ class Conv1D(WeightedLayer):
     """
 
     supports_masking = True
+    # Its products run as halves on hat's pool with OpenBLAS on one thread (threads.matmul),
+    # as Conv2D's do: a 2-thread OpenBLAS beside another busy process ran this layer's step
+    # 10x slower (343 ms against 35 on one thread, load 9 on 2 cores).
+    uses_thread_pool = True
 
     def __init__(
         self,
