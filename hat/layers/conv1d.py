@@ -137,7 +137,20 @@ class Conv1D(WeightedLayer):
         total = max((out - 1) * self.stride + k - t, 0)
         return total // 2, total - total // 2
 
-    def build(self, input_shape, rng, dtype=np.float32):
+    def build(self, input_shape, rng, dtype=np.float32) -> tuple:
+        """Create W and b for inputs of shape input_shape (no batch axis).
+
+        Args:
+            input_shape (tuple): (time, n_in).
+            rng (numpy.random.Generator): the model's generator, for the initial weights.
+            dtype (numpy dtype, default float32): the model's float type.
+
+        Returns:
+            tuple: the shape of one output sample.
+
+        Raises:
+            ValueError: an input shape the layer cannot take.
+        """
         self._expect_rank(
             input_shape, 3, "Conv1D takes (batch, time, channels); Embedding gives it."
         )
@@ -163,7 +176,21 @@ class Conv1D(WeightedLayer):
         self.params["b"] = _initial(self.b_init, (f,), initializations.zeros, rng, dtype, "b")
         return (self.t_out, f)
 
-    def forward(self, x, training, mask=None):
+    def forward(self, x, training, mask=None) -> np.ndarray:
+        """act(conv(x, W) + b).
+
+        Args:
+            x (numpy.ndarray): (batch, time, n_in).
+            training (bool): unused (the same computation either way).
+            mask (numpy.ndarray | None, default None): (batch, time), checked against x; the
+                values ignore it (see compute_mask).
+
+        Returns:
+            numpy.ndarray: (batch, t_out, n_outfmaps), the layer's buffer.
+
+        Raises:
+            ValueError: a mask whose shape does not fit x.
+        """
         from hat.kernels.conv1d import im2col_1d
 
         as_mask(self, mask, x)
@@ -187,9 +214,18 @@ class Conv1D(WeightedLayer):
         self._y, self._saved = activate(self.activation, z, self.params["b"])
         return self._y
 
-    def backward(self, dy, preactivation: bool = False):
-        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient).
-        The columns kept by forward are spent here (they hold their gradient after)."""
+    def backward(self, dy, preactivation: bool = False) -> np.ndarray | None:
+        """dL/dx, and dL/dW and dL/db into grads. The columns kept by forward are spent here
+        (they hold their gradient after).
+
+        Args:
+            dy (numpy.ndarray): (batch, t_out, n_outfmaps), dL/dy.
+            preactivation (bool, default False): dy is already dL/dz, the gradient at the
+                activation's input (the loss fused the activation's gradient).
+
+        Returns:
+            numpy.ndarray | None: (batch, time, n_in), or None when needs_input_grad is False.
+        """
         from hat.kernels.conv1d import col2im_1d
 
         dy = np.ascontiguousarray(dy)
@@ -216,11 +252,25 @@ class Conv1D(WeightedLayer):
             col2im_1d(self._cols, self.stride, dx)
         return dx
 
-    def compute_mask(self, x, mask):
-        """The mask of the output steps: real where the window holds a real step."""
+    def compute_mask(self, x, mask) -> np.ndarray | None:
+        """The mask of the output steps.
+
+        Args:
+            x (numpy.ndarray): the input.
+            mask (numpy.ndarray | None): the input's (batch, time) mask.
+
+        Returns:
+            numpy.ndarray | None: (batch, t_out), True where the step's window holds a real
+            step; None without a mask.
+        """
         return window_mask(mask, self.len_filter, self.stride, self.pads, self.t_out)
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments, by Hat's names.
+
+        Returns:
+            dict: Conv1D(**config) rebuilds the layer.
+        """
         return {
             "n_outfmaps": self.n_outfmaps,
             "len_filter": self.len_filter,

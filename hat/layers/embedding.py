@@ -83,7 +83,20 @@ class Embedding(Layer):
             raise TypeError(f"mask_zero must be True or False; got {mask_zero!r}")
         self.mask_zero = bool(mask_zero)
 
-    def build(self, input_shape, rng, dtype=np.float32):
+    def build(self, input_shape, rng, dtype=np.float32) -> tuple:
+        """Create W for inputs of shape input_shape (no batch axis).
+
+        Args:
+            input_shape (tuple): (time,), the ids of one sample.
+            rng (numpy.random.Generator): the model's generator, for the initial weights.
+            dtype (numpy dtype, default float32): the model's float type.
+
+        Returns:
+            tuple: the shape of one output sample.
+
+        Raises:
+            ValueError: an input shape the layer cannot take.
+        """
         if input_shape is None or len(input_shape) != 1:
             got = "nothing" if input_shape is None else f"shape {shape_with_batch(input_shape)}"
             raise ValueError(
@@ -99,7 +112,22 @@ class Embedding(Layer):
         self.params["W"] = _initial(self.W_init, shape, self._init, rng, dtype, "W")
         return (input_shape[0], self.n_out)
 
-    def forward(self, x, training, mask=None):
+    def forward(self, x, training, mask=None) -> np.ndarray:
+        """The vectors of the ids x.
+
+        Args:
+            x (numpy.ndarray): (batch, time) token ids, integers or whole-number floats.
+            training (bool): unused (the lookup is the same in training and inference).
+            mask (numpy.ndarray | None, default None): unused; the output's mask comes from
+                compute_mask.
+
+        Returns:
+            numpy.ndarray: (batch, time, n_out), the layer's buffer (reused by the next call).
+
+        Raises:
+            ValueError: an id that is not a whole number in [0, n_vocab), or x not 2-D.
+            TypeError: x not numeric.
+        """
         from hat.kernels.embedding import gather_rows
 
         x = np.asarray(x)
@@ -139,7 +167,15 @@ class Embedding(Layer):
             "out-of-vocabulary id (imdb.load_data(num_words=...) does)"
         )
 
-    def backward(self, dy):
+    def backward(self, dy) -> None:
+        """Sum dy into W's gradient row by row of the ids of the last forward.
+
+        Args:
+            dy (numpy.ndarray): (batch, time, n_out), dL/dy.
+
+        Returns:
+            None: token ids have no gradient.
+        """
         from hat.kernels.embedding import scatter_add_rows
 
         if "W" in self.trainable_params:
@@ -147,11 +183,24 @@ class Embedding(Layer):
             scatter_add_rows(self._ids, dy, self.grads["W"])
         return None
 
-    def compute_mask(self, x, mask):
-        """(x != 0) with mask_zero, else None: the mask of the output steps."""
+    def compute_mask(self, x, mask) -> np.ndarray | None:
+        """The mask of the output steps.
+
+        Args:
+            x (numpy.ndarray): the (batch, time) ids.
+            mask (numpy.ndarray | None): the input's mask (ignored).
+
+        Returns:
+            numpy.ndarray | None: (x != 0) with mask_zero, else None.
+        """
         return (np.asarray(x) != 0) if self.mask_zero else None
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments (W itself is saved with the weights).
+
+        Returns:
+            dict: Embedding(**config) rebuilds the layer.
+        """
         return {
             "n_vocab": self.n_vocab,
             "n_out": self.n_out,

@@ -38,7 +38,20 @@ class _Pool1D(Layer):
         self.pool_size = _one_int(pool_size if len_pool is None else len_pool, "pool_size")
         self.strides = self.pool_size if strides is None else _one_int(strides, "strides")
 
-    def build(self, input_shape, rng, dtype=np.float32):
+    def build(self, input_shape, rng, dtype=np.float32) -> tuple:
+        """The output shape for inputs of shape input_shape.
+
+        Args:
+            input_shape (tuple): (time, features).
+            rng (numpy.random.Generator): unused (no parameters).
+            dtype (numpy dtype, default float32): the model's float type.
+
+        Returns:
+            tuple: (t_out, features).
+
+        Raises:
+            ValueError: not (time, features), or pool_size longer than time.
+        """
         _expect_sequence(self, input_shape)
         t, c = input_shape
         if self.pool_size > t:
@@ -51,7 +64,21 @@ class _Pool1D(Layer):
     def _as_images(self, a: np.ndarray) -> np.ndarray:
         return a.reshape(a.shape[0], 1, a.shape[1], a.shape[2])
 
-    def forward(self, x, training, mask=None):
+    def forward(self, x, training, mask=None) -> np.ndarray:
+        """Each window's maximum or mean.
+
+        Args:
+            x (numpy.ndarray): (batch, time, features).
+            training (bool): unused.
+            mask (numpy.ndarray | None, default None): (batch, time), checked against x; the
+                values ignore it (see compute_mask).
+
+        Returns:
+            numpy.ndarray: (batch, t_out, features), the layer's buffer.
+
+        Raises:
+            ValueError: a mask whose shape does not fit x.
+        """
         from hat.kernels import pooling
 
         as_mask(self, mask, x)
@@ -73,7 +100,15 @@ class _Pool1D(Layer):
         parallel_for(task, len(chunks))
         return y
 
-    def backward(self, dy):
+    def backward(self, dy) -> np.ndarray:
+        """dL/dx from dL/dy.
+
+        Args:
+            dy (numpy.ndarray): (batch, t_out, features), dL/dy.
+
+        Returns:
+            numpy.ndarray: (batch, time, features).
+        """
         from hat.kernels import pooling
 
         dy4 = self._as_images(np.ascontiguousarray(dy))
@@ -91,11 +126,24 @@ class _Pool1D(Layer):
         parallel_for(task, len(chunks))
         return dx
 
-    def compute_mask(self, x, mask):
-        """The mask of the output steps: real where the window holds a real step."""
+    def compute_mask(self, x, mask) -> np.ndarray | None:
+        """The mask of the output steps.
+
+        Args:
+            x (numpy.ndarray): the input.
+            mask (numpy.ndarray | None): the input's (batch, time) mask.
+
+        Returns:
+            numpy.ndarray | None: (batch, t_out), True where the window holds a real step.
+        """
         return window_mask(mask, self.pool_size, self.strides, (0, 0), self.output_shape[0])
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments.
+
+        Returns:
+            dict: type(layer)(**config) rebuilds the layer.
+        """
         return {"pool_size": self.pool_size, "strides": self.strides, "name": self.name}
 
 
@@ -136,7 +184,20 @@ class _TimePool(Layer):
     mode = "mean"
     supports_masking = True
 
-    def build(self, input_shape, rng, dtype=np.float32):
+    def build(self, input_shape, rng, dtype=np.float32) -> tuple:
+        """The output shape (features,) for (time, features) inputs, or for [x, mask].
+
+        Args:
+            input_shape (tuple): (time, features), or ((time, features), (time,)) for [x, mask].
+            rng (numpy.random.Generator): unused (no parameters).
+            dtype (numpy dtype, default float32): the model's float type.
+
+        Returns:
+            tuple: (features,).
+
+        Raises:
+            ValueError: shapes that are not (time, features) and (time,).
+        """
         if input_shape and isinstance(input_shape[0], tuple):  # [x, mask]
             x_shape, mask_shape = input_shape
             _expect_sequence(self, x_shape)
@@ -152,7 +213,24 @@ class _TimePool(Layer):
     def _default_mask(self, x):
         return None
 
-    def forward(self, x, training, mask=None):
+    def forward(self, x, training, mask=None) -> np.ndarray:
+        """The mean or maximum over the real steps.
+
+        Args:
+            x (numpy.ndarray | list): (batch, time, features), or [x, mask].
+            training (bool): unused.
+            mask (numpy.ndarray | None, default None): (batch, time), nonzero on real steps;
+                None: every step is real (GlobalMeanTimePool(masking=True): the steps with a
+                nonzero feature).
+
+        Returns:
+            numpy.ndarray: (batch, features), the layer's buffer; zeros for a sample with no
+            real step.
+
+        Raises:
+            ValueError: a mask whose shape does not fit x, a list that is not [x, mask], or x
+                not 3-D.
+        """
         from hat.kernels import time_pooling as tp
 
         self._listed = isinstance(x, (list, tuple))
@@ -182,7 +260,17 @@ class _TimePool(Layer):
         self._x_shape = x.shape
         return y
 
-    def backward(self, dy):
+    def backward(self, dy) -> np.ndarray | list:
+        """dL/dx: dy spread evenly over the real steps (mean), or put on each feature's
+        maximum (max).
+
+        Args:
+            dy (numpy.ndarray): (batch, features), dL/dy.
+
+        Returns:
+            numpy.ndarray | list: (batch, time, features), or [dx, None] after forward([x,
+            mask]).
+        """
         from hat.kernels import time_pooling as tp
 
         dy = np.ascontiguousarray(dy)
@@ -193,8 +281,16 @@ class _TimePool(Layer):
             tp.time_max_backward(dy, self._argmax, dx)
         return [dx, None] if self._listed else dx
 
-    def compute_mask(self, x, mask):
-        """None: the time axis is gone."""
+    def compute_mask(self, x, mask) -> np.ndarray | None:
+        """No mask: the time axis is gone.
+
+        Args:
+            x (numpy.ndarray): the input.
+            mask (numpy.ndarray | None): the input's mask.
+
+        Returns:
+            None: always.
+        """
         return None
 
 
@@ -242,7 +338,12 @@ class GlobalMeanTimePool(_TimePool):
     def _default_mask(self, x):
         return np.any(x != 0, axis=2) if self.masking else None
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments.
+
+        Returns:
+            dict: type(layer)(**config) rebuilds the layer.
+        """
         return {"name": self.name, "masking": self.masking}
 
 
@@ -269,7 +370,12 @@ class GlobalMaxPool(_TimePool):
             )
         self.axis = 1
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """The constructor's arguments.
+
+        Returns:
+            dict: type(layer)(**config) rebuilds the layer.
+        """
         return {"name": self.name, "axis": self.axis}
 
 
