@@ -10,6 +10,8 @@ def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
     if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
         x = x[0]  # Hat accepted a list with one array per input
     arr = _as_array(x, name)
+    if arr.dtype == object and (ragged := _ragged_message(x, name)):
+        raise ValueError(ragged)
     if arr.dtype.kind not in "fiu":
         raise TypeError(
             f"{name} must hold numbers (float or int); got {_describe(x, arr)}"
@@ -61,9 +63,37 @@ def _as_array(x, name: str) -> np.ndarray:
     try:
         return np.asarray(x)
     except ValueError as err:  # ragged nested lists
+        ragged = _ragged_message(x, name)
+        if ragged:
+            raise ValueError(ragged) from None
         raise ValueError(
             f"{name} cannot be made into an array: {err} Every sample must have the same shape"
         ) from None
+
+
+def _ragged_message(x, name: str) -> str | None:
+    """The message for sequences of different lengths (a list of lists, or an object array
+    of them, as imdb.load_data gives), or None when x is not that."""
+    if not isinstance(x, (list, tuple, np.ndarray)) or len(x) < 2:
+        return None
+    lengths = []
+    for item in x[:10_000]:  # enough to find two lengths; a glance, not a full pass
+        try:
+            lengths.append(len(item))
+        except TypeError:
+            return None
+        if lengths[-1] != lengths[0]:
+            break
+    if len(set(lengths)) < 2:
+        return None
+    first, other = lengths[0], len(lengths) - 1
+    return (
+        f"{name} holds sequences of different lengths ({name}[0] has {first} steps, "
+        f"{name}[{other}] has {lengths[other]}); a batch needs one length. Pad or truncate "
+        f"them first: hat.preprocessing.pad_sequences({name}, maxlen=...) (Keras'), or "
+        f"hat.preprocessing.pad_trunc_seqs({name}, max_len) (Hat's, which also returns the "
+        "mask of real steps)"
+    )
 
 
 def _describe(x, arr: np.ndarray) -> str:

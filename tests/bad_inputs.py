@@ -77,6 +77,12 @@ def _combine(*layers):
     return _seq(*layers).combine(seed=0)
 
 
+def _text_model():
+    """Embedding(10, 2) over 4 token ids, mean over time, Dense(2)."""
+    layers = _layer("InputLayer")(4), _layer("Embedding")(10, 2)
+    return _combine(*layers, _layer("GlobalAveragePooling1D")(), _layer("Dense")(2, "softmax"))
+
+
 def _cnn():
     from hat.layers import BatchNorm, Conv2D, Dense, Flatten, InputLayer, MaxPool2D
 
@@ -636,7 +642,25 @@ def _cases() -> list[Refused | Accepted]:
           r"x must hold numbers \(float or int\); got an array of dtype complex128"),
         R("x-ragged", "fit(x = a list of rows of different lengths)",
           lambda: _mlp().predict([[1.0] * 20, [1.0] * 19]), ValueError,
-          r"x cannot be made into an array: .*inhomogeneous"),
+          r"x holds sequences of different lengths \(x\[0\] has 20 steps, x\[1\] has 19\)"),
+        # ---- sequences
+        R("x-ragged-token-lists", "fit(x = token lists of different lengths) for an Embedding",
+          lambda: _text_model().fit([[1, 2, 3, 4], [5, 6], [7, 8, 9, 1]], [0, 1, 0],
+                                    loss_func=sparse, verbose=0), ValueError,
+          r"different lengths .*pad_sequences\(x, maxlen=...\)"),
+        R("ids-float", "predict(token ids holding 2.5) into Embedding(10, 2)",
+          lambda: _text_model().predict(np.array([[1, 2, 2.5, 3]])), ValueError,
+          r"token id 2\.5 at x\[0, 2\]; token ids must be whole numbers in \[0, 9\]"),
+        R("ids-negative", "predict(token ids holding -2) into Embedding(10, 2)",
+          lambda: _text_model().predict(np.array([[1, -2, 3, 0]])), ValueError,
+          r"negative token id -2"),
+        R("ids-too-large", "predict(token ids up to 12) into Embedding(10, 2)",
+          lambda: _text_model().predict(np.array([[1, 12, 3, 10]])), ValueError,
+          r"ids up to 12 \(the largest found\).*n_vocab=13 or more"),
+        R("mask-shape", "GlobalAveragePooling1D given a (2, 3) mask for a (2, 4, 5) input",
+          lambda: _layer("GlobalAveragePooling1D")().forward(
+              np.zeros((2, 4, 5)), training=False, mask=np.ones((2, 3))), ValueError,
+          r"mask of shape \(2, 3\), which does not fit its input of shape \(2, 4, 5\)"),
         R("x-nan", "fit(x with NaN in sample 7)", lambda: _fit(x=_with(x, (7, 3), np.nan)),
           ValueError, r"x\[7\] holds NaN or Inf; .*allow_nonfinite=True"),
         R("x-inf", "fit(x with Inf in sample 12)", lambda: _fit(x=_with(x, (12, 0), np.inf)),

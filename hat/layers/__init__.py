@@ -2,7 +2,9 @@
 
 from hat.layers.base import Layer
 from hat.layers.conv import Conv2D, Convolution2D, ZeroPadding2D
+from hat.layers.conv1d import Conv1D, Convolution1D
 from hat.layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Reshape
+from hat.layers.embedding import Embedding
 from hat.layers.normalization import BN, BatchNorm
 from hat.layers.pooling import (
     AveragePooling2D,
@@ -13,9 +15,35 @@ from hat.layers.pooling import (
     MaxPooling2D,
     Pool2D,
 )
+from hat.layers.pooling1d import (
+    AveragePooling1D,
+    AvgPool1D,
+    GlobalAveragePooling1D,
+    GlobalAvgPool1D,
+    GlobalMaxPool,
+    GlobalMaxPool1D,
+    GlobalMaxPooling1D,
+    GlobalMeanTimePool,
+    MaxPool1D,
+    MaxPooling1D,
+)
 from hat.layers.recurrent import GRU, LSTM, Bidirectional, RnnBase, SimpleRNN, SimpleRnn
 
 __all__ = [
+    # sequences, non-recurrent
+    "AveragePooling1D",
+    "AvgPool1D",
+    "Conv1D",
+    "Convolution1D",
+    "Embedding",
+    "GlobalAveragePooling1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool",
+    "GlobalMaxPool1D",
+    "GlobalMaxPooling1D",
+    "GlobalMeanTimePool",
+    "MaxPool1D",
+    "MaxPooling1D",
     "Activation",
     "AveragePooling2D",
     "AvgPool2D",

@@ -9,3 +9,10 @@ from hat.layers.pooling import (  # noqa: F401
     MaxPooling2D,
     Pool2D,
 )
+from hat.layers.pooling1d import (  # noqa: F401
+    AvgPool1D,
+    GlobalMaxPool,
+    GlobalMeanTimePool,
+    MaxPool1D,
+    MaxPooling1D,
+)
