@@ -34,6 +34,7 @@ PUBLIC_MODULES = (
     "hat.datasets.cifar10",
     "hat.datasets.fashion_mnist",
     "hat.datasets.mnist",
+    "hat.distributed",
     "hat.graph",
     "hat.initializations",
     "hat.io",
@@ -83,6 +84,7 @@ INTERNAL_MODULES = (
     "hat.layers.conv_winograd",
     "hat.threads",
     "hat.callbacks.",
+    "hat.distributed.",
 )
 
 
