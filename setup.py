@@ -31,5 +31,7 @@ setup(
         "onnx": ["onnx>=1.14"],
         "plot": ["matplotlib>=3.6"],
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
+        # Data-parallel fit (hat.distributed); on a cluster, mpi4py built on the site's MPI.
+        "mpi": ["mpi4py", "mpich"],
     },
 )

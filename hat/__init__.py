@@ -19,6 +19,7 @@ _SUBMODULES = {
     "backend",
     "callbacks",
     "datasets",
+    "distributed",
     "graph",
     "initializations",
     "io",

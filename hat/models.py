@@ -402,6 +402,8 @@ class Model:
         allow_nonfinite=False,
         resume_from=None,
         augment=None,
+        distributed=False,
+        shards=None,
     ):
         """Train; returns a History. n_epochs (Hat) counts epochs to add; epochs (Keras) is the
         epoch number to stop at. loss_func and optimizer default to compile()'s, else to
@@ -416,7 +418,11 @@ class Model:
         included, and ends with the weights that an uninterrupted run would have.
 
         augment: a callable (batch_x, rng) -> batch_x applied to each training batch, such as
-        hat.preprocessing.RandomShift(2); it draws from the model's generator."""
+        hat.preprocessing.RandomShift(2); it draws from the model's generator.
+
+        distributed: True (or a hat.distributed.Context) trains data-parallel over MPI, under
+        mpiexec; shards: the fixed number of pieces each global batch is cut into (default:
+        the number of ranks). See docs/distributed.md."""
         from hat.training import fit_loop
 
         arguments = dict(locals())

@@ -35,7 +35,11 @@ def fit_loop(
     allow_nonfinite,
     resume_from,
     augment,
+    distributed=False,
+    shards=None,
 ) -> History:
+    # Distributed: MPI and the abort hook first, so that an error on one rank ends the job.
+    ctx = _distributed_setup(distributed, shards)
     plan = model._plan(loss_func)
     optimizer = optimizers.get(optimizer or model.optimizer or optimizers.SGD(0.01, rho=0.9))
     if clip is not None:
@@ -76,6 +80,15 @@ def fit_loop(
     model.loss, model.optimizer = plan.loss, optimizer
     if loss_func is not None:
         model.loss_func = loss_func
+    session = None
+    if ctx is not None:  # the agreement check, then rank 0's state on every rank
+        from hat import distributed as dist
+
+        session = dist.begin_fit(
+            ctx, model, shards, batch_size=batch_size, xs=xs, ys=ys, val=val, plan=plan,
+            optimizer=optimizer, target=target,
+        )  # fmt: skip
+        verbose = verbose if ctx.rank == 0 else 0
     model.stop_training = False
     model.fit_target_epoch = target
     n_batches = math.ceil(xs[0].shape[0] / batch_size)
@@ -90,6 +103,7 @@ def fit_loop(
     cbs.on_train_begin({})
     interrupt = _InterruptAtBatchEnd()
     run = _Run(model, xs, ys, batch_size, plan, optimizer, clip, shuffle, augment, cbs, interrupt)
+    run.session = session
     try:
         while model.epoch < target and not model.stop_training and not interrupt.requested:
             epoch = model.epoch
@@ -99,14 +113,24 @@ def fit_loop(
             resumed_progress = None
             model.tr_time += time.perf_counter() - start
             if val is not None:
-                logs.update(_validation_logs(model, val, plan, batch_size))
+                logs.update(_validation_logs(model, val, plan, batch_size, session))
             model.epoch += 1
             model.epoch_progress = None
             cbs.on_epoch_end(epoch, logs)
+            if session is not None:  # one decision for all; rank 0's files are complete
+                model.stop_training = session.any(model.stop_training, f"epoch {epoch + 1}'s end")
         cbs.on_train_end({})
+        if session is not None:
+            session.finish()
+    except BaseException as err:
+        if ctx is not None and ctx.size > 1:
+            ctx.abort_on(err)  # the other ranks would wait for this one forever
+        raise
     finally:
         interrupt.restore()
         model.active_callbacks = []
+        if session is not None:
+            session.close()
     if interrupt.requested:
         raise KeyboardInterrupt(
             "fit stopped at the end of a batch; the model and its History hold every finished batch"
@@ -192,6 +216,7 @@ class _Run:
         self.plan, self.optimizer, self.clip = plan, optimizer, clip
         self.shuffle, self.augment, self.cbs, self.interrupt = shuffle, augment, cbs, interrupt
         self.batch_size = batch_size
+        self.session = None  # a hat.distributed FitSession in a distributed fit
         # Reused by every batch:
         self.batch_xs = [np.empty((batch_size,) + x.shape[1:], x.dtype) for x in xs]
         self.batch_ys = [np.empty((batch_size,) + y.shape[1:], y.dtype) for y in ys]
@@ -221,12 +246,21 @@ def _run_epoch(run: _Run, resumed: dict | None = None) -> dict:
         if run.augment is not None:
             xbs = [run.augment(xbs[0], model.rng)]
         cbs.on_batch_begin(batch, {"batch": batch, "size": size})
-        value, outs, updated = model._train_step(xbs, ybs, run.plan, run.optimizer, run.clip)
+        if run.session is None:
+            value, outs, updated = model._train_step(xbs, ybs, run.plan, run.optimizer, run.clip)
+            metric_values = (
+                [fn(ybs[0], outs[0]) for _, fn in model.train_metrics]
+                if run.plan.per_output is not None
+                else []
+            )
+        else:  # this rank's shards of the batch, reduced over the ranks
+            value, metric_values, updated = run.session.step(
+                xbs, ybs, run.plan, run.optimizer, run.clip
+            )
         sums["loss"] += value * size
         sums["seen"] += size
-        if run.plan.per_output is not None:
-            for name, fn in model.train_metrics:
-                sums[name] += fn(ybs[0], outs[0]) * size
+        for (name, _), metric_value in zip(model.train_metrics, metric_values, strict=False):
+            sums[name] += metric_value * size  # no metrics with Hat's loss_func(md)
         # Where the run stands, for a checkpoint written by on_batch_end:
         model.epoch_progress = {"next_batch": batch + 1, "sums": dict(sums)}
         if order is not None:
@@ -234,7 +268,10 @@ def _run_epoch(run: _Run, resumed: dict | None = None) -> dict:
         cbs.on_batch_end(batch, {"epoch": model.epoch, "batch": batch, "size": size, "loss": value})
         if not updated:
             _stop_diverged(model, batch, value)
-        if model.stop_training or run.interrupt.requested:
+        stop = model.stop_training or run.interrupt.requested
+        if run.session is not None:  # one decision for all; rank 0's files are complete
+            stop = model.stop_training = run.session.any(stop, f"batch {batch + 1}'s end")
+        if stop:
             break
     seen = sums.pop("seen")
     return {name: total / seen for name, total in sums.items()}
@@ -287,11 +324,12 @@ def _split_validation(xs, ys, validation_data, validation_split, model, plan):
     )
 
 
-def _validation_logs(model, val, plan, batch_size) -> dict:
+def _validation_logs(model, val, plan, batch_size, session=None) -> dict:
     from hat.evaluation import batch_means
 
     vxs, vys = val
-    preds, anys = model._predict_all(vxs, batch_size, with_any=plan.takes_model)
+    predict_all = model._predict_all if session is None else session.predict_all  # split
+    preds, anys = predict_all(vxs, batch_size, with_any=plan.takes_model)
     if plan.per_output is not None or not plan.takes_model:
         logs = {"val_loss": plan.value(model, vys, preds, anys)}
     else:
@@ -301,3 +339,14 @@ def _validation_logs(model, val, plan, batch_size) -> dict:
         for name, fn in model.train_metrics:
             logs[f"val_{name}"] = float(fn(vys[0], preds[0]))
     return logs
+
+
+def _distributed_setup(distributed, shards):
+    """The hat.distributed Context for fit(distributed=...), or None for a plain fit."""
+    if distributed is False or distributed is None:
+        if shards is not None:
+            raise ValueError(f"shards={shards!r} needs distributed=True")
+        return None
+    from hat import distributed as dist
+
+    return dist.setup(distributed)

@@ -35,6 +35,7 @@ PUBLIC_MODULES = (
     "hat.datasets.fashion_mnist",
     "hat.datasets.imdb",
     "hat.datasets.mnist",
+    "hat.distributed",
     "hat.graph",
     "hat.initializations",
     "hat.io",
@@ -89,6 +90,7 @@ INTERNAL_MODULES = (
     "hat.layers.masks",
     "hat.threads",
     "hat.callbacks.",
+    "hat.distributed.",
 )
 
 

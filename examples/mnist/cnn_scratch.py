@@ -8,7 +8,7 @@ Its author used lr 0.1 with plain numpy; with momentum 0.9 that step is ten time
 lr 0.01 with momentum 0.9 trains smoothly; the rate is halved every 5 epochs.
 """
 
-from common import load_images, parse_args, run, seed, train
+from common import load_images, parse_args, run, seed, start_distributed, train
 
 from hat.callbacks import LearningRateScheduler
 from hat.layers.conv import Conv2D
@@ -36,6 +36,7 @@ def build_model():
 
 def main(argv=None) -> float:
     args = parse_args(__doc__, epochs=20, batch_size=50, argv=argv)
+    distributed = start_distributed(args)  # {} without --distributed
     seed(args.seed)
     data = load_images(args.train_size)
     md = build_model()
@@ -48,6 +49,7 @@ def main(argv=None) -> float:
         "cnn_scratch",
         callbacks=[halve],
         optimizer=SGD(lr=0.01, momentum=0.9, nesterov=True),
+        **distributed,
     )
 
 

@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -27,7 +28,34 @@ def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool 
         parser.add_argument(
             "--no-augment", action="store_true", help="no random shifts of the training images"
         )
+    add_distributed_arguments(parser)
     return parser.parse_args(argv)
+
+
+def add_distributed_arguments(parser) -> None:
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="train data-parallel over MPI: run under mpiexec -n N (pip install 'hat[mpi]')",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="with --distributed: pieces each batch is cut into (default: the number of ranks)",
+    )
+
+
+def start_distributed(args) -> dict:
+    """fit's keyword arguments for --distributed (none without it). Joins the MPI job first,
+    so that an error in any rank ends the job, and silences the ranks other than 0."""
+    if not args.distributed:
+        return {}
+    import hat.distributed as hd
+
+    if hd.init().rank != 0:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    return {"distributed": True, "shards": args.shards}
 
 
 def add_export_argument(parser) -> None:
@@ -85,6 +113,8 @@ def train(md, args, data, name: str, **fit_kwargs) -> float:
         callbacks.append(PlotHistory(os.path.join(out, "curves.png")))
     except ImportError:
         print("(matplotlib is not installed: no plot; pip install 'hat[plot]')")
+    from hat.distributed import writes_here
+
     start = time.perf_counter()
     history = md.fit(
         tr_x,
@@ -98,20 +128,26 @@ def train(md, args, data, name: str, **fit_kwargs) -> float:
         **fit_kwargs,
     )
     elapsed = time.perf_counter() - start
-    accuracy = md.evaluate(te_x, te_y, batch_size=1000, metrics=["accuracy"])
+    if fit_kwargs.get("distributed"):  # the test set split over the ranks
+        from hat.distributed import evaluate
+
+        accuracy = evaluate(md, te_x, te_y, batch_size=1000, metrics=["accuracy"])
+    else:
+        accuracy = md.evaluate(te_x, te_y, batch_size=1000, metrics=["accuracy"])
     record = {
         "epoch": history.epoch,
         "history": history.history,
         "test_accuracy": accuracy,
         "seconds": elapsed,
     }
-    with open(os.path.join(out, "history.json"), "w") as f:
-        json.dump(record, f, indent=1, default=float)
+    if writes_here():  # rank 0 alone in an MPI job
+        with open(os.path.join(out, "history.json"), "w") as f:
+            json.dump(record, f, indent=1, default=float)
     print(
         f"test accuracy after {md.epoch} epochs: {accuracy:.2%} ({elapsed:.0f} s); "
         f"history and curves in {out}"
     )
-    if args.export:
+    if args.export and writes_here():
         export(md, args.export, te_x)
     return accuracy
 

@@ -5,7 +5,7 @@
 Hat reported 1.15% test error after 10 epochs.
 """
 
-from common import load_images, parse_args, run, seed, train
+from common import load_images, parse_args, run, seed, start_distributed, train
 
 from hat.layers.cnn import Convolution2D
 from hat.layers.core import Dense, Dropout, Flatten, InputLayer
@@ -32,11 +32,12 @@ def build_model():
 
 def main(argv=None) -> float:
     args = parse_args(__doc__, epochs=10, batch_size=500, argv=argv)
+    distributed = start_distributed(args)  # {} without --distributed
     seed(args.seed)
     data = load_images(args.train_size)
     md = build_model()
     md.summary()
-    return train(md, args, data, "main_cnn", optimizer=Adam(lr=0.001))
+    return train(md, args, data, "main_cnn", optimizer=Adam(lr=0.001), **distributed)
 
 
 if __name__ == "__main__":

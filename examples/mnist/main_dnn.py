@@ -2,16 +2,18 @@
 
 python main_dnn.py                 # 10 epochs, batch 500, seed 1515, files under out/dnn
 python main_dnn.py --epochs 101    # the length of Hat's tutorial run
+mpiexec -n 2 python main_dnn.py --distributed   # data-parallel on 2 ranks (pip install hat[mpi])
 """
 
 import argparse
 import os
 
 import numpy as np
-from common import add_export_argument, export, run
+from common import add_distributed_arguments, add_export_argument, export, run, start_distributed
 from prepare_data import load_data
 
 from hat.callbacks import SaveModel, Validation
+from hat.distributed import predict, writes_here
 from hat.layers.core import Dense, Dropout, InputLayer
 from hat.models import Sequential
 from hat.optimizers import Adam
@@ -44,8 +46,10 @@ def main(argv=None) -> float:
     )
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     add_export_argument(parser)
+    add_distributed_arguments(parser)
     args = parser.parse_args(argv)
 
+    distributed = start_distributed(args)  # {} without --distributed
     np.random.seed(args.seed)
     tr_X, tr_y, va_X, va_y, te_X, te_y = load_data()
     tr_y, va_y, te_y = (sparse_to_categorical(y, 10) for y in (tr_y, va_y, te_y))
@@ -75,12 +79,13 @@ def main(argv=None) -> float:
         optimizer=Adam(lr=0.001),
         callbacks=[validation, save_model],
         verbose=args.verbose,
+        **distributed,
     )
 
-    pred_y = md.predict(te_X)
+    pred_y = predict(md, te_X) if distributed else md.predict(te_X)  # split over the ranks
     accuracy = float((pred_y.argmax(axis=1) == te_y.argmax(axis=1)).mean())
     print(f"test accuracy after {md.epoch} epochs: {accuracy:.2%}")
-    if args.export:
+    if args.export and writes_here():
         export(md, args.export, te_X)
     return accuracy
 

@@ -68,6 +68,11 @@ class ModelCheckpoint(Callback):
                 return
             self.tracker.best = float(value)
         path = self._format_path(epoch, logs)
+        from hat.distributed import writes_here
+
+        if not writes_here():  # in an MPI job, rank 0 alone writes
+            self.last_saved = path
+            return
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)

@@ -23,7 +23,10 @@ class SaveModel(Callback):
 
     def call(self):
         from hat import io
+        from hat.distributed import writes_here
 
+        if not writes_here():  # in an MPI job, rank 0 alone writes
+            return
         os.makedirs(self.dump_fd, exist_ok=True)
         path = os.path.join(self.dump_fd, f"md{self.model.epoch}_epochs.h5")
         io.save(self.model, path)
@@ -103,6 +106,10 @@ class Validation(Callback):
         self.cb_time = state["cb_time"]
 
     def _dump(self) -> None:
+        from hat.distributed import writes_here
+
+        if not writes_here():  # in an MPI job, rank 0 alone writes
+            return
         record = {
             "epoch": self.model.epoch,
             "cb_time": self.cb_time,

@@ -21,7 +21,10 @@ class CSVLogger(Callback):
         self.keys: list[str] | None = None
 
     def on_train_begin(self, logs=None):
-        if not self.append and os.path.exists(self.filename):
+        from hat.distributed import writes_here
+
+        self._writes = writes_here()  # in an MPI job, rank 0 alone writes
+        if self._writes and not self.append and os.path.exists(self.filename):
             os.remove(self.filename)
         if self.append and os.path.exists(self.filename):
             with open(self.filename, newline="") as f:
@@ -32,6 +35,8 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+        if not getattr(self, "_writes", True):
+            return
         new_file = not os.path.exists(self.filename)
         with open(self.filename, "a", newline="") as f:
             writer = csv.writer(f, delimiter=self.separator)
@@ -125,7 +130,10 @@ class PlotHistory(Callback):
         pass
 
     def on_epoch_end(self, epoch, logs=None):
-        plot_history(self.model.history, self.path)
+        from hat.distributed import writes_here
+
+        if writes_here():  # in an MPI job, rank 0 alone writes
+            plot_history(self.model.history, self.path)
 
 
 _SPLITS = (

@@ -89,7 +89,9 @@ class TensorBoard(Callback):
             writer.close()
 
     def _write(self, run: str, step: int, values: list[bytes]) -> None:
-        if not values:
+        from hat.distributed import writes_here
+
+        if not values or not writes_here():  # in an MPI job, rank 0 alone writes
             return
         writer = self._writers.get(run)
         if writer is None:

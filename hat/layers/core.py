@@ -165,6 +165,8 @@ def _initial(given, shape, init, rng, dtype, what):
 class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability p_drop, scale the rest."""
 
+    sample_offset = 0  # the batch's first sample's index in its global batch (distributed)
+
     def __init__(self, p_drop: float = 0.1, name: str | None = None):
         super().__init__(name)
         if (
@@ -183,10 +185,15 @@ class Dropout(Layer):
         self._training = training and self.p_drop > 0
         if not self._training:
             return x
-        from hat.kernels.dropout import dropout_forward
+        from hat.kernels.dropout import GOLDEN, dropout_forward
 
-        # One draw a call from the model's generator: seeding and checkpoints carry it.
-        key = np.uint64(self.rng.bit_generator.random_raw())
+        # One draw a call from the model's generator: seeding and checkpoints carry it. Unit i
+        # of sample j gets the hash of key + (j * units + i) * GOLDEN, where j counts from the
+        # batch's start: hat.distributed sets sample_offset to a shard's first sample, so a
+        # sample's mask does not depend on which rank computes it.
+        raw = int(self.rng.bit_generator.random_raw())
+        offset = self.sample_offset * (x.size // max(x.shape[0], 1))
+        key = np.uint64((raw + offset * GOLDEN) % (1 << 64))
         y = self._buffer("y", x.shape, x.dtype)
         mask = self._buffer("mask", (x.size,), x.dtype)
         dropout_forward(x.reshape(-1), key, self.p_drop, y.reshape(-1), mask)

@@ -1,0 +1,177 @@
+"""Data-parallel training over MPI: `md.fit(..., distributed=True)` under `mpiexec -n N`.
+
+mpi4py is imported here alone, and only when a distributed fit or init() asks for it, so hat
+without the `mpi` extra never loads it. The fit loop calls this package at a few named points
+(setup, begin_fit, the step, the stop decisions, the end); docs/distributed.md has the semantics.
+"""
+
+import functools
+from contextlib import contextmanager
+
+from hat.distributed.context import DEFAULT_WATCHDOG, Context, check_watchdog
+
+_context: Context | None = None
+
+__all__ = [
+    "Context",
+    "begin_fit",
+    "current",
+    "evaluate",
+    "init",
+    "predict",
+    "rank",
+    "setup",
+    "size",
+    "writes_here",
+]
+
+
+def init(watchdog: float = DEFAULT_WATCHDOG, quiet: bool = True) -> Context:
+    """Join the MPI job and arm the fault handling: an uncaught exception in any rank then
+    ends the whole job (with that rank's traceback) instead of leaving the others waiting.
+
+    Calling it at the top of a script covers the data loading too; fit(distributed=True)
+    calls it itself otherwise. A second call returns the same Context with the new settings.
+
+    Args:
+        watchdog (float, default 300.0): seconds a rank may wait for the others in one
+            collective before the job ends with a message naming the ranks that stalled.
+        quiet (bool, default True): ranks other than 0 print nothing during fit.
+
+    Returns:
+        Context: this process's rank, the job's size and the collectives.
+
+    Raises:
+        ImportError: mpi4py is not installed (pip install 'hat[mpi]').
+        ValueError: watchdog is not a number > 0.
+    """
+    global _context
+    if _context is None:
+        _context = Context(watchdog=watchdog, quiet=quiet)
+        _context.install_excepthook()
+    else:
+        _context.watchdog, _context.quiet = check_watchdog(watchdog), bool(quiet)
+    return _context
+
+
+def current() -> Context | None:
+    """The Context of this process once init() (or a distributed fit) ran.
+
+    Returns:
+        Context | None: the Context, or None before init().
+    """
+    return _context
+
+
+def rank() -> int:
+    """This process's rank: 0 before init() and outside MPI.
+
+    Returns:
+        int: the rank.
+    """
+    return 0 if _context is None else _context.rank
+
+
+def size() -> int:
+    """The number of ranks: 1 before init() and outside MPI.
+
+    Returns:
+        int: the job's size.
+    """
+    return 1 if _context is None else _context.size
+
+
+def writes_here() -> bool:
+    """Whether this process writes files and prints progress: rank 0 only, once in a job.
+
+    Returns:
+        bool: True outside MPI and on rank 0.
+    """
+    return _context is None or _context.rank == 0
+
+
+@contextmanager
+def _split_predictions(model):
+    """Inside: model's predictions split over the ranks and gathered in order."""
+    from hat.distributed.fit import predict_all
+
+    ctx = _context if _context is not None else init()
+    model._predict_all = functools.partial(predict_all, ctx, model)  # shadows the method
+    try:
+        yield
+    finally:
+        del model._predict_all
+
+
+def predict(model, x, batch_size: int | None = 100):
+    """model.predict(x) with the samples split over the ranks; every rank gets all outputs,
+    in order. Every rank must call it, with the same x.
+
+    Args:
+        model (hat.models.Model): the model (the same weights on every rank, as after a
+            distributed fit).
+        x (numpy.ndarray | list): the inputs, as for Model.predict.
+        batch_size (int | None, default 100): samples per forward pass on each rank.
+
+    Returns:
+        numpy.ndarray | list: what model.predict(x) returns.
+    """
+    with _split_predictions(model):
+        return model.predict(x, batch_size)
+
+
+def evaluate(model, x, y, batch_size: int | None = 100, metrics=None, return_dict=False):
+    """model.evaluate(...) with the predictions split over the ranks; every rank gets the
+    same results. Every rank must call it, with the same data.
+
+    Args:
+        model (hat.models.Model): the model (the same weights on every rank).
+        x (numpy.ndarray | list): the inputs, as for Model.evaluate.
+        y (numpy.ndarray | list): the targets, as for Model.evaluate.
+        batch_size (int | None, default 100): samples per forward pass on each rank.
+        metrics (list | None, default None): as for Model.evaluate.
+        return_dict (bool, default False): as for Model.evaluate.
+
+    Returns:
+        float | list | dict: what model.evaluate returns.
+    """
+    with _split_predictions(model):
+        return model.evaluate(x, y, batch_size, metrics, return_dict)
+
+
+def setup(distributed) -> Context:
+    """fit's first call: the Context for fit(distributed=...).
+
+    Args:
+        distributed (bool | Context): True (the job's Context, init() if need be) or a Context.
+
+    Returns:
+        Context: the one fit uses.
+
+    Raises:
+        TypeError: distributed is neither True nor a Context.
+    """
+    if isinstance(distributed, Context):
+        return distributed
+    if distributed is not True:
+        raise TypeError(
+            f"distributed must be True, False or a hat.distributed.Context; got {distributed!r}"
+        )
+    return _context if _context is not None else init()
+
+
+def begin_fit(ctx: Context, model, shards, **run):
+    """fit's second call, after its own checks: the agreement check, rank 0's state for all.
+
+    Args:
+        ctx (Context): the job.
+        model (hat.models.Model): the model being fit.
+        shards (int | None): pieces per global batch; None is the number of ranks.
+        **run (object): fit's checked arguments: batch_size, xs, ys, val, plan, optimizer, target.
+
+    Returns:
+        FitSession: what runs the steps (hat.distributed.fit).
+    """
+    from hat.distributed.fit import FitSession
+
+    return FitSession(ctx, model, shards, **run)
