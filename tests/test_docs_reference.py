@@ -101,6 +101,12 @@ INTERNAL_MODULES = (
 # others, hat.models, hat.losses, hat.objectives, hat.backend, hat.callbacks.hat_style and
 # hat.training, as they are finished).
 COMPLETE_MODULES = (
+    "hat.callbacks.base",
+    "hat.callbacks.checkpoint",
+    "hat.callbacks.logging",
+    "hat.callbacks.lr",
+    "hat.callbacks.monitor",
+    "hat.callbacks.progress",
     "hat.layers.base",
     "hat.layers.conv",
     "hat.layers.core",
