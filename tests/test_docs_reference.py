@@ -101,17 +101,23 @@ INTERNAL_MODULES = (
 # others, hat.models, hat.losses, hat.objectives, hat.backend, hat.callbacks.hat_style and
 # hat.training, as they are finished).
 COMPLETE_MODULES = (
+    "hat.activations",
     "hat.callbacks.base",
     "hat.callbacks.checkpoint",
     "hat.callbacks.logging",
     "hat.callbacks.lr",
     "hat.callbacks.monitor",
     "hat.callbacks.progress",
+    "hat.initializations",
     "hat.layers.base",
     "hat.layers.conv",
     "hat.layers.core",
     "hat.layers.normalization",
     "hat.layers.pooling",
+    "hat.metrics",
+    "hat.optimizers",
+    "hat.regularizations",
+    "hat.schedules",
 )
 ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Keyword Args|Parameters):\s*$")
 ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:")
