@@ -35,6 +35,7 @@ setup(
             "mkdocs-material>=9.5",
             "mkdocstrings[python]>=0.25",
             "ruff>=0.5",  # mkdocstrings formats long signatures with it
+            "griffe-inherited-docstrings>=1.0",  # overrides show their base's docstring
         ],
     },
 )

@@ -232,8 +232,8 @@ class SGD(Optimizer):
         momentum (float): Default 0.0. The velocity's decay, in [0, 1).
         nesterov (bool): Default False. Nesterov's momentum; needs momentum > 0.
         rho (float | None): Default None. Hat's name for `momentum`; overrides it when given.
-        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay`, as for
-            `Optimizer`.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
 
     Raises:
         TypeError: A hyperparameter is not a number.
@@ -273,8 +273,8 @@ class Adam(Optimizer):
         beta1 (float): Default 0.9. The first moment's decay, in [0, 1).
         beta2 (float): Default 0.999. The second moment's decay, in [0, 1).
         eps (float): Default 1e-8. Added to the second moment's square root, >= 0.
-        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay`, as for
-            `Optimizer`.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
 
     Raises:
         TypeError: A hyperparameter is not a number.
@@ -319,7 +319,7 @@ class AdamW(Adam):
         eps (float): Default 1e-8. Added to the second moment's square root, >= 0.
         weight_decay (float): Default 0.01. Each step also multiplies the parameters by
             `1 - lr * weight_decay`.
-        **kwargs: `clipnorm`, `clipvalue` and `global_clipnorm`, as for `Optimizer`.
+        **kwargs (float | None): `clipnorm`, `clipvalue` and `global_clipnorm`, as for `Optimizer`.
 
     Raises:
         TypeError: A hyperparameter is not a number.
@@ -341,8 +341,8 @@ class RMSprop(Optimizer):
             `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
         rho (float): Default 0.9. The squared gradients' decay, in [0, 1).
         eps (float): Default 1e-8. Added to the root mean square, >= 0.
-        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay`, as for
-            `Optimizer`.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
 
     Raises:
         TypeError: A hyperparameter is not a number.
@@ -381,8 +381,8 @@ class Adagrad(Optimizer):
         lr (float | callable): Default 0.01. The learning rate, > 0, or a schedule
             `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
         eps (float): Default 1e-6. Added to the root of the summed squares, >= 0.
-        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay`, as for
-            `Optimizer`.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
 
     Raises:
         TypeError: A hyperparameter is not a number.
@@ -417,8 +417,8 @@ class Adadelta(Optimizer):
         rho (float): Default 0.95. The decay of both running averages, in [0, 1).
         eps (float): Default 1e-8. Added inside both square roots, >= 0.
         rou (float | None): Default None. Hat's name for `rho`; overrides it when given.
-        **kwargs: `clipnorm`, `clipvalue`, `global_clipnorm` and `weight_decay`, as for
-            `Optimizer`.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
 
     Raises:
         TypeError: A hyperparameter is not a number.

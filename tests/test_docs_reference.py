@@ -108,16 +108,22 @@ COMPLETE_MODULES = (
     "hat.callbacks.lr",
     "hat.callbacks.monitor",
     "hat.callbacks.progress",
+    "hat.checks",
+    "hat.datasets.mnist",
     "hat.initializations",
+    "hat.io",
     "hat.layers.base",
     "hat.layers.conv",
     "hat.layers.core",
     "hat.layers.normalization",
     "hat.layers.pooling",
+    "hat.legacy",
     "hat.metrics",
     "hat.optimizers",
+    "hat.preprocessing",
     "hat.regularizations",
     "hat.schedules",
+    "hat.serializations",
 )
 ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Keyword Args|Parameters):\s*$")
 ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:")
