@@ -46,7 +46,21 @@ def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
 
 
 def sample_array(y, name: str, n: int, dtype) -> np.ndarray:
-    """Targets that only a loss function of the model reads: numbers, one row per sample."""
+    """Targets that only a loss function of the model reads: numbers, one row per sample.
+
+    Args:
+        y (array-like): The targets.
+        name (str): Their name in messages.
+        n (int): The number of samples in x.
+        dtype (np.dtype): The dtype for float and bool targets (integers keep theirs).
+
+    Returns:
+        np.ndarray: The checked, C-contiguous targets.
+
+    Raises:
+        TypeError: `y` does not hold numbers.
+        ValueError: `y` has another number of samples than x.
+    """
     arr = _as_array(y, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers; got {_describe(y, arr)}")
@@ -57,7 +71,20 @@ def sample_array(y, name: str, n: int, dtype) -> np.ndarray:
 
 
 def as_list(value, name: str, count: int, what: str) -> list:
-    """One array per model input (or output): a list of `count`, or a bare array when 1."""
+    """One array per model input (or output): a list of `count`, or a bare array when 1.
+
+    Args:
+        value (np.ndarray | list[np.ndarray]): The array, or the list of arrays.
+        name (str): Its name in messages ("x").
+        count (int): The model's number of inputs (or outputs).
+        what (str): "inputs" or "outputs", for messages.
+
+    Returns:
+        list: `count` items.
+
+    Raises:
+        ValueError: A list of the wrong length, or a bare array for a model of several.
+    """
     if isinstance(value, (list, tuple)) and (
         count > 1 or (len(value) == 1 and isinstance(value[0], np.ndarray))
     ):

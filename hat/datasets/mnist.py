@@ -29,12 +29,16 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+"""The sha256 of each file's decompressed bytes, by name without .gz."""
 FILES = tuple(SHA256)
+"""The four file names, without .gz."""
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+"""The mirrors downloads are tried from, in order."""
 N_VALID = 10000  # Hat's validation split: the last 10,000 training images, as in mnist.pkl.gz
+"""The size of `load_hat_split`'s validation split, cut from the end of the training set."""
 
 
 def load_data(

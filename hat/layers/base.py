@@ -143,7 +143,16 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Layer":
-        """The layer that get_config() describes (custom_objects: for what cannot be imported)."""
+        """The layer that get_config() describes.
+
+        Args:
+            config (dict): What `get_config()` returned.
+            custom_objects (dict | None): Default None. Names that cannot be imported (a Lambda's
+                function, a user's class), mapped to them; layers that hold such objects use it.
+
+        Returns:
+            Layer: A new, unbuilt layer.
+        """
         return cls(**config)
 
     def __call__(self, inputs):
