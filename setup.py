@@ -9,7 +9,7 @@ HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "hat" / "__init__.py").read_text()).group(1)
 
 setup(
-    name="hat",
+    name="hat-nn",  # "hat" on PyPI is the original Theano-era Hat; the import name stays hat
     version=VERSION,
     description="A Keras-like deep-learning framework for the CPU, on numpy and numba",
     long_description=(HERE / "README.md").read_text(),
@@ -30,7 +30,13 @@ setup(
         ],
         "onnx": ["onnx>=1.14"],
         "plot": ["matplotlib>=3.6"],
-        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25"],
+        "docs": [
+            "mkdocs>=1.6",
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.25",
+            "ruff>=0.5",  # mkdocstrings formats long signatures with it
+            "griffe-inherited-docstrings>=1.0",  # overrides show their base's docstring
+        ],
         # Data-parallel fit (hat.distributed); on a cluster, mpi4py built on the site's MPI.
         "mpi": ["mpi4py", "mpich"],
     },

@@ -6,7 +6,22 @@ from hat.layers.base import shape_with_batch
 
 
 def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
-    """x as a C-contiguous array of `dtype` with shape (N,) + sample_shape, N >= 1."""
+    """x as a C-contiguous array of `dtype` with shape (N,) + sample_shape, N >= 1.
+
+    Args:
+        x (array-like): The input (a list holding one array is taken as that array, as in Hat).
+        name (str): Its name in messages ("x").
+        sample_shape (tuple): The shape of one sample, without the batch axis.
+        dtype (np.dtype): The dtype of the returned array.
+
+    Returns:
+        np.ndarray: The checked batch.
+
+    Raises:
+        TypeError: `x` does not hold numbers.
+        ValueError: `x` is empty, ragged, or of the wrong shape; the message says what was
+            expected.
+    """
     if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
         x = x[0]  # Hat accepted a list with one array per input
     arr = _as_array(x, name)
@@ -31,7 +46,21 @@ def as_batch_array(x, name: str, sample_shape: tuple, dtype) -> np.ndarray:
 
 
 def sample_array(y, name: str, n: int, dtype) -> np.ndarray:
-    """Targets that only a loss function of the model reads: numbers, one row per sample."""
+    """Targets that only a loss function of the model reads: numbers, one row per sample.
+
+    Args:
+        y (array-like): The targets.
+        name (str): Their name in messages.
+        n (int): The number of samples in x.
+        dtype (np.dtype): The dtype for float and bool targets (integers keep theirs).
+
+    Returns:
+        np.ndarray: The checked, C-contiguous targets.
+
+    Raises:
+        TypeError: `y` does not hold numbers.
+        ValueError: `y` has another number of samples than x.
+    """
     arr = _as_array(y, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers; got {_describe(y, arr)}")
@@ -42,7 +71,20 @@ def sample_array(y, name: str, n: int, dtype) -> np.ndarray:
 
 
 def as_list(value, name: str, count: int, what: str) -> list:
-    """One array per model input (or output): a list of `count`, or a bare array when 1."""
+    """One array per model input (or output): a list of `count`, or a bare array when 1.
+
+    Args:
+        value (np.ndarray | list[np.ndarray]): The array, or the list of arrays.
+        name (str): Its name in messages ("x").
+        count (int): The model's number of inputs (or outputs).
+        what (str): "inputs" or "outputs", for messages.
+
+    Returns:
+        list: `count` items.
+
+    Raises:
+        ValueError: A list of the wrong length, or a bare array for a model of several.
+    """
     if isinstance(value, (list, tuple)) and (
         count > 1 or (len(value) == 1 and isinstance(value[0], np.ndarray))
     ):
@@ -103,7 +145,16 @@ def _describe(x, arr: np.ndarray) -> str:
 
 
 def check_finite(arr: np.ndarray, name: str, chunk: int = 4096) -> None:
-    """Raise naming the first sample that holds NaN or Inf. Chunked to keep memory flat."""
+    """Raise naming the first sample that holds NaN or Inf. Chunked to keep memory flat.
+
+    Args:
+        arr (np.ndarray): A batch, samples along axis 0.
+        name (str): Its name in the message ("x").
+        chunk (int): Default 4096. Samples checked at a time.
+
+    Raises:
+        ValueError: A sample holds NaN or Inf; the message gives its index.
+    """
     for start in range(0, arr.shape[0], chunk):
         block = arr[start : start + chunk].reshape(min(chunk, arr.shape[0] - start), -1)
         bad = ~np.isfinite(block).all(axis=1)
@@ -116,7 +167,23 @@ def check_finite(arr: np.ndarray, name: str, chunk: int = 4096) -> None:
 
 
 def check_targets(y, n: int, loss, output_shape: tuple, dtype) -> np.ndarray:
-    """Targets for `loss`, checked against the sample count and the model's output shape."""
+    """Targets for `loss`, checked against the sample count and the model's output shape.
+
+    Args:
+        y (array-like): The targets.
+        n (int): The number of samples in x.
+        loss (Loss): The training loss; its `sparse_targets` says whether it takes labels.
+        output_shape (tuple): The model's output shape, without the batch axis.
+        dtype (np.dtype): The dtype for dense targets.
+
+    Returns:
+        np.ndarray: Dense targets of `dtype`, or int64 labels for a sparse loss.
+
+    Raises:
+        TypeError: `y` does not hold numbers.
+        ValueError: `y` has another number of samples than x, a shape that does not fit the
+            output (the message suggests the conversion), or labels out of range.
+    """
     arr = _as_array(y, "y")
     if arr.dtype.kind not in "fiub" or arr.dtype.kind == "b" and not loss.sparse_targets:
         raise TypeError(
@@ -175,6 +242,19 @@ def _check_labels(arr: np.ndarray, width: int, loss_name: str) -> np.ndarray:
 
 
 def positive_int(value, name: str) -> int:
+    """`value` as an int, checked to be >= 1.
+
+    Args:
+        value (int): The value to check.
+        name (str): Its name in messages.
+
+    Returns:
+        int: The value.
+
+    Raises:
+        TypeError: `value` is not an int.
+        ValueError: `value` is below 1.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
     if value < 1:
@@ -183,6 +263,18 @@ def positive_int(value, name: str) -> int:
 
 
 def non_negative_int(value, name: str) -> int:
+    """`value` as an int, checked to be >= 0.
+
+    Args:
+        value (int): The value to check.
+        name (str): Its name in messages.
+
+    Returns:
+        int: The value.
+
+    Raises:
+        ValueError: `value` is not an int >= 0.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name} must be an int >= 0; got {value!r}")
     return int(value)

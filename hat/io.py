@@ -12,8 +12,11 @@ import tempfile
 import numpy as np
 
 FORMAT = "hat-model"
+"""The `format` attribute of a full model file."""
 WEIGHTS_FORMAT = "hat-weights"
+"""The `format` attribute of a weights-only file."""
 FORMAT_VERSION = 2  # 1: a chain of layers; 2 adds graphs (nodes, inputs, outputs)
+"""The newest layout version this hat writes and reads; later ones are refused clearly."""
 
 
 class ModelFileError(ValueError):
@@ -23,7 +26,17 @@ class ModelFileError(ValueError):
 # -- writing -------------------------------------------------------------------------------
 def save(model, path, include_optimizer: bool = True) -> None:
     """The whole model: architecture, weights, counters, random state and, when it has them,
-    the optimizer, the callbacks' state, the History and the position in the current epoch."""
+    the optimizer, the callbacks' state, the History and the position in the current epoch.
+
+    Args:
+        model (Model): The model to save.
+        path (str | os.PathLike): The HDF5 file to write (replaced atomically).
+        include_optimizer (bool): Default True. Also save the optimizer and its state, which
+            resuming needs.
+
+    Raises:
+        OSError: The file cannot be written.
+    """
     from hat import __version__
 
     def write(f):
@@ -46,7 +59,15 @@ def save(model, path, include_optimizer: bool = True) -> None:
 
 
 def save_weights(model, path) -> None:
-    """Only the layers' params and state, by layer name."""
+    """Only the layers' params and state, by layer name.
+
+    Args:
+        model (Model): The model whose weights to save.
+        path (str | os.PathLike): The HDF5 file to write (replaced atomically).
+
+    Raises:
+        OSError: The file cannot be written.
+    """
     from hat import __version__
 
     def write(f):
@@ -62,7 +83,15 @@ def save_weights(model, path) -> None:
 
 def architecture(model) -> list | dict:
     """The model's description: for a chain, its layers in order (format 1, which older hat
-    reads too); for a graph, the layers and the nodes that call them."""
+    reads too); for a graph, the layers and the nodes that call them.
+
+    Args:
+        model (Model): The model.
+
+    Returns:
+        list | dict: A list of `{"class_name": ..., "config": {...}}` per layer for a chain;
+            for a graph, a dict that also holds the nodes, inputs and outputs.
+    """
     layers = [
         {
             "class_name": type(layer).__name__,
@@ -236,8 +265,20 @@ def _open(path, expected_format: str):
 
 def load(path, custom_objects: dict | None = None):
     """Rebuild a model saved by `save`: architecture, weights, counters, random state, and the
-    optimizer (as model.optimizer) when the file holds one. custom_objects maps the names of
-    layer classes and Lambda functions that cannot be imported to them."""
+    optimizer (as model.optimizer) when the file holds one.
+
+    Args:
+        path (str | os.PathLike): A file written by `save` (or `Model.save`).
+        custom_objects (dict | None): Default None. Names of layer classes and Lambda
+            functions that cannot be imported, mapped to them.
+
+    Returns:
+        Model: The model, ready to predict or to train on.
+
+    Raises:
+        ModelFileError: The file is missing, not a hat model file, damaged, or from a newer
+            format.
+    """
     with _open(path, FORMAT) as f:
         try:
             model = _build(f, path, custom_objects or {})
@@ -256,7 +297,16 @@ def load(path, custom_objects: dict | None = None):
 
 def load_weights(model, path) -> None:
     """Copy params and state from a model or weights file into `model`, by layer name; every
-    name and shape must match."""
+    name and shape must match.
+
+    Args:
+        model (Model): A built model with the same layers.
+        path (str | os.PathLike): A file written by `save` or `save_weights`.
+
+    Raises:
+        ModelFileError: The file cannot be read, or a layer's name or a weight's shape does
+            not match; the message says which.
+    """
     with _open(path, WEIGHTS_FORMAT) as f:
         _read_weights(f, model, path)
 
@@ -335,7 +385,19 @@ def _read_counters(f, model) -> None:
 
 
 def read_optimizer(group, into=None):
-    """The saved optimizer, or its state loaded into `into` (an optimizer of the same class)."""
+    """The saved optimizer, or its state loaded into `into` (an optimizer of the same class).
+
+    Args:
+        group (h5py.Group): The file's "optimizer" group.
+        into (Optimizer | None): Default None. An optimizer to load the state into; None
+            builds one from the saved config.
+
+    Returns:
+        Optimizer: The optimizer, with its saved state.
+
+    Raises:
+        ModelFileError: `into` is of another class than the saved one.
+    """
     from hat import optimizers
 
     class_name = group.attrs["class_name"]
@@ -353,9 +415,23 @@ def read_optimizer(group, into=None):
 
 
 def read_checkpoint(path, model, optimizer):
-    """Load a full checkpoint into an existing model for fit(resume_from=...): weights,
-    counters, random state, optimizer state. Returns the training record (History, target
-    epoch, epoch progress, callbacks' states)."""
+    """Load a full checkpoint into an existing model for fit(resume_from=...).
+
+    It restores the weights, counters, random state and optimizer state, and returns the
+    training record.
+
+    Args:
+        path (str | os.PathLike): A file written by `save` during a `fit`.
+        model (Model): The model to restore, built with the same architecture.
+        optimizer (Optimizer): The optimizer fit was given; the saved state goes into it.
+
+    Returns:
+        dict: "optimizer", "history", "fit_target_epoch", "epoch_progress" and "callbacks"
+            (each callback's saved state).
+
+    Raises:
+        ModelFileError: The file cannot be read, or holds another architecture or optimizer.
+    """
     with _open(path, FORMAT) as f:
         saved_arch = json.loads(f["architecture"].attrs["json"])
         if saved_arch != architecture(model):

@@ -16,6 +16,18 @@ class LegacyFileError(ValueError):
 
 
 def load_hat_pickle(path):
+    """Rebuild a model from the original Hat's pickle, with its weights and counters.
+
+    Args:
+        path (str | os.PathLike): Hat's `md<N>_epochs.p`.
+
+    Returns:
+        Model: The model, its epoch and iteration counters as Hat saved them.
+
+    Raises:
+        LegacyFileError: The file is not a readable pickle of a Hat model, or holds a layer
+            or a graph that hat cannot rebuild.
+    """
     with open(path, "rb") as f:
         try:
             data = pickle.load(f, encoding="latin1")  # Python 2 str -> latin1 keeps bytes

@@ -22,7 +22,15 @@ def _class_indices(y_true, y_pred: np.ndarray) -> np.ndarray:
 
 
 def accuracy(y_true, y_pred) -> float:
-    """Share of samples whose most probable class is the true one (threshold 0.5 for 1 output)."""
+    """Share of samples whose most probable class is the true one (threshold 0.5 for 1 output).
+
+    Args:
+        y_true (np.ndarray): One-hot rows (N, classes), or class indices (N,) or (N, 1).
+        y_pred (np.ndarray): Predicted probabilities (N, classes), or (N, 1) for one output.
+
+    Returns:
+        float: The accuracy, in [0, 1].
+    """
     if y_pred.shape[-1] == 1:
         y_true = np.asarray(y_true).reshape(y_pred.shape)
         return float(((y_pred > 0.5) == (y_true > 0.5)).mean())
@@ -30,12 +38,29 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def categorical_error(y_true, y_pred) -> float:
-    """Hat's metric: 1 - accuracy."""
+    """Hat's metric: 1 - accuracy.
+
+    Args:
+        y_true (np.ndarray): One-hot rows (N, classes), or class indices (N,) or (N, 1).
+        y_pred (np.ndarray): Predicted probabilities (N, classes), or (N, 1) for one output.
+
+    Returns:
+        float: The error rate, in [0, 1].
+    """
     return 1.0 - accuracy(y_true, y_pred)
 
 
 def top_k_accuracy(y_true, y_pred, k: int = 5) -> float:
-    """Share of samples whose true class is among the k most probable."""
+    """Share of samples whose true class is among the k most probable.
+
+    Args:
+        y_true (np.ndarray): One-hot rows (N, classes), or class indices (N,) or (N, 1).
+        y_pred (np.ndarray): Predicted probabilities (N, classes), or (N, 1) for one output.
+        k (int): Default 5. How many of the most probable classes count.
+
+    Returns:
+        float: The accuracy, in [0, 1].
+    """
     labels = _class_indices(y_true, y_pred)
     k = min(k, y_pred.shape[-1])
     top = np.argpartition(y_pred, -k, axis=-1)[..., -k:]
@@ -52,11 +77,27 @@ _METRICS: dict[str, Callable] = {
 
 
 def names() -> list[str]:
+    """The metric names `get` accepts: the metrics here, "top_<k>_accuracy", every loss.
+
+    Returns:
+        list[str]: The names.
+    """
     return sorted(_METRICS) + ["top_<k>_accuracy"] + losses.names()
 
 
 def get_list(metrics) -> list[tuple[str, Callable]]:
-    """[(name, fn), ...] for a list of metrics (names or callables)."""
+    """[(name, fn), ...] for a list of metrics (names or callables).
+
+    Args:
+        metrics (list[str | callable]): The metrics, as `get` takes each.
+
+    Returns:
+        list[tuple[str, callable]]: Each metric's name and function.
+
+    Raises:
+        TypeError: `metrics` is not a list (a single name must be written `[name]`).
+        ValueError: A name is unknown.
+    """
     if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
         raise TypeError(
             f"metrics must be a list of names or callables; got {type(metrics).__name__} "
@@ -66,7 +107,19 @@ def get_list(metrics) -> list[tuple[str, Callable]]:
 
 
 def get(metric: "str | Callable") -> tuple[str, Callable]:
-    """(name, fn) for a metric given by name, as a loss name, or as a callable f(y_true, y_pred)."""
+    """(name, fn) for a metric given by name, as a loss name, or as a callable f(y_true, y_pred).
+
+    Args:
+        metric (str | callable): A name from `names()` (such as "accuracy" or
+            "top_3_accuracy"), or `f(y_true, y_pred) -> float`.
+
+    Returns:
+        tuple[str, callable]: The name logged (`val_<name>` on validation data) and the function.
+
+    Raises:
+        TypeError: Neither a name nor a callable.
+        ValueError: The name is unknown.
+    """
     if callable(metric) and not isinstance(metric, str):
         return getattr(metric, "name", getattr(metric, "__name__", "metric")), metric
     if not isinstance(metric, str):

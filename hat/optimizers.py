@@ -14,6 +14,7 @@ from hat import threads
 
 # Parameters from which an update is split among the pool's threads.
 PARALLEL_MIN = 1 << 16
+"""From this many parameters an update is split among the pool's threads."""
 
 
 def _check_number(name: str, value, low: float = 0.0, inclusive: bool = True) -> float:
@@ -36,9 +37,34 @@ def _check_fraction(name: str, value) -> float:
 
 
 class Optimizer:
-    """Base class: gradient clipping, the step counter, state, config."""
+    """Base class: gradient clipping, the step counter, state, config.
+
+    Every optimizer updates the model's parameters as one flat buffer. Its state (moments,
+    velocities, the step count) is a dict of arrays in `state`, saved in model files.
+
+    Args:
+        lr (float | callable): Default 0.01. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` (see `hat.schedules`).
+        clipnorm (float | None): Default None. Scale each variable's gradient down to this L2
+            norm when it is longer.
+        clipvalue (float | None): Default None. Clip every gradient value to
+            [-clipvalue, clipvalue].
+        global_clipnorm (float | None): Default None. Scale all gradients together down to
+            this L2 norm.
+        weight_decay (float): Default 0.0. An L2 term `weight_decay * param` added to each
+            gradient (decoupled from it in AdamW).
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is not finite or out of range (lr <= 0, a clip <= 0,
+            weight_decay < 0).
+
+    Attributes:
+        state (dict[str, np.ndarray]): The per-parameter arrays and "iterations".
+    """
 
     slots: tuple[str, ...] = ()  # names of the per-parameter state arrays
+    """The names of the per-parameter state arrays (Adam's "m" and "v", ...)."""
 
     def __init__(
         self, lr=0.01, clipnorm=None, clipvalue=None, global_clipnorm=None, weight_decay=0.0
@@ -61,14 +87,28 @@ class Optimizer:
 
     @property
     def iterations(self) -> int:
+        """The number of update steps taken."""
         return int(self.state["iterations"]) if "iterations" in self.state else 0
 
     def current_lr(self) -> float:
+        """The learning rate of the next step (a schedule evaluated at `iterations`).
+
+        Returns:
+            float: The rate.
+
+        Raises:
+            ValueError: A schedule returned a negative or non-finite rate.
+        """
         lr = self.lr(self.iterations) if callable(self.lr) else self.lr
         return _check_number("the learning rate from the schedule", lr, 0.0)
 
     def build(self, size: int, dtype=np.float32) -> None:
-        """Create zeroed state for a flat buffer of `size` parameters."""
+        """Create zeroed state for a flat buffer of `size` parameters.
+
+        Args:
+            size (int): The number of parameters.
+            dtype (np.dtype): Default np.float32. The state arrays' dtype.
+        """
         self.state = {name: np.zeros(size, dtype) for name in self.slots}
         self.state["iterations"] = np.zeros((), np.int64)
 
@@ -77,9 +117,15 @@ class Optimizer:
         self.state = {}
 
     def update(self, params: np.ndarray, grads: np.ndarray, segments=(), clip=None) -> None:
-        """One step on the flat buffers. segments: (start, stop) of each variable, for clipnorm.
+        """One step on the flat buffers, in place.
 
-        `clip` is fit's element-wise clip (Hat's); it combines with clipvalue (the tighter wins).
+        Args:
+            params (np.ndarray): The flat parameter buffer, updated in place.
+            grads (np.ndarray): The gradients, same shape; clipping scales them in place.
+            segments (list[tuple[int, int]]): Default (). (start, stop) of each variable in the
+                buffer, for clipnorm.
+            clip (float | None): Default None. fit's element-wise clip (Hat's); it combines with
+                clipvalue (the tighter wins).
         """
         if not self._state_fits(params):
             self.build(params.shape[0], params.dtype)
@@ -131,13 +177,26 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a model file records them.
+
+        Returns:
+            dict: Hyperparameters by name; a schedule as its own config dict.
+        """
         config = {k: v for k, v in vars(self).items() if k != "state"}
         if callable(self.lr):
             config["lr"] = getattr(self.lr, "get_config", lambda: repr(self.lr))()
         return config
 
     def get_updates(self, params, grads):
-        """Hat's name: one update step over lists of parameter and gradient arrays, in place."""
+        """Hat's name: one update step over lists of parameter and gradient arrays, in place.
+
+        Args:
+            params (list[np.ndarray]): The parameter arrays, updated in place.
+            grads (list[np.ndarray]): Their gradients, in the same order and shapes.
+
+        Raises:
+            ValueError: The lists differ in length.
+        """
         if len(params) != len(grads):
             raise ValueError(
                 f"get_updates needs one gradient per parameter; got {len(params)} "
@@ -162,7 +221,25 @@ def _kernels():
 
 
 class SGD(Optimizer):
-    """SGD with momentum (Hat's `rho` is another name for it) and optional Nesterov."""
+    """SGD with momentum (Hat's `rho` is another name for it) and optional Nesterov.
+
+    The update is torch.optim.SGD's: `v = momentum * v + g`, then `p -= lr * v` (Nesterov:
+    `p -= lr * (g + momentum * v)`).
+
+    Args:
+        lr (float | callable): Default 0.01. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
+        momentum (float): Default 0.0. The velocity's decay, in [0, 1).
+        nesterov (bool): Default False. Nesterov's momentum; needs momentum > 0.
+        rho (float | None): Default None. Hat's name for `momentum`; overrides it when given.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is out of range (a decay rate outside [0, 1), a
+            negative eps).
+    """
 
     slots = ("velocity",)
 
@@ -188,6 +265,23 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam (torch.optim.Adam's update, bias-corrected moments).
+
+    Args:
+        lr (float | callable): Default 0.001. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
+        beta1 (float): Default 0.9. The first moment's decay, in [0, 1).
+        beta2 (float): Default 0.999. The second moment's decay, in [0, 1).
+        eps (float): Default 1e-8. Added to the second moment's square root, >= 0.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is out of range (a decay rate outside [0, 1), a
+            negative eps).
+    """
+
     slots = ("m", "v")
     decoupled = False
 
@@ -215,7 +309,23 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (default 0.01, as in PyTorch)."""
+    """Adam with decoupled weight decay (default 0.01, as in PyTorch).
+
+    Args:
+        lr (float | callable): Default 0.001. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
+        beta1 (float): Default 0.9. The first moment's decay, in [0, 1).
+        beta2 (float): Default 0.999. The second moment's decay, in [0, 1).
+        eps (float): Default 1e-8. Added to the second moment's square root, >= 0.
+        weight_decay (float): Default 0.01. Each step also multiplies the parameters by
+            `1 - lr * weight_decay`.
+        **kwargs (float | None): `clipnorm`, `clipvalue` and `global_clipnorm`, as for `Optimizer`.
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is out of range (a decay rate outside [0, 1), a
+            negative eps).
+    """
 
     decoupled = True
 
@@ -224,6 +334,22 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
+    """RMSprop (torch.optim.RMSprop's update, without momentum).
+
+    Args:
+        lr (float | callable): Default 0.001. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
+        rho (float): Default 0.9. The squared gradients' decay, in [0, 1).
+        eps (float): Default 1e-8. Added to the root mean square, >= 0.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is out of range (a decay rate outside [0, 1), a
+            negative eps).
+    """
+
     slots = ("square_avg",)
 
     def __init__(self, lr=0.001, rho=0.9, eps=1e-8, **kwargs):
@@ -245,9 +371,25 @@ class RMSprop(Optimizer):
 
 
 Rmsprop = RMSprop  # Hat's spelling
+"""Alias of `RMSprop`, Hat's spelling."""
 
 
 class Adagrad(Optimizer):
+    """Adagrad (torch.optim.Adagrad's update).
+
+    Args:
+        lr (float | callable): Default 0.01. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
+        eps (float): Default 1e-6. Added to the root of the summed squares, >= 0.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is out of range (a decay rate outside [0, 1), a
+            negative eps).
+    """
+
     slots = ("sum_sq",)
 
     def __init__(self, lr=0.01, eps=1e-6, **kwargs):
@@ -267,7 +409,22 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """Adadelta; Hat spelled its decay `rou`, which is accepted too."""
+    """Adadelta; Hat spelled its decay `rou`, which is accepted too.
+
+    Args:
+        lr (float | callable): Default 1.0. The learning rate, > 0, or a schedule
+            `lr(iterations) -> float` such as `hat.schedules.CosineDecay`.
+        rho (float): Default 0.95. The decay of both running averages, in [0, 1).
+        eps (float): Default 1e-8. Added inside both square roots, >= 0.
+        rou (float | None): Default None. Hat's name for `rho`; overrides it when given.
+        **kwargs (float | None): `clipnorm`, `clipvalue`, `global_clipnorm` and
+            `weight_decay`, as for `Optimizer`.
+
+    Raises:
+        TypeError: A hyperparameter is not a number.
+        ValueError: A hyperparameter is out of range (a decay rate outside [0, 1), a
+            negative eps).
+    """
 
     slots = ("square_avg", "acc_delta")
 
@@ -301,7 +458,19 @@ _BY_NAME = {
 
 
 def get(optimizer) -> Optimizer:
-    """An Optimizer instance, or a name ('adam', 'sgd', ...) for one with default settings."""
+    """An Optimizer instance, or a name ('adam', 'sgd', ...) for one with default settings.
+
+    Args:
+        optimizer (Optimizer | str): An instance (returned as is) or a name: "sgd", "adam",
+            "adamw", "rmsprop", "adagrad", "adadelta" (any case).
+
+    Returns:
+        Optimizer: The optimizer.
+
+    Raises:
+        TypeError: An Optimizer class was given instead of an instance.
+        ValueError: The name is unknown.
+    """
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, str) and optimizer.lower() in _BY_NAME:
@@ -318,7 +487,19 @@ def get(optimizer) -> Optimizer:
 
 
 def from_config(class_name: str, config: dict) -> Optimizer:
-    """Rebuild an optimizer from its class name and get_config() (a model file's record)."""
+    """Rebuild an optimizer from its class name and get_config() (a model file's record).
+
+    Args:
+        class_name (str): "SGD", "Adam", "AdamW", "RMSprop", "Adagrad" or "Adadelta".
+        config (dict): What `get_config()` returned.
+
+    Returns:
+        Optimizer: A new optimizer with those settings (and empty state).
+
+    Raises:
+        ValueError: The class is unknown, or the learning rate was a plain callable that a
+            file cannot hold.
+    """
     classes = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
     if class_name not in classes:
         raise ValueError(

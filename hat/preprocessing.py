@@ -8,7 +8,20 @@ PAD_SIDES = ("pre", "post")
 
 
 def sparse_to_categorical(x, n_out: int) -> np.ndarray:
-    """One-hot float32 rows of width n_out for integer labels x (shape x.shape + (n_out,))."""
+    """One-hot float32 rows of width n_out for integer labels x (shape x.shape + (n_out,)).
+
+    Args:
+        x (array-like): Integer class labels (ints, or floats holding whole numbers).
+        n_out (int): The number of classes.
+
+    Returns:
+        np.ndarray: float32, shape `x.shape + (n_out,)`, a 1 at each label's position.
+
+    Raises:
+        ValueError: `n_out` is not a positive int, a label is not a whole number, or a label
+            is outside [0, n_out - 1].
+        TypeError: The labels are not numbers.
+    """
     x = np.asarray(x)
     if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
         raise ValueError(f"n_out must be a positive int; got {n_out!r}")
@@ -33,7 +46,17 @@ def sparse_to_categorical(x, n_out: int) -> np.ndarray:
 
 
 def categorical_to_sparse(x) -> np.ndarray:
-    """Class indices (int64) of one-hot or probability rows: the argmax of the last axis."""
+    """Class indices (int64) of one-hot or probability rows: the argmax of the last axis.
+
+    Args:
+        x (array-like): One-hot or probability rows, classes along the last axis.
+
+    Returns:
+        np.ndarray: int64 class indices, shape `x.shape[:-1]`.
+
+    Raises:
+        ValueError: `x` has no last axis or it is empty.
+    """
     x = np.asarray(x)
     if x.ndim < 1 or x.shape[-1] == 0:
         raise ValueError(f"categorical_to_sparse expects rows of class scores; got shape {x.shape}")
@@ -43,7 +66,18 @@ def categorical_to_sparse(x) -> np.ndarray:
 class RandomShift:
     """Augmentation for fit(augment=...): each image (N, C, H, W) moves by up to max_shift
     pixels down or up and right or left, independently, with zeros filling in. Draws from the
-    model's generator, so runs stay repeatable and resumable."""
+    model's generator, so runs stay repeatable and resumable.
+
+    Calling it, `aug(x, rng)`, takes a batch of images (N, C, H, W) and the generator to
+    draw from, and returns the augmented batch (a buffer reused by the next call); fit does
+    this for every training batch.
+
+    Args:
+        max_shift (int): Default 2. The largest move, in pixels, along each axis.
+
+    Raises:
+        ValueError: `max_shift` is not an int >= 0 (and, when called, the batch is not 4-D).
+    """
 
     def __init__(self, max_shift: int = 2):
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
@@ -63,6 +97,11 @@ class RandomShift:
         return self._out
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a model file records them.
+
+        Returns:
+            dict: Argument name to value.
+        """
         return {"max_shift": self.max_shift}
 
 
@@ -72,7 +111,20 @@ class RandomAffine:
     [1 - zoom, 1 + zoom], and moved by up to `shift` pixels down or up and right or left
     (real numbers: bilinear sampling, zeros filling in), each sample its own draw. Draws from
     the model's generator, so runs stay repeatable and resumable. RandomAffine(0, shift=k,
-    zoom=0) with an integer k moves images as RandomShift(k) does, but by any real amount."""
+    zoom=0) with an integer k moves images as RandomShift(k) does, but by any real amount.
+
+    Calling it, `aug(x, rng)`, takes a batch of images (N, C, H, W) and the generator to
+    draw from, and returns the augmented batch (a buffer reused by the next call); fit does
+    this for every training batch.
+
+    Args:
+        rotation (float): Default 10.0. The largest turn, in degrees, in [0, 180].
+        shift (float): Default 2.0. The largest move, in pixels, along each axis, >= 0.
+        zoom (float): Default 0.0. The largest relative change of scale, in [0, 0.5].
+
+    Raises:
+        ValueError: An argument is out of range (and, when called, the batch is not 4-D).
+    """
 
     def __init__(self, rotation: float = 10.0, shift: float = 2.0, zoom: float = 0.0):
         for name, value, top in (
@@ -107,6 +159,11 @@ class RandomAffine:
         return self._out
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a model file records them.
+
+        Returns:
+            dict: Argument name to value.
+        """
         return {"rotation": self.rotation, "shift": self.shift, "zoom": self.zoom}
 
 

@@ -8,10 +8,20 @@ import math
 
 
 class Schedule:
+    """Base class of the schedules: a callable `lr(iterations) -> float` with a config.
+
+    A subclass writes `__call__`; `get_config` records its attributes.
+    """
+
     def __call__(self, iterations: int) -> float:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The schedule's class name and arguments, as a model file records them.
+
+        Returns:
+            dict: `{"class_name": ..., **arguments}`, nested for a WarmUp's schedule.
+        """
         config = {
             k: v.get_config() if isinstance(v, Schedule) else v for k, v in vars(self).items()
         }
@@ -42,7 +52,16 @@ def _positive_int(name, value) -> int:
 
 
 class StepDecay(Schedule):
-    """initial_lr * gamma ** (iterations // step_size)."""
+    """initial_lr * gamma ** (iterations // step_size).
+
+    Args:
+        initial_lr (float): The first rate, > 0.
+        step_size (int): Steps between two decays, >= 1.
+        gamma (float): Default 0.1. The factor at each decay, > 0.
+
+    Raises:
+        ValueError: An argument is out of range.
+    """
 
     def __init__(self, initial_lr: float, step_size: int, gamma: float = 0.1):
         self.initial_lr = _positive("initial_lr", initial_lr)
@@ -54,7 +73,17 @@ class StepDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """initial_lr * decay_rate ** (iterations / decay_steps); staircase floors the power."""
+    """initial_lr * decay_rate ** (iterations / decay_steps); staircase floors the power.
+
+    Args:
+        initial_lr (float): The first rate, > 0.
+        decay_steps (int): Steps over which the rate is multiplied by `decay_rate`, > 0.
+        decay_rate (float): The factor per `decay_steps`, > 0.
+        staircase (bool): Default False. Decay in steps (floor the power) instead of smoothly.
+
+    Raises:
+        ValueError: An argument is out of range.
+    """
 
     def __init__(
         self, initial_lr: float, decay_steps: int, decay_rate: float, staircase: bool = False
@@ -70,7 +99,16 @@ class ExponentialDecay(Schedule):
 
 
 class CosineDecay(Schedule):
-    """Half a cosine from initial_lr down to alpha * initial_lr over decay_steps, then flat."""
+    """Half a cosine from initial_lr down to alpha * initial_lr over decay_steps, then flat.
+
+    Args:
+        initial_lr (float): The first rate, > 0.
+        decay_steps (int): Steps of the decay, > 0; the rate stays at its floor after them.
+        alpha (float): Default 0.0. The floor, as a fraction of `initial_lr`, >= 0.
+
+    Raises:
+        ValueError: An argument is out of range.
+    """
 
     def __init__(self, initial_lr: float, decay_steps: int, alpha: float = 0.0):
         self.initial_lr = _positive("initial_lr", initial_lr)
@@ -84,8 +122,19 @@ class CosineDecay(Schedule):
 
 
 class WarmUp(Schedule):
-    """A linear ramp from lr/warmup_steps to the target over warmup_steps, then the target:
-    a constant lr or another schedule (which then counts from the end of the warm-up)."""
+    """A linear ramp from lr/warmup_steps to the target over warmup_steps, then the target.
+
+    The target is a constant lr or another schedule (which then counts from the end of the
+    warm-up).
+
+    Args:
+        after (float | Schedule): The rate, or the schedule, that follows the warm-up.
+        warmup_steps (int): Steps of the ramp, >= 1.
+
+    Raises:
+        TypeError: `after` is neither a number nor a Schedule.
+        ValueError: `warmup_steps` is not an int >= 1.
+    """
 
     def __init__(self, after, warmup_steps: int):
         if not (isinstance(after, Schedule) or isinstance(after, (int, float))):
@@ -106,6 +155,17 @@ _CLASSES = {cls.__name__: cls for cls in (StepDecay, ExponentialDecay, CosineDec
 
 
 def from_config(config: dict) -> Schedule:
+    """Rebuild a schedule from its get_config() (a model file's record).
+
+    Args:
+        config (dict): What `get_config()` returned.
+
+    Returns:
+        Schedule: The schedule.
+
+    Raises:
+        ValueError: The class name is unknown.
+    """
     args = {
         k: from_config(v) if isinstance(v, dict) else v
         for k, v in config.items()

@@ -14,7 +14,18 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def load(path):
-    """A model from a hat model file, or from an original Hat pickle."""
+    """A model from a hat model file, or from an original Hat pickle.
+
+    Args:
+        path (str | os.PathLike): A file written by `save` (HDF5) or Hat's `md<N>_epochs.p`.
+
+    Returns:
+        Model: The model, with its weights and epoch counter.
+
+    Raises:
+        ModelFileError: There is no file at `path`, or the HDF5 file cannot be read.
+        LegacyFileError: The pickle is not a Hat model hat can rebuild.
+    """
     from hat import io
     from hat.legacy import load_hat_pickle
 

@@ -112,7 +112,7 @@ def train(md, args, data, name: str, **fit_kwargs) -> float:
 
         callbacks.append(PlotHistory(os.path.join(out, "curves.png")))
     except ImportError:
-        print("(matplotlib is not installed: no plot; pip install 'hat[plot]')")
+        print("(matplotlib is not installed: no plot; pip install matplotlib)")
     from hat.distributed import writes_here
 
     start = time.perf_counter()

@@ -133,7 +133,7 @@ def plot(results: dict, path: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("(matplotlib is not installed: no plot; pip install 'hat[plot]')")
+        print("(matplotlib is not installed: no plot; pip install matplotlib)")
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, key, title in zip(

@@ -15,7 +15,31 @@ class ModelCheckpoint(Callback):
     filepath may hold {epoch} (1-based, as Keras) and any logged value, e.g.
     "ckpt/{epoch:02d}-{val_loss:.3f}.h5". With save_best_only, a file is written only when the
     monitored value improves, and the best value survives a resume, so a better file is never
-    overwritten by a worse one. Full-model files hold everything needed to resume exactly.
+    overwritten by a worse one. Full-model files hold everything needed to resume exactly
+    (`fit(..., resume_from=path)`).
+
+    Args:
+        filepath (str | os.PathLike): Where to write, a format string as above; folders are
+            created.
+        monitor (str): Default "val_loss". The logged value to watch (`loss`, `val_loss`,
+            `val_accuracy`, ...).
+        mode (str): Default "auto". "min", "max", or "auto": "max" for names holding "acc",
+            else "min".
+        save_best_only (bool): Default False. Write only when `monitor` improves.
+        save_weights_only (bool): Default False. Write `save_weights`'s file (weights only)
+            instead of the full model.
+        save_freq (str | int): Default "epoch". "epoch", or a number of batches between saves.
+        verbose (int): Default 0. 1 prints a line for each file written.
+        initial_value_threshold (float | None): Default None. With save_best_only, a value the
+            first file must beat.
+
+    Raises:
+        TypeError: `filepath` is not a path, or `monitor` is not a name.
+        ValueError: `save_freq` or `mode` is invalid, or, when saving, `filepath` names a
+            value that is not logged.
+
+    Attributes:
+        last_saved (str | None): The path of the last file written.
     """
 
     writes_checkpoints = True  # fit runs it after the other callbacks
@@ -48,6 +72,7 @@ class ModelCheckpoint(Callback):
 
     @property
     def best(self) -> float:
+        """The best monitored value so far (inf or -inf before the first)."""
         return self.tracker.best
 
     def on_train_begin(self, logs=None):
@@ -103,7 +128,30 @@ class ModelCheckpoint(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stops training when the monitored value has not improved for `patience` epochs."""
+    """Stops training when the monitored value has not improved for `patience` epochs.
+
+    Args:
+        monitor (str): Default "val_loss". The logged value to watch (`loss`, `val_loss`,
+            `val_accuracy`, ...).
+        mode (str): Default "auto". "min", "max", or "auto": "max" for names holding "acc",
+            else "min".
+        min_delta (float): Default 0.0. The least change that counts as an improvement.
+        patience (int): Default 0. Epochs without improvement before stopping.
+        baseline (float | None): Default None. A value to beat; training stops if it is not
+            beaten within `patience` epochs.
+        restore_best_weights (bool): Default False. On stopping, put back the weights of the
+            best epoch.
+        start_from_epoch (int): Default 0. Epochs to wait before watching (a warm-up).
+        verbose (int): Default 0. 1 prints a line when it stops or restores.
+
+    Raises:
+        TypeError: `monitor` is not a name.
+        ValueError: `mode` is invalid, or `patience` or `start_from_epoch` is not an int >= 0.
+
+    Attributes:
+        stopped_epoch (int | None): The epoch (from 0) after which training stopped.
+        best_epoch (int | None): The epoch (from 0) of the best value.
+    """
 
     def __init__(
         self,
@@ -129,6 +177,7 @@ class EarlyStopping(Callback):
 
     @property
     def best(self) -> float:
+        """The best monitored value so far (inf or -inf before the first)."""
         return self.tracker.best
 
     def on_train_begin(self, logs=None):

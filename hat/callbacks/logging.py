@@ -12,6 +12,11 @@ class CSVLogger(Callback):
 
     append=True continues an existing file (for a resumed run); the columns are fixed by the
     first row written.
+
+    Args:
+        filename (str | os.PathLike): The CSV file.
+        separator (str): Default ",". The column separator.
+        append (bool): Default False. Continue an existing file instead of replacing it.
     """
 
     def __init__(self, filename, separator: str = ",", append: bool = False):
@@ -46,8 +51,14 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training at the first batch whose loss is NaN or Inf, naming the first layer whose
-    output or gradient went non-finite."""
+    """Stops training at the first batch whose loss is NaN or Inf.
+
+    It prints, and keeps in `report`, where the loss went non-finite and the first layer whose
+    output or gradient did. It takes no arguments.
+
+    Attributes:
+        report (str | None): The message, once training was stopped.
+    """
 
     def __init__(self):
         super().__init__()
@@ -70,7 +81,22 @@ class TerminateOnNaN(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: on_epoch_end=lambda epoch, logs: ..., and so on."""
+    """A callback from plain functions: on_epoch_end=lambda epoch, logs: ..., and so on.
+
+    Example:
+        ```python
+        LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+        ```
+
+    Args:
+        **hooks (callable): Functions by hook name, each called as the hook is:
+            `on_train_begin(logs)`, `on_train_end(logs)`, `on_epoch_begin(epoch, logs)`,
+            `on_epoch_end(epoch, logs)`, `on_batch_begin(batch, logs)`,
+            `on_batch_end(batch, logs)`. A hook given None is skipped.
+
+    Raises:
+        TypeError: A name is not one of those hooks, or a value is not callable.
+    """
 
     HOOKS = (
         "on_train_begin",
@@ -80,6 +106,7 @@ class LambdaCallback(Callback):
         "on_batch_begin",
         "on_batch_end",
     )
+    """The hook names LambdaCallback accepts."""
 
     def __init__(self, **hooks):
         super().__init__()
@@ -116,7 +143,15 @@ class LambdaCallback(Callback):
 
 class PlotHistory(Callback):
     """A PNG of the loss and metric curves (train and validation), redrawn after every epoch.
-    Needs matplotlib (pip install hat[plot])."""
+
+    Needs matplotlib (`pip install matplotlib`).
+
+    Args:
+        path (str | os.PathLike): Default "history.png". The image file; folders are created.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+    """
 
     def __init__(self, path="history.png"):
         super().__init__()
@@ -154,7 +189,15 @@ def _panel_and_label(key: str) -> tuple[str, str]:
 
 def plot_history(history, path) -> None:
     """Draw a History's per-epoch curves: one panel per quantity, one line per split (train,
-    validation, and the tr_/va_/te_ values that Hat's Validation adds)."""
+    validation, and the tr_/va_/te_ values that Hat's Validation adds).
+
+    Args:
+        history (History): What `fit` returned.
+        path (str | os.PathLike): The PNG to write; folders are created.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -15,7 +15,24 @@ def _set_lr(model, value: float, owner: str) -> None:
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiplies the learning rate by `factor` when the monitored value stops improving."""
+    """Multiplies the learning rate by `factor` when the monitored value stops improving.
+
+    Args:
+        monitor (str): Default "val_loss". The logged value to watch.
+        factor (float): Default 0.1. The multiplier, in (0, 1).
+        patience (int): Default 10. Epochs without improvement before reducing.
+        mode (str): Default "auto". "min", "max", or "auto": "max" for names holding "acc",
+            else "min".
+        min_delta (float): Default 1e-4. The least change that counts as an improvement.
+        cooldown (int): Default 0. Epochs to wait after a reduction before counting again.
+        min_lr (float): Default 0.0. The learning rate's floor.
+        verbose (int): Default 0. 1 prints a line for each reduction.
+
+    Raises:
+        ValueError: `factor` is not in (0, 1), `patience` or `cooldown` is not an int >= 0,
+            `mode` is invalid, or, in training, the optimizer's learning rate is a schedule.
+        TypeError: `monitor` is not a name.
+    """
 
     def __init__(
         self,
@@ -79,7 +96,20 @@ class ReduceLROnPlateau(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets the learning rate at the start of each epoch to schedule(epoch, lr) (Keras')."""
+    """Sets the learning rate at the start of each epoch to schedule(epoch, lr) (Keras').
+
+    Each epoch's logs then hold the rate used, as `lr`.
+
+    Args:
+        schedule (callable): `schedule(epoch, lr) -> new_lr`, epoch counted from 0, lr the
+            current rate.
+        verbose (int): Default 0. 1 prints the rate at each epoch.
+
+    Raises:
+        TypeError: `schedule` is not callable.
+        ValueError: In training, the schedule returns something other than a number >= 0, or
+            the optimizer's learning rate is itself a schedule.
+    """
 
     def __init__(self, schedule, verbose: int = 0):
         super().__init__()

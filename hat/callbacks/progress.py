@@ -7,12 +7,23 @@ from hat.callbacks.base import Callback
 
 
 class History(Callback):
-    """What fit returns. history: per-epoch means ('loss', 'val_loss', ...), one entry per
-    epoch in `epoch`; batch_history: the loss of each training batch, with its epoch.
+    """What fit returns: the epoch-by-epoch logs and each batch's loss.
 
     fit calls History before the user's callbacks and keeps each epoch's logs dict itself, so
     the values that later callbacks add to it (Validation's, say) appear here too, and a
     checkpoint written by a later callback already holds the epoch it closes.
+
+    Attributes:
+        epoch (list[int]): The epochs trained, from 0, one entry per epoch.
+        epoch_logs (list[dict]): Each epoch's logs, in order.
+        batch_history (dict[str, list]): Per training batch: "epoch", "batch" (its index in the
+            epoch), "loss" and "size" (its number of samples).
+
+    Example:
+        ```python
+        history = md.fit(x, y, n_epochs=10)
+        history.history["loss"]        # ten per-epoch means
+        ```
     """
 
     def __init__(self):
@@ -23,6 +34,7 @@ class History(Callback):
 
     @property
     def history(self) -> dict[str, list]:
+        """Per-epoch values by name: `{"loss": [...], "val_loss": [...], ...}`, Keras' layout."""
         values: dict[str, list] = {}
         for logs in self.epoch_logs:
             for key, value in logs.items():
@@ -54,8 +66,16 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """verbose=1: a tqdm bar per epoch with the running loss and samples/s, redrawn at most
-    twice a second (one line in a terminal or a notebook); verbose=2: one line per epoch."""
+    """The progress display that fit attaches for verbose=1 and verbose=2.
+
+    verbose=1: a tqdm bar per epoch with the running loss and samples/s, redrawn at most twice
+    a second (one line in a terminal or a notebook); verbose=2: one line per epoch.
+
+    Args:
+        verbose (int): Default 1. 1 for the bar, 2 for a line per epoch (0: fit attaches none).
+        n_batches (int): Default 0. Batches per epoch, the bar's length.
+        n_epochs (int): Default 0. The last epoch's number, shown as "epoch 3/10".
+    """
 
     def __init__(self, verbose: int = 1, n_batches: int = 0, n_epochs: int = 0):
         super().__init__()

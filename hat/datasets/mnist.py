@@ -19,7 +19,7 @@ from hat.datasets._files import download as _download
 from hat.datasets._files import home_folder as _dataset_home
 from hat.datasets._idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 
-__all__ = ["DatasetError", "load_data"]
+__all__ = ["DatasetError", "load_data", "load_hat_split"]
 
 # The four files, named without .gz, and the sha256 of their decompressed bytes. The decompressed
 # bytes are what we check because mirrors recompress the image files, changing the .gz hashes.
@@ -29,11 +29,16 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+"""The sha256 of each file's decompressed bytes, by name without .gz."""
 FILES = tuple(SHA256)
+"""The four file names, without .gz."""
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+"""The mirrors downloads are tried from, in order."""
+N_VALID = 10000  # Hat's validation split: the last 10,000 training images, as in mnist.pkl.gz
+"""The size of `load_hat_split`'s validation split, cut from the end of the training set."""
 
 
 def load_data(
@@ -119,3 +124,54 @@ def _not_found_message(path, folders: list[Path], target: Path, err: Exception) 
     return not_found_message(
         "MNIST", "mnist", names, path, folders, target, err, " (or the same names without .gz)"
     )
+
+
+def load_hat_split(
+    path: str | os.PathLike | None = None, *, verify: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return MNIST in the original Hat's `load_data()` layout: six arrays, three splits.
+
+    The training images are split as Hat's `mnist.pkl.gz` split them: the first 50,000 for
+    training, the last 10,000 for validation; the 10,000 test images follow. Images are
+    flattened to float32 rows of 784 pixels in [0, 1], labels are int64.
+
+    Args:
+        path (str | os.PathLike | None): Default None. The folder holding the four IDX files,
+            searched and downloaded to exactly as by `load_data`.
+        verify (bool): Default True. Check the sha256 of every decompressed file.
+
+    Returns:
+        tuple: `(tr_X, tr_y, va_X, va_y, te_X, te_y)`, with 50,000, 10,000 and 10,000 rows.
+
+    Raises:
+        DatasetError: The files are missing and cannot be downloaded, or are corrupt.
+
+    Example:
+        ```python
+        from hat.datasets.mnist import load_hat_split
+
+        tr_X, tr_y, va_X, va_y, te_X, te_y = load_hat_split()
+        ```
+    """
+    x_train, y_train, x_test, y_test = load_data(path, verify=verify)
+    train = _to_float(x_train)  # (60000, 784)
+    del x_train  # let the uint8 copy go before the test set is converted
+    test = _to_float(x_test)  # (10000, 784)
+    n_train = len(train) - N_VALID
+    # Slices along axis 0 of a C-contiguous array are contiguous views: no copies.
+    return (
+        train[:n_train],
+        y_train[:n_train],
+        train[n_train:],
+        y_train[n_train:],
+        test,
+        y_test,
+    )
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    """Flatten uint8 images to float32 in [0, 1], allocating the output once."""
+    out = np.empty((len(images), images[0].size), dtype=np.float32)
+    # dtype=float32 makes numpy convert in small buffered chunks, never a full float64 temporary.
+    np.divide(images.reshape(len(images), -1), np.float32(255), out=out, dtype=np.float32)
+    return out

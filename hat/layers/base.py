@@ -1,13 +1,13 @@
 """The Layer contract that every layer follows (see docs/architecture.md).
 
-- __init__(..., name=None) stores and validates hyperparameters; no arrays yet.
-- build(input_shape, rng, dtype) -> output_shape creates `params` (trainable candidates) and
+- `__init__(..., name=None)` stores and validates hyperparameters; no arrays yet.
+- `build(input_shape, rng, dtype) -> output_shape` creates `params` (trainable candidates) and
   `state` (non-trainable arrays). Shapes exclude the batch axis.
-- forward(x, training) -> y keeps what backward needs. The returned array is the layer's own
+- `forward(x, training) -> y` keeps what backward needs. The returned array is the layer's own
   buffer, reused by the next call: copy it if you keep it.
-- backward(dy) -> dx writes `grads` in place (same keys as `params`) and returns dL/dx, or
+- `backward(dy) -> dx` writes `grads` in place (same keys as `params`) and returns dL/dx, or
   None when the model has set `needs_input_grad = False` (the first layer).
-- get_config() -> dict: type(layer)(**layer.get_config()) rebuilds the layer.
+- `get_config() -> dict`: `type(layer)(**layer.get_config())` rebuilds the layer.
 
 Layers with several inputs (merge layers, Lambda, a recurrent layer given [x, mask]) set
 `n_inputs` (None: any number of at least two); their forward takes the list of inputs and their
@@ -23,16 +23,51 @@ import numpy as np
 
 
 def shape_with_batch(shape) -> tuple:
-    """A shape as Hat printed it, with None for the batch axis."""
+    """A shape as Hat printed it, with None for the batch axis.
+
+    Args:
+        shape (tuple): A shape without the batch axis, such as a layer's `output_shape`.
+
+    Returns:
+        tuple: `(None, *shape)`.
+    """
     return (None,) + tuple(shape)
 
 
 class Layer:
-    """Base class of every layer; subclasses keep the contract in this module's docstring."""
+    """Base class of every layer; subclasses keep the contract in this module's docstring.
+
+    A subclass calls `super().__init__(name=name)` and writes `build`, `forward`, `backward`
+    and `get_config`; the model calls `setup` (which calls `build`), then `forward` and
+    `backward` on every batch.
+
+    Args:
+        name (str | None): Default None. The layer's name; the model names unnamed layers
+            `<Class>_<index>` (for example `Dense_1`).
+
+    Raises:
+        TypeError: `name` is neither a string nor None.
+
+    Attributes:
+        params (dict[str, np.ndarray]): The layer's weights, by name (`W`, `b`, ...).
+        grads (dict[str, np.ndarray]): The gradients of `params`, same keys, written by
+            `backward`.
+        state (dict[str, np.ndarray]): Non-trainable arrays (running statistics).
+        trainable_params (list[str]): Which `params` the optimizer may update.
+        input_shape (tuple | None): The input's shape without the batch axis, once built.
+        output_shape (tuple | None): The output's shape without the batch axis, once built.
+        needs_input_grad (bool): False when `backward` need not compute dL/dx (the model
+            sets it on its first layer).
+    """
 
     registry: dict[str, type] = {}  # class name -> class, to rebuild models from files
+    """Every Layer subclass by class name, filled as classes are defined; model files name
+    their layers' classes and are rebuilt through it."""
     n_inputs: int | None = 1  # None: a list of any length >= 2 (see the module docstring)
+    """How many inputs `forward` takes: 1 (an array), another number (a list of that many
+    arrays), or None (a list of any length of at least two)."""
     supports_masking = False
+    """Whether `forward` accepts `mask=` and `compute_mask` passes the mask through."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -54,20 +89,70 @@ class Layer:
 
     # -- to be written by each layer -------------------------------------------------------
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype=np.float32) -> tuple:
+        """Create the layer's `params` and `state` for an input shape; return the output shape.
+
+        Args:
+            input_shape (tuple): The input's shape without the batch axis (a list of shapes
+                for a layer with several inputs).
+            rng (np.random.Generator): The model's generator; initializers draw from it.
+            dtype (np.dtype): Default np.float32. The dtype of every array the layer creates.
+
+        Returns:
+            tuple: The output's shape without the batch axis.
+
+        Raises:
+            ValueError: The input shape does not suit the layer (wrong rank, too small).
+        """
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """Compute the layer's output for a batch, keeping what `backward` needs.
+
+        Args:
+            x (np.ndarray): The batch, batch axis first (a list of arrays for a layer with
+                several inputs).
+            training (bool): True inside `fit` (dropout drops, BatchNorm uses the batch's
+                statistics); False in `predict` and `evaluate`.
+
+        Returns:
+            np.ndarray: The output batch. It is the layer's own buffer, overwritten by the
+                next call: copy it to keep it.
+        """
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """Write the gradients of `params` into `grads` and return the input's gradient.
+
+        Args:
+            dy (np.ndarray): dL/dy, the loss's gradient with respect to the last `forward`'s
+                output, same shape.
+
+        Returns:
+            np.ndarray | None: dL/dx, same shape as the last input (a list for a layer with
+                several inputs), or None when `needs_input_grad` is False.
+        """
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor's arguments: `type(layer)(**layer.get_config())` rebuilds the layer.
+
+        Returns:
+            dict: Argument name to value, JSON-friendly, without the weights.
+        """
         return {"name": self.name}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Layer":
-        """The layer that get_config() describes (custom_objects: for what cannot be imported)."""
+        """The layer that get_config() describes.
+
+        Args:
+            config (dict): What `get_config()` returned.
+            custom_objects (dict | None): Default None. Names that cannot be imported (a Lambda's
+                function, a user's class), mapped to them; layers that hold such objects use it.
+
+        Returns:
+            Layer: A new, unbuilt layer.
+        """
         return cls(**config)
 
     def __call__(self, inputs):
@@ -77,12 +162,29 @@ class Layer:
         return call_layer(self, inputs)
 
     def compute_mask(self, x, mask):
-        """The mask of this layer's output, given its input and the input's mask."""
+        """The mask of this layer's output, given its input and the input's mask.
+
+        Args:
+            x (np.ndarray): The layer's input batch.
+            mask (np.ndarray | None): The input's mask, (batch, time) with 1 on real steps.
+
+        Returns:
+            np.ndarray | None: `mask` when the layer supports masking, else None.
+        """
         return mask if self.supports_masking else None
 
     # -- shared machinery ------------------------------------------------------------------
     def setup(self, input_shape: tuple, rng: np.random.Generator, dtype=np.float32) -> tuple:
-        """Build the layer and give it zeroed gradient arrays; the model calls this."""
+        """Build the layer and give it zeroed gradient arrays; the model calls this.
+
+        Args:
+            input_shape (tuple): The input's shape without the batch axis.
+            rng (np.random.Generator): The model's generator, passed to `build`.
+            dtype (np.dtype): Default np.float32. The dtype of the layer's arrays.
+
+        Returns:
+            tuple: The output's shape without the batch axis, also kept in `output_shape`.
+        """
         self.dtype = np.dtype(dtype)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = tuple(self.build(self.input_shape, rng, dtype))
@@ -95,7 +197,11 @@ class Layer:
         return [k for k in self.params if k in self.trainable_params]
 
     def count_params(self) -> int:
-        """Weights of every kind, as Keras counts them: params and state (running statistics)."""
+        """Weights of every kind, as Keras counts them: params and state (running statistics).
+
+        Returns:
+            int: The number of values in `params` and `state`.
+        """
         return sum(int(v.size) for v in (*self.params.values(), *self.state.values()))
 
     def _buffer(self, key: str, shape: tuple, dtype) -> np.ndarray:
@@ -116,14 +222,17 @@ class Layer:
     # Hat's read-only properties
     @property
     def name_(self) -> str | None:
+        """Hat's name for `name`."""
         return self.name
 
     @property
     def out_shape_(self) -> tuple:
+        """The output shape as Hat printed it, with None for the batch axis."""
         return shape_with_batch(self.output_shape)
 
     @property
     def params_(self) -> list[np.ndarray]:
+        """Hat's list of the layer's parameter arrays, in order."""
         return list(self.params.values())
 
     def __repr__(self) -> str:

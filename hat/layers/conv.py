@@ -13,18 +13,23 @@ from hat.layers.core import WeightedLayer, _check_positive_int
 from hat.threads import chunks_of, parallel_for
 
 BORDER_MODES = ("valid", "same", "full")
+"""The padding names `Conv2D(border_mode=...)` accepts; a (pad_h, pad_w) pair works too."""
 ALGORITHMS = ("auto", "im2col", "winograd")
+"""The values of `Conv2D(algorithm=...)`."""
 # 'auto' takes Winograd from this many input channels, by kernel size: with fewer, its 36 or
 # 64 GEMMs per chunk are too thin to beat one im2col GEMM. Measured (one layer forward +
 # backward, alternating, 2026-11-23; im2col time / Winograd time): 5x5 on 28x28 at C = 1, 2,
 # 3, 4, 8: 0.50, 1.03, 1.22, 1.55, 2.15; 3x3 on 13x13 at C = 4, 8, 16: 0.74, 0.96-0.98,
 # 1.06, and at C = 8 on 28x28 1.29.
 WINOGRAD_MIN_CHANNELS = {3: 8, 5: 3}
+"""Kernel size -> the fewest input channels for which `algorithm="auto"` takes Winograd."""
 # Bytes of one chunk's column matrix: the batch is convolved a few samples at a time so that
 # the columns stay in cache between im2col and the GEMMs, instead of one 15.7 MB matrix.
 # Measured (whole train steps, both CNNs): 1-2 MB best; 512 KB (one core's L2) 10-15% slower
 # (more tasks, smaller GEMMs), 128 KB 25% slower, 4 MB 20-35% slower.
 CHUNK_BYTES = 1 << 20
+"""The size in bytes of one chunk's column matrix: Conv2D convolves its batch a few samples
+at a time, each chunk a task on hat's thread pool."""
 
 
 def _pair(value, what: str) -> tuple[int, int]:
@@ -79,6 +84,35 @@ class Conv2D(WeightedLayer):
     5x5), else im2col.
 
     The batch is convolved in chunks of a few samples on hat.threads' pool (see CHUNK_BYTES).
+
+    Args:
+        n_outfmaps (int): The number of filters, the output's channels.
+        n_row (int): The kernel's height.
+        n_col (int): The kernel's width.
+        act (str | callable): Default "linear". The activation, by name (see
+            `hat.activations.names()`) or a registered function.
+        init_type (str | callable): Default "glorot_uniform". W's initializer, by name (see
+            `hat.initializations.names()`) or a function `init(shape, rng, dtype)`.
+        border_mode (str | tuple[int, int]): Default "valid". "valid", "same", "full", or
+            (pad_h, pad_w) zeros on each side, as above.
+        strides (int | tuple[int, int]): Default (1, 1). The step between windows, rows and
+            columns.
+        W_init (np.ndarray | None): Default None. An initial W of shape
+            (n_outfmaps, n_in, n_row, n_col), used instead of `init_type`.
+        b_init (np.ndarray | None): Default None. An initial b of shape (n_outfmaps,);
+            zeros otherwise.
+        W_reg (Regularization | None): Default None. A penalty on W, such as `L2(1e-4)`.
+        b_reg (Regularization | None): Default None. A penalty on b.
+        trainable_params (list[str]): Default ("W", "b"). The weights the optimizer updates;
+            `["W"]` freezes b (at zero, before a BatchNorm).
+        name (str | None): Default None. The layer's name.
+        algorithm (str): Default "auto". "auto", "im2col" or "winograd", as above.
+
+    Raises:
+        ValueError: A size is not a positive int, `border_mode` or `algorithm` is unknown,
+            "winograd" is asked for a layer it cannot compute, or, at build, the input is
+            not (batch, channels, height, width) or smaller than the kernel.
+        TypeError: An option has the wrong type.
     """
 
     uses_thread_pool = True
@@ -199,7 +233,17 @@ class Conv2D(WeightedLayer):
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
-        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+        """Write the gradients of W and b into `grads` and return the input's gradient.
+
+        Args:
+            dy (np.ndarray): dL/dy, shape (batch, n_outfmaps, out_height, out_width).
+            preactivation (bool): Default False. True when dy is already dL/dz, the gradient
+                before the activation (the loss fused the softmax's gradient into its own).
+
+        Returns:
+            np.ndarray | None: dL/dx, the input's shape, or None when the model needs no
+                input gradient (the first layer).
+        """
         dy = np.ascontiguousarray(dy)
         n, f, oh, ow = dy.shape
         (code, fused), alpha = self._fused_activation(), self.activation.alpha
@@ -322,10 +366,22 @@ class Conv2D(WeightedLayer):
 
 
 Convolution2D = Conv2D
+"""Alias of `Conv2D`, Hat's name (also importable from `hat.layers.cnn`)."""
 
 
 class ZeroPadding2D(Layer):
-    """Zeros around each image: padding=(pad_h, pad_w) rows and columns on each side."""
+    """Zeros around each image: padding=(pad_h, pad_w) rows and columns on each side.
+
+    Args:
+        padding (int | tuple[int, int]): Default (1, 1). Rows (top and bottom) and columns
+            (left and right) of zeros added on each side.
+        name (str | None): Default None. The layer's name. Hat's order,
+            `ZeroPadding2D(name, padding)`, works too.
+
+    Raises:
+        ValueError: A padding is negative, or, at build, the input is not
+            (batch, channels, height, width).
+    """
 
     def __init__(self, padding=(1, 1), name: str | None = None):
         if isinstance(padding, str) and not isinstance(name, str):  # Hat's order: (name, padding)

@@ -27,7 +27,17 @@ def _check_positive_int(value, what: str) -> int:
 
 
 class InputLayer(Layer):
-    """The model's entry: the shape of one sample (an int, or a tuple such as (1, 28, 28))."""
+    """The model's entry: the shape of one sample (an int, or a tuple such as (1, 28, 28)).
+
+    Args:
+        in_shape (int | tuple[int, ...]): The shape of one sample, without the batch axis:
+            784 for rows of pixels, (1, 28, 28) for single-channel images.
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        TypeError: `in_shape` is not an int or a tuple of ints.
+        ValueError: A size in `in_shape` is below 1.
+    """
 
     def __init__(self, in_shape, name: str | None = None):
         super().__init__(name)
@@ -49,8 +59,12 @@ class InputLayer(Layer):
 
 
 class WeightedLayer(Layer):
-    """What Dense and Conv2D share: W and b with their initializers, regularizers, trainable
-    names, Hat's W_ and b_ properties, and those options' part of the config."""
+    """The base of Dense and Conv2D: weights W and b with their initializers, regularizers
+    and trainable names, and Hat's `W_` and `b_` properties. Not used on its own.
+
+    Args:
+        name (str | None): Default None. The layer's name.
+    """
 
     def _set_weight_options(
         self, act, init_type, W_init, b_init, W_reg, b_reg, trainable_params
@@ -87,15 +101,43 @@ class WeightedLayer(Layer):
 
     @property
     def W_(self):
+        """The weight array W (Hat's name)."""
         return self.params["W"]
 
     @property
     def b_(self):
+        """The bias array b (Hat's name)."""
         return self.params["b"]
 
 
 class Dense(WeightedLayer):
-    """Fully connected: y = act(x W + b), W of shape (n_in, n_out)."""
+    """Fully connected: `y = act(x @ W + b)`, W of shape (n_in, n_out), b of shape (n_out,).
+
+    The input is (batch, n_in); put `Flatten()` before Dense to feed it images.
+
+    Args:
+        n_out (int): The number of output units.
+        act (str | callable): Default "linear". The activation, by name (`"relu"`,
+            `"softmax"`, ... see `hat.activations.names()`) or a registered function.
+        init_type (str | callable): Default "glorot_uniform". W's initializer, by name (see
+            `hat.initializations.names()`) or a function `init(shape, rng, dtype)`.
+        W_init (np.ndarray | None): Default None. An initial W of shape (n_in, n_out), used
+            instead of `init_type`.
+        b_init (np.ndarray | None): Default None. An initial b of shape (n_out,); zeros
+            otherwise.
+        W_reg (Regularization | None): Default None. A penalty on W, such as `L2(1e-4)`.
+        b_reg (Regularization | None): Default None. A penalty on b.
+        trainable_params (list[str]): Default ("W", "b"). The weights the optimizer updates;
+            `["W"]` freezes b (at zero, before a BatchNorm).
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: `n_out` is not a positive int, `trainable_params` names something other
+            than "W" and "b", or, at build, the input is not (batch, n_in) or `W_init` has
+            the wrong shape.
+        TypeError: `trainable_params` is not a list of names, or an option has the wrong
+            type.
+    """
 
     def __init__(
         self,
@@ -126,7 +168,17 @@ class Dense(WeightedLayer):
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
-        """preactivation=True: dy is already dL/dz (the loss fused the activation's gradient)."""
+        """Write the gradients of W and b into `grads` and return the input's gradient.
+
+        Args:
+            dy (np.ndarray): dL/dy, shape (batch, n_out).
+            preactivation (bool): Default False. True when dy is already dL/dz, the gradient
+                before the activation (the loss fused the softmax's gradient into its own).
+
+        Returns:
+            np.ndarray | None: dL/dx, shape (batch, n_in), or None when the model needs no
+                input gradient (the first layer).
+        """
         dz = self._buffer("dz", dy.shape, dy.dtype)
         db = self.grads["b"] if "b" in self.trainable_params else None
         spec = activations.get("linear") if preactivation else self.activation
@@ -163,7 +215,19 @@ def _initial(given, shape, init, rng, dtype, what):
 
 
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each unit with probability p_drop, scale the rest."""
+    """Inverted dropout: in training, zero each unit with probability p_drop, scale the rest.
+
+    The kept units are multiplied by 1 / (1 - p_drop), so inference (`predict`, `evaluate`)
+    passes the input through unchanged. The masks come from the model's generator: the same
+    seed drops the same units.
+
+    Args:
+        p_drop (float): Default 0.1. The probability of zeroing a unit, in [0, 1).
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: `p_drop` is not a number in [0, 1).
+    """
 
     sample_offset = 0  # the batch's first sample's index in its global batch (distributed)
 
@@ -213,7 +277,19 @@ class Dropout(Layer):
 
 
 class Activation(Layer):
-    """An activation on its own (softmax runs along the last axis)."""
+    """An activation on its own (softmax runs along the last axis).
+
+    Use it after a layer built without one, for example `Conv2D(..., act="linear")`, then
+    `BatchNorm()`, then `Activation("relu")`.
+
+    Args:
+        act_func (str | callable): Default "linear". The activation, by name (see
+            `hat.activations.names()`) or a registered function.
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: `act_func` names no known activation.
+    """
 
     # True when the model fused this activation into the BatchNorm before it, which then
     # applies it (Model._fuse_activations): values and gradients pass through unchanged.
@@ -232,6 +308,16 @@ class Activation(Layer):
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
+        """Return the input's gradient.
+
+        Args:
+            dy (np.ndarray): dL/dy, same shape as the output.
+            preactivation (bool): Default False. True when dy is already the gradient before
+                the activation (the loss fused it), which then passes through.
+
+        Returns:
+            np.ndarray: dL/dx, same shape as the input.
+        """
         if preactivation or self.fused:
             return dy
         dx = self._buffer("dx", dy.shape, dy.dtype)
@@ -242,7 +328,16 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
-    """Flattens each sample to one axis (Hat's ndim=2 counts the batch axis)."""
+    """Flattens each sample to one axis: (batch, C, H, W) becomes (batch, C * H * W).
+
+    Args:
+        ndim (int): Default 2. The output's number of axes, batch included (Hat's argument);
+            only 2 is supported.
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: `ndim` is not 2.
+    """
 
     def __init__(self, ndim: int = 2, name: str | None = None):
         super().__init__(name)
@@ -264,7 +359,18 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
-    """Reshapes each sample to out_shape (one size may be -1)."""
+    """Reshapes each sample to `out_shape` (one size may be -1, inferred).
+
+    Args:
+        out_shape (int | tuple[int, ...]): The shape of one output sample, without the
+            batch axis, such as (1, 28, 28).
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        TypeError: `out_shape` is not an int or a tuple of ints.
+        ValueError: A size is below 1 (other than one -1), or, at build, the input's size
+            does not fit `out_shape`.
+    """
 
     def __init__(self, out_shape, name: str | None = None):
         super().__init__(name)

@@ -13,6 +13,7 @@ from hat.threads import num_threads, parallel_for
 # Elements from which BatchNorm splits its channels among the pool's threads: the BN-CNN's
 # conv layers (1.4M and 0.4M values at batch 64) gain; its dense one (9,600) would not.
 PARALLEL_MIN = 1 << 16
+"""From this many input values, BatchNorm splits its channels among the pool's threads."""
 
 
 def _reduction_axes(value) -> tuple[int, ...] | None:
@@ -39,6 +40,31 @@ class BatchNorm(Layer):
     running_var as PyTorch does. Inference uses the running statistics. trainable=False
     freezes gamma, beta and the running statistics, and the layer then always runs in
     inference mode (Keras 3's semantics).
+
+    Args:
+        axis (int | tuple[int, ...] | None): Default None. The reduced axes, batch axis
+            included; None: 0 for (batch, features) inputs, (0, 2, 3) for images.
+        momentum (float): Default 0.99. The running statistics' decay, in [0, 1].
+        eps (float): Default 1e-3. Added to the variance before the square root, > 0.
+        gamma_init (np.ndarray | None): Default None. An initial gamma (one value per
+            feature or channel); ones otherwise.
+        beta_init (np.ndarray | None): Default None. An initial beta; zeros otherwise.
+        running_mean_init (np.ndarray | None): Default None. An initial running mean; zeros
+            otherwise.
+        running_var_init (np.ndarray | None): Default None. An initial running variance;
+            ones otherwise.
+        trainable_params (list[str]): Default ("gamma", "beta"). Which of gamma and beta
+            the optimizer updates.
+        trainable (bool): Default True. False freezes the layer: its weights and running
+            statistics stay put and it always runs in inference mode.
+        name (str | None): Default None. The layer's name.
+        axes (int | tuple[int, ...] | None): Default None. Hat's name for `axis`.
+
+    Raises:
+        ValueError: Both `axis` and `axes` are given and differ, `momentum` is not in
+            [0, 1], `eps` is not positive, `trainable_params` names something else, or, at
+            build, the input shape does not suit `axis`.
+        TypeError: `axis`, `trainable_params` or `trainable` has the wrong type.
     """
 
     def __init__(
@@ -226,3 +252,4 @@ class BatchNorm(Layer):
 
 
 BN = BatchNorm
+"""Alias of `BatchNorm`, Hat's name."""

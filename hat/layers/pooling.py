@@ -87,19 +87,56 @@ class _Pool2D(Layer):
 
 class MaxPool2D(_Pool2D):
     """Each window's maximum. Backward sends a window's gradient to its first maximum (in
-    row-major order, as PyTorch does), never splitting it among tied values."""
+    row-major order, as PyTorch does), never splitting it among tied values.
+
+    Windows that do not fit at the right or bottom edge are dropped (floor mode, no padding):
+    a 11x11 map pools to 5x5 with 2x2 windows.
+
+    Args:
+        pool_size (int | tuple[int, int]): Default (2, 2). The window's height and width.
+        strides (int | tuple[int, int] | None): Default None. The step between windows;
+            None: `pool_size` (windows side by side).
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: A size is not a positive int, or, at build, the input is not
+            (batch, channels, height, width) or smaller than the window.
+    """
 
     mode = "max"
 
 
 class AvgPool2D(_Pool2D):
-    """Each window's mean."""
+    """Each window's mean (floor mode, no padding).
+
+    Args:
+        pool_size (int | tuple[int, int]): Default (2, 2). The window's height and width.
+        strides (int | tuple[int, int] | None): Default None. The step between windows;
+            None: `pool_size` (windows side by side).
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: A size is not a positive int, or, at build, the input is not
+            (batch, channels, height, width) or smaller than the window.
+    """
 
     mode = "avg"
 
 
 class Pool2D(_Pool2D):
-    """Hat's pooling layer: pool_mode 'max' or 'avg'."""
+    """Hat's pooling layer: `MaxPool2D` or `AvgPool2D` chosen by `pool_mode`.
+
+    Args:
+        pool_size (int | tuple[int, int]): Default (2, 2). The window's height and width.
+        pool_mode (str): Default "max". "max" or "avg".
+        strides (int | tuple[int, int] | None): Default None. The step between windows;
+            None: `pool_size`.
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: `pool_mode` is neither "max" nor "avg", a size is not a positive int,
+            or, at build, the input does not fit.
+    """
 
     def __init__(self, pool_size=(2, 2), pool_mode="max", strides=None, name: str | None = None):
         super().__init__(pool_size, strides, name)
@@ -112,7 +149,14 @@ class Pool2D(_Pool2D):
 
 
 class GlobalAvgPool2D(Layer):
-    """The mean of each channel over the whole image: (N, C, H, W) -> (N, C)."""
+    """The mean of each channel over the whole image: (N, C, H, W) -> (N, C).
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: At build, the input is not (batch, channels, height, width).
+    """
 
     def build(self, input_shape, rng, dtype=np.float32):
         _expect_image(self, input_shape)
@@ -135,5 +179,8 @@ class GlobalAvgPool2D(Layer):
 
 
 MaxPooling2D = MaxPool2D
+"""Alias of `MaxPool2D`, Keras' name."""
 AveragePooling2D = AvgPool2D
+"""Alias of `AvgPool2D`, Keras' name."""
 GlobalAveragePooling2D = GlobalAvgPool2D
+"""Alias of `GlobalAvgPool2D`, Keras' name."""
