@@ -1168,9 +1168,9 @@ stay those of the last good step. `fit` then stops (by default) with a `Divergen
 names the epoch, the batch and the first layer whose output or gradient went non-finite, e.g.
 
 ```text
-DivergenceWarning: training stopped at epoch 1, batch 3: the loss is inf; first non-finite:
-the output of Dense_1. The weights are those of the last good step. Lower the learning rate,
-or clip gradients (clip=, clipnorm=)
+DivergenceWarning: training stopped at epoch 1, batch 3: the loss is inf; first
+non-finite: the output of Dense_1. The weights are those of the last good step.
+Lower the learning rate, or clip gradients (clip=, clipnorm=)
 ```
 
 `train_on_batch` warns the same way. `TerminateOnNaN` is still available, and reports the same
