@@ -5,6 +5,8 @@ pad_sequences, Hat's pad_trunc_seqs with its mask) and cutting signals into fram
 import numpy as np
 
 PAD_SIDES = ("pre", "post")
+"""The sides the sequence helpers pad and truncate at (their `padding`, `truncating` and
+`pad_type` arguments)."""
 
 
 def sparse_to_categorical(x, n_out: int) -> np.ndarray:

@@ -1169,8 +1169,8 @@ names the epoch, the batch and the first layer whose output or gradient went non
 
 ```text
 DivergenceWarning: training stopped at epoch 1, batch 3: the loss is inf; first
-non-finite: the output of Dense_1. The weights are those of the last good step.
-Lower the learning rate, or clip gradients (clip=, clipnorm=)
+non-finite: the output of Dense_1. The weights are those of the last good step. Lower
+the learning rate, or clip gradients (clip=, clipnorm=)
 ```
 
 `train_on_batch` warns the same way. `TerminateOnNaN` is still available, and reports the same
@@ -1192,7 +1192,7 @@ gathered into one preallocated array, so the steady-state step allocates nothing
 on `examples/mnist/main_dnn.py` (20 epochs of MNIST, peak RSS read after every epoch), and the
 cost of the progress bar (median epoch time of 8, verbose=0 against verbose=1 in alternating
 order, and the bar driven alone through one epoch's callback calls), with
-`python benchmarks/bench_health.py --epochs 20 --rounds 8` on 2026-11-23:
+`python benchmarks/bench_health.py --epochs 20 --rounds 8` on the reference machine:
 
 ```text
 data: MNIST, 150 MB of inputs
