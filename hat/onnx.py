@@ -156,6 +156,8 @@ def export(
             f"outputs {output_names}"
         )
     _check_exportable(md)
+    if verify is not None:
+        md._inputs(verify, "verify")  # bad samples are refused before anything is written
     onnx = _import("onnx", "pip install 'hat[onnx]'")
     if opset > onnx.defs.onnx_opset_version():
         raise ExportError(

@@ -296,8 +296,9 @@ def test_arguments_are_checked(tmp_path):
         hat_onnx.export(md, tmp_path / "m.onnx", input_name=["a", "b"])
     with pytest.raises(hat_onnx.ExportError, match=r"opset must be at most"):
         hat_onnx.export(md, tmp_path / "m.onnx", opset=999)
-    with pytest.raises(ValueError, match=r"x has shape \(2, 4\), but the model expects"):
+    with pytest.raises(ValueError, match=r"verify has shape \(2, 4\), but the model expects"):
         md.export(tmp_path / "m.onnx", verify=np.ones((2, 4)))
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_a_graph_model_with_merges_a_shared_layer_and_two_outputs(tmp_path):
