@@ -345,3 +345,53 @@ def test_a_lambda_is_refused_by_name(tmp_path):
     with pytest.raises(hat_onnx.ExportError, match=r"layer twice \(Lambda\) has no ONNX emitter"):
         md.export(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("opset", [17, 18])  # 18 moved ReduceMean's axes to an input
+@pytest.mark.parametrize("border_mode", ["valid", "same", "causal", (2, 1)])
+def test_sequence_layers(tmp_path, opset, border_mode):
+    from hat.layers import (
+        AvgPool1D,
+        Conv1D,
+        Embedding,
+        GlobalAveragePooling1D,
+        GlobalMaxPool,
+        GlobalMaxPooling1D,
+        GlobalMeanTimePool,
+        Input,
+        MaxPool1D,
+    )
+    from hat.models import Model
+
+    ids = Input(20)
+    vectors = Embedding(20, 6)(ids)
+    h = Conv1D(5, 3, act="relu", border_mode=border_mode, stride=2)(vectors)
+    h = AvgPool1D(2, strides=1)(MaxPool1D(2)(h))
+    h = Conv1D(4, 2, act="softmax")(h)  # softmax along the features
+    pooled = [
+        pool(h) for pool in (GlobalAveragePooling1D(), GlobalMaxPooling1D(), GlobalMeanTimePool(),
+                             GlobalMaxPool())
+    ]  # fmt: skip
+    md = Model(inputs=ids, outputs=pooled, seed=0)
+    x = np.random.default_rng(0).integers(0, 20, (7, 20)).astype(np.float32)
+    report = md.export(tmp_path / "seq.onnx", opset=opset, verify=x)
+    assert report.verification.max_abs_diff < 1e-5
+    proto = onnx.load(str(tmp_path / "seq.onnx"))
+    assert attribute(nodes(proto, "Conv")[0], "pads") == list(md.layers[2].pads)
+
+
+def test_sequence_layers_that_make_masks_are_refused(tmp_path):
+    from hat.layers import LSTM, Embedding, GlobalMeanTimePool, Input
+    from hat.models import Model
+
+    ids, mask = Input(5), Input(5)
+    masked = Embedding(9, 3, mask_zero=True, name="words")(ids)
+    pooled = GlobalMeanTimePool(masking=True, name="mean")([masked, mask])
+    md = Model(inputs=[ids, mask], outputs=pooled, seed=0)
+    with pytest.raises(hat_onnx.ExportError) as info:
+        md.export(tmp_path / "m.onnx")
+    assert "layer words (Embedding): mask_zero=True makes a mask" in str(info.value)
+    assert "layer mean (GlobalMeanTimePool): masking=True averages over a mask" in str(info.value)
+    md = Model(inputs=ids, outputs=LSTM(4, name="lstm")(Embedding(9, 3)(ids)), seed=0)
+    with pytest.raises(hat_onnx.ExportError, match=r"layer lstm \(LSTM\) has no ONNX emitter"):
+        md.export(tmp_path / "m.onnx")

@@ -13,11 +13,12 @@ class OnnxGraph:
     Emitters call `node` and `weight`; hat.onnx turns the result into a ModelProto.
     """
 
-    def __init__(self, dtype=np.float32):
+    def __init__(self, dtype=np.float32, opset: int = 17):
         from onnx import helper, numpy_helper
 
         self._helper, self._numpy_helper = helper, numpy_helper
         self.dtype = np.dtype(dtype)  # the file's float type: weights are cast to it
+        self.opset = opset  # for the operators whose form changed between opsets
         self.nodes: list = []
         self.initializers: list = []
         self._taken: set[str] = set()
