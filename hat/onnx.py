@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hat.export import sequence_emitters  # noqa: F401 (registers the sequence layers)
+from hat.export import recurrent_emitters, sequence_emitters  # noqa: F401 (they register)
 from hat.export.emitters import EMITTERS, PROBLEMS, activation_problem, register
 
 __all__ = [

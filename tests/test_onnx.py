@@ -381,7 +381,7 @@ def test_sequence_layers(tmp_path, opset, border_mode):
 
 
 def test_sequence_layers_that_make_masks_are_refused(tmp_path):
-    from hat.layers import LSTM, Embedding, GlobalMeanTimePool, Input
+    from hat.layers import LSTM, Bidirectional, Embedding, GlobalMeanTimePool, Input
     from hat.models import Model
 
     ids, mask = Input(5), Input(5)
@@ -392,6 +392,48 @@ def test_sequence_layers_that_make_masks_are_refused(tmp_path):
         md.export(tmp_path / "m.onnx")
     assert "layer words (Embedding): mask_zero=True makes a mask" in str(info.value)
     assert "layer mean (GlobalMeanTimePool): masking=True averages over a mask" in str(info.value)
-    md = Model(inputs=ids, outputs=LSTM(4, name="lstm")(Embedding(9, 3)(ids)), seed=0)
-    with pytest.raises(hat_onnx.ExportError, match=r"layer lstm \(LSTM\) has no ONNX emitter"):
+    both = Bidirectional(LSTM(4), name="both")(Embedding(9, 3)(ids))
+    md = Model(inputs=ids, outputs=both, seed=0)
+    with pytest.raises(hat_onnx.ExportError, match=r"layer both \(Bidirectional\) has no ONNX"):
         md.export(tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("kind", ["SimpleRnn", "LSTM", "GRU"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequence", [True, False])
+def test_recurrent_layers(tmp_path, kind, go_backwards, return_sequence):
+    import hat.layers
+    from hat.layers import Input
+    from hat.models import Model
+
+    cls = getattr(hat.layers, kind)
+    x = Input((6, 3))
+    options = {"go_backwards": go_backwards, "return_sequence": return_sequence}
+    first = cls(5, **options)(x)
+    # A second layer with other activations, so each one's ONNX name and constants are used.
+    acts = {"act": "relu"} if kind == "SimpleRnn" else {"gate_act": "hard_sigmoid", "act": "tanh"}
+    out = cls(4, **acts, **options)(first) if return_sequence else first
+    md = Model(inputs=x, outputs=out, seed=3)
+    rng = np.random.default_rng(0)
+    for layer in md.layers[1:]:  # weights and biases of both signs, so every term shows
+        for value in layer.params.values():
+            value[...] = rng.normal(0, 0.5, value.shape)
+    data = rng.normal(0, 1, (5, 6, 3)).astype(np.float32)
+    report = md.export(tmp_path / "rnn.onnx", verify=data)
+    assert report.verification.max_abs_diff < 1e-5
+
+
+def test_a_leaky_relu_recurrent_layer_writes_its_alpha(tmp_path):
+    from hat.layers import GRU, Input
+    from hat.models import Model
+
+    x = Input((4, 2))
+    md = Model(inputs=x, outputs=GRU(3, act="leaky_relu", gate_act="sigmoid")(x), seed=0)
+    for value in md.layers[1].params.values():
+        value[...] = np.random.default_rng(1).normal(0, 1, value.shape)
+    data = np.random.default_rng(2).normal(0, 2, (6, 4, 2)).astype(np.float32)
+    _, report, proto = exported(md, tmp_path, data)
+    gru = nodes(proto, "GRU")[0]
+    assert attribute(gru, "activations") == [b"Sigmoid", b"LeakyRelu"]
+    assert attribute(gru, "activation_alpha") == [pytest.approx(0.2)]
+    assert attribute(gru, "linear_before_reset") == 1

@@ -2,7 +2,7 @@
 and time poolings. ONNX's Conv and pooling take (batch, channels, time), so each runs between
 two Transposes. Masks have no ONNX form here: a layer that makes one (Embedding with
 mask_zero, GlobalMeanTimePool with masking) is refused, so every exported layer sees every
-step, as hat computes it without a mask. The recurrent layers are not exported yet."""
+step, as hat computes it without a mask. The recurrent layers are in recurrent_emitters.py."""
 
 from __future__ import annotations
 
