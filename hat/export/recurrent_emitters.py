@@ -6,7 +6,7 @@ i, f, g, o; GRU z, r, h from hat's r, z, n) and B = [input biases, recurrent bia
 GRU is PyTorch's (the recurrent bias inside the reset product): linear_before_reset=1.
 go_backwards runs over the time-reversed input and returns the outputs in the order
 computed, as hat does. The operators take (time, batch, features), hence the Transposes.
-Bidirectional and layers with masking=True are not exported.
+Bidirectional is its two layers and a merge; layers with masking=True are not exported.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from hat.export.emitters import PROBLEMS, register
-from hat.layers.recurrent import GRU, LSTM, SimpleRnn
+from hat.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRnn
 
 # hat's activation -> (ONNX's name, its alpha and beta or ())
 _ACTIVATIONS = {
@@ -36,8 +36,8 @@ def _masking_problem(layer):
     )
 
 
-for _cls in _GATE_ORDER:
-    PROBLEMS[_cls] = _masking_problem
+for _cls in (*_GATE_ORDER, Bidirectional):
+    PROBLEMS[_cls] = lambda layer: _masking_problem(getattr(layer, "forward_layer", layer))
 
 
 def _activation_attributes(specs) -> dict:
@@ -67,24 +67,28 @@ def _gates(value: np.ndarray, order: list[int], n: int) -> np.ndarray:
     return np.concatenate([value[..., g * n : (g + 1) * n] for g in order], axis=-1)
 
 
-def _recurrent(layer, graph, inputs, output):
+def _reversed_in_time(graph, x: str, axis: int, name: str) -> str:
+    out = graph.fresh(f"{name}/reversed")
+    constants = (("starts", [-1]), ("ends", [-(2**63)]), ("axes", [axis]), ("steps", [-1]))
+    slices = [graph.weight(f"{name}.reverse_{k}", v, np.int64) for k, v in constants]
+    graph.node("Slice", [x, *slices], [out], f"{name}/reversed")
+    return out
+
+
+def _recurrent(layer, graph, inputs, output, params=None, name=None):
+    """params, name: a Bidirectional's half (its weights live under the wrapper's names)."""
     cls, n = type(layer), layer.n_out
+    params = layer.params if params is None else params
+    name = layer.name if name is None else name
     order = _GATE_ORDER[cls]
-    W = _gates(layer.params["W"], order, n).T[None]  # (1, G*n, n_in)
-    R = _gates(layer.params["H"], order, n).T[None]  # (1, G*n, n)
-    recurrent_bias = layer.params.get("bH", np.zeros_like(layer.params["b"]))
-    B = np.concatenate([_gates(layer.params["b"], order, n), _gates(recurrent_bias, order, n)])
-    name = layer.name
+    W = _gates(params["W"], order, n).T[None]  # (1, G*n, n_in)
+    R = _gates(params["H"], order, n).T[None]  # (1, G*n, n)
+    recurrent_bias = params.get("bH", np.zeros_like(params["b"]))
+    B = np.concatenate([_gates(params["b"], order, n), _gates(recurrent_bias, order, n)])
     x = graph.fresh(f"{name}/time_major")
     graph.node("Transpose", [inputs[0]], [x], f"{name}/time_major", perm=[1, 0, 2])
     if layer.go_backwards:
-        reversed_x = graph.fresh(f"{name}/reversed")
-        graph.node(
-            "Slice", [x, *(graph.weight(f"{name}.{k}", v, np.int64) for k, v in (
-                ("starts", [-1]), ("ends", [-(2**63)]), ("axes", [0]), ("steps", [-1])))],
-            [reversed_x], f"{name}/reversed",
-        )  # fmt: skip
-        x = reversed_x
+        x = _reversed_in_time(graph, x, 0, name)
     if cls is SimpleRnn:
         op, specs, extra = "RNN", [layer.activation], {}
     elif cls is LSTM:
@@ -112,3 +116,22 @@ def _recurrent(layer, graph, inputs, output):
 
 for _cls in _GATE_ORDER:
     register(_cls)(_recurrent)
+
+
+@register(Bidirectional)
+def _bidirectional(layer, graph, inputs, output):
+    halves = []
+    for prefix, inner in layer._pair:
+        params = {k: layer.params[prefix + k] for k in inner.params}
+        half = graph.fresh(f"{layer.name}/{prefix}output")
+        halves.append(_recurrent(inner, graph, inputs, half, params, f"{layer.name}/{prefix}"))
+    forward, backward = halves
+    if layer.forward_layer.return_sequence:  # back into the input's time order
+        backward = _reversed_in_time(graph, backward, 1, f"{layer.name}/backward_output")
+    mode = layer.merge_mode
+    if mode == "concat":
+        graph.node("Concat", [forward, backward], [output], layer.name, axis=-1)
+    else:
+        op = {"sum": "Sum", "mul": "Mul", "ave": "Mean"}[mode]
+        graph.node(op, [forward, backward], [output], layer.name)
+    return output
