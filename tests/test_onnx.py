@@ -1,5 +1,7 @@
 """hat.onnx: every layer and activation against onnxruntime, each known trap, the refusals."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -466,3 +468,13 @@ def test_a_weight_name_never_stands_for_other_values():
     assert graph.weight("layer.axes", [0], np.int64) == first  # a shared layer: stored once
     other = graph.weight("layer.axes", [1], np.int64)  # the same name for other values
     assert other != first and len(graph.initializers) == 2
+
+
+def test_without_onnx_the_error_says_what_to_install(tmp_path, monkeypatch):
+    md = model(InputLayer(3), Dense(2))
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"hat\.onnx needs the onnx package: pip install"):
+        md.export(tmp_path / "m.onnx")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"needs the onnxruntime package"):
+        hat_onnx.verify(md, tmp_path / "m.onnx", np.ones((1, 3)))
