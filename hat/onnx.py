@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hat.export.emitters import EMITTERS, activation_problem, register
+from hat.export import recurrent_emitters, sequence_emitters  # noqa: F401 (they register)
+from hat.export.emitters import EMITTERS, PROBLEMS, activation_problem, register
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -156,6 +157,8 @@ def export(
             f"outputs {output_names}"
         )
     _check_exportable(md)
+    if verify is not None:
+        md._inputs(verify, "verify")  # bad samples are refused before anything is written
     onnx = _import("onnx", "pip install 'hat[onnx]'")
     if opset > onnx.defs.onnx_opset_version():
         raise ExportError(
@@ -294,7 +297,9 @@ def _check_exportable(md) -> None:
                 "with @hat.onnx.register(" + type(layer).__name__ + ")"
             )
             continue
-        problem = activation_problem(getattr(layer, "activation", None))
+        problem = PROBLEMS.get(type(layer), lambda layer: None)(layer) or activation_problem(
+            getattr(layer, "activation", None)
+        )
         if problem:
             problems.append(f"layer {layer.name} ({type(layer).__name__}): {problem}")
     if problems:
@@ -323,7 +328,7 @@ def _build(md, onnx, opset, input_names, output_names, batch_size):
     from hat.export.graph import OnnxGraph
 
     helper = onnx.helper
-    graph = OnnxGraph(np.float32)
+    graph = OnnxGraph(np.float32, opset)
     for name in input_names + output_names:
         graph.reserve(name)
     given = {id(node): name for node, name in zip(md.in_nodes, input_names, strict=True)}

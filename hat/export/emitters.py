@@ -24,6 +24,8 @@ from hat.layers.normalization import BatchNorm
 from hat.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D, Pool2D
 
 EMITTERS: dict[type, Callable] = {}
+# Layer classes exported only in some configurations: fn(layer) -> why not, or None.
+PROBLEMS: dict[type, Callable] = {}
 
 
 def register(layer_class: type) -> Callable:

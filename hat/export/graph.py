@@ -13,15 +13,16 @@ class OnnxGraph:
     Emitters call `node` and `weight`; hat.onnx turns the result into a ModelProto.
     """
 
-    def __init__(self, dtype=np.float32):
+    def __init__(self, dtype=np.float32, opset: int = 17):
         from onnx import helper, numpy_helper
 
         self._helper, self._numpy_helper = helper, numpy_helper
         self.dtype = np.dtype(dtype)  # the file's float type: weights are cast to it
+        self.opset = opset  # for the operators whose form changed between opsets
         self.nodes: list = []
         self.initializers: list = []
         self._taken: set[str] = set()
-        self._weights: dict[str, str] = {}  # name asked for -> initializer name
+        self._weights: dict[str, tuple] = {}  # name asked for -> (initializer name, values)
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet, made from `hint` (a layer name, say)."""
@@ -50,10 +51,14 @@ class OnnxGraph:
         otherwise, as for int64 shapes); returns its name. A name asked for again (a shared
         layer's second call: '<layer>.W') returns the first initializer: weights are stored
         once."""
-        if name in self._weights:
-            return self._weights[name]
         array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
-        unique = self._weights[name] = self.fresh(name)
+        known = self._weights.get(name)
+        if known is not None and known[1].shape == array.shape and np.array_equal(known[1], array):
+            return known[0]
+        # A new name, or the same name for other values (two constants an emitter named alike):
+        # a new initializer either way, so a name can never stand for the wrong values.
+        unique = self.fresh(name)
+        self._weights.setdefault(name, (unique, array))
         self.initializers.append(self._numpy_helper.from_array(array, unique))
         return unique
 
