@@ -28,6 +28,7 @@ _SUBMODULES = {
     "metrics",
     "models",
     "objectives",
+    "onnx",
     "optimizers",
     "preprocessing",
     "regularizations",

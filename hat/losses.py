@@ -20,7 +20,8 @@ def categorical_crossentropy(y_true, y_pred):
 
 def sparse_categorical_crossentropy(y_true, y_pred):
     labels = np.asarray(y_true).astype(np.int64).reshape(-1)
-    p = np.clip(y_pred[np.arange(labels.shape[0]), labels], epsilon(), 1 - epsilon())
+    rows = np.asarray(y_pred).reshape(-1, np.shape(y_pred)[-1])
+    p = np.clip(rows[np.arange(labels.shape[0]), labels], epsilon(), 1 - epsilon())
     return float(-np.log(p).mean())
 
 
@@ -69,6 +70,12 @@ def _kernels():
     return losses
 
 
+def _rows(a):
+    """The kernels take (rows, last axis): a sequence output (N, T, K) is N*T rows of K."""
+    a = np.asarray(a)
+    return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
+
+
 class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
     fused_activation = "softmax"
@@ -77,10 +84,12 @@ class CategoricalCrossentropy(Loss):
         return categorical_crossentropy(y_true, y_pred)
 
     def value_and_grad(self, y_true, y_pred, dy):
-        return _kernels().categorical_crossentropy(y_pred, y_true, epsilon(), dy)
+        return _kernels().categorical_crossentropy(
+            _rows(y_pred), _rows(y_true), epsilon(), _rows(dy)
+        )
 
     def fused_value_and_grad(self, y_true, y_pred, dz):
-        return _kernels().softmax_crossentropy(y_pred, y_true, epsilon(), dz)
+        return _kernels().softmax_crossentropy(_rows(y_pred), _rows(y_true), epsilon(), _rows(dz))
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -92,10 +101,14 @@ class SparseCategoricalCrossentropy(Loss):
         return sparse_categorical_crossentropy(y_true, y_pred)
 
     def value_and_grad(self, y_true, y_pred, dy):
-        return _kernels().sparse_categorical_crossentropy(y_pred, _labels(y_true), epsilon(), dy)
+        return _kernels().sparse_categorical_crossentropy(
+            _rows(y_pred), _labels(y_true), epsilon(), _rows(dy)
+        )
 
     def fused_value_and_grad(self, y_true, y_pred, dz):
-        return _kernels().sparse_softmax_crossentropy(y_pred, _labels(y_true), epsilon(), dz)
+        return _kernels().sparse_softmax_crossentropy(
+            _rows(y_pred), _labels(y_true), epsilon(), _rows(dz)
+        )
 
 
 def _labels(y_true) -> np.ndarray:
@@ -111,10 +124,12 @@ class BinaryCrossentropy(Loss):
         return binary_crossentropy(y_true, y_pred)
 
     def value_and_grad(self, y_true, y_pred, dy):
-        return _kernels().binary_crossentropy(y_pred, y_true, epsilon(), dy)
+        return _kernels().binary_crossentropy(_rows(y_pred), _rows(y_true), epsilon(), _rows(dy))
 
     def fused_value_and_grad(self, y_true, y_pred, dz):
-        return _kernels().sigmoid_binary_crossentropy(y_pred, y_true, epsilon(), dz)
+        return _kernels().sigmoid_binary_crossentropy(
+            _rows(y_pred), _rows(y_true), epsilon(), _rows(dz)
+        )
 
 
 class MeanSquaredError(Loss):
@@ -124,7 +139,7 @@ class MeanSquaredError(Loss):
         return mse(y_true, y_pred)
 
     def value_and_grad(self, y_true, y_pred, dy):
-        return _kernels().mean_squared_error(y_pred, y_true, dy)
+        return _kernels().mean_squared_error(_rows(y_pred), _rows(y_true), _rows(dy))
 
 
 class MeanAbsoluteError(Loss):
@@ -134,7 +149,7 @@ class MeanAbsoluteError(Loss):
         return mae(y_true, y_pred)
 
     def value_and_grad(self, y_true, y_pred, dy):
-        return _kernels().mean_absolute_error(y_pred, y_true, dy)
+        return _kernels().mean_absolute_error(_rows(y_pred), _rows(y_true), _rows(dy))
 
 
 _LOSSES = {

@@ -158,7 +158,7 @@ class PlotHistory(Callback):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ImportError("PlotHistory needs matplotlib: pip install 'hat[plot]'") from None
+            raise ImportError("PlotHistory needs matplotlib: pip install matplotlib") from None
         self.path = os.fspath(path)
 
     def on_train_begin(self, logs=None):

@@ -142,6 +142,15 @@ class RnnBase(Layer):
 
     # -- build -----------------------------------------------------------------------------
     def build(self, input_shape, rng, dtype=np.float32):
+        if self.masking:  # Hat's [x, mask]: the mask holds one value per step
+            shapes = [tuple(s) for s in input_shape]
+            if len(shapes) != 2 or len(shapes[0]) != 2 or shapes[1] != shapes[0][:1]:
+                shown = ", ".join(str(shape_with_batch(s)) for s in shapes)
+                raise ValueError(
+                    f"{type(self).__name__}(masking=True) takes [x, mask] with x (batch, time, "
+                    f"features) and mask (batch, time); got {shown}"
+                )
+            input_shape = shapes[0]
         self._expect_rank(
             input_shape,
             3,

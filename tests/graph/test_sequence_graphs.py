@@ -68,3 +68,28 @@ def test_the_last_step_by_a_lambda():
     data = RNG.standard_normal((4, 4, 3))
     error = model_gradient_error(md, data, np.eye(2)[[0, 1, 1, 0]], "categorical_crossentropy")
     assert error < 1e-6
+
+
+def test_losses_on_a_sequence_output():
+    x = Input((4, 3))
+    md = Model([x], [LSTM(2, act="tanh", return_sequence=True, **INIT)(x)], seed=3,
+               dtype=np.float64)  # fmt: skip
+    data = RNG.standard_normal((5, 4, 3))
+    for loss in ("mse", "mae"):
+        assert model_gradient_error(md, data, RNG.standard_normal((5, 4, 2)), loss) < 1e-6
+    probs = Model([x], [Dense(2, act="softmax")(Lambda(lambda input: input[:, -1, :])(x))], seed=0)
+    assert probs.evaluate(data.astype(np.float32), np.eye(2)[[0, 1, 0, 1, 1]], metrics=["mse"]) > 0
+
+
+def test_hat_masking_true_takes_x_and_mask_as_two_inputs():
+    x, mask = Input((4, 3)), Input(4)
+    hidden = LSTM(3, act="tanh", masking=True, return_sequence=False, **INIT)([x, mask])
+    md = Model([x, mask], [Dense(2, act="softmax")(hidden)], seed=0, dtype=np.float64)
+    data = RNG.standard_normal((5, 4, 3))
+    steps = np.ones((5, 4))
+    steps[:, :2] = 0  # padded in front
+    targets = np.eye(2)[[0, 1, 1, 0, 1]]
+    assert model_gradient_error(md, [data, steps], targets, "categorical_crossentropy") < 1e-6
+    changed = data.copy()
+    changed[:, :2] = 5.0  # what the mask hides does not matter
+    np.testing.assert_allclose(md.predict([changed, steps]), md.predict([data, steps]))

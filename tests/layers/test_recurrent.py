@@ -60,7 +60,10 @@ def _layer(cls, **kwargs):
 
 
 def _built(layer, input_shape=(5, 2), dtype=np.float64, seed=0):
-    layer.setup(tuple(input_shape), np.random.default_rng(seed), dtype)
+    shape = tuple(input_shape)
+    if getattr(layer, "masking", False):  # Hat's [x, mask]: a shape for each
+        shape = [shape, shape[:1]]
+    layer.setup(shape, np.random.default_rng(seed), dtype)
     rng = np.random.default_rng(seed + 7)
     for v in layer.params.values():  # biases too, so that every path is exercised
         v += 0.3 * rng.standard_normal(v.shape)
