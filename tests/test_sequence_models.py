@@ -73,3 +73,13 @@ def test_text_model_gradients_with_masks_in_float64():
                      dtype=np.float64)  # fmt: skip
     error = model_gradient_error(md, IDS, np.arange(12) % 2, "sparse_categorical_crossentropy")
     assert error < 1e-6
+
+
+def test_hat_mean_time_pool_masking_in_a_sequential_skips_all_zero_steps():
+    x = np.where(MASK[:, :, None] > 0, RNG.standard_normal((12, 6, 3)) + 5.0, 0.0)
+    md = _sequential(L.InputLayer((6, 3)), L.GlobalMeanTimePool(masking=True),
+                     L.Dense(2, act="softmax"), dtype=np.float64)  # fmt: skip
+    means = np.stack([row[m > 0].mean(axis=0) for row, m in zip(x, MASK, strict=True)])
+    dense = md.layers[2]
+    np.testing.assert_allclose(md.predict(x), _softmax(means @ dense.W_ + dense.b_), rtol=1e-10)
+    assert model_gradient_error(md, x, np.arange(12) % 2, "sparse_categorical_crossentropy") < 1e-6
