@@ -83,3 +83,22 @@ def test_hat_mean_time_pool_masking_in_a_sequential_skips_all_zero_steps():
     dense = md.layers[2]
     np.testing.assert_allclose(md.predict(x), _softmax(means @ dense.W_ + dense.b_), rtol=1e-10)
     assert model_gradient_error(md, x, np.arange(12) % 2, "sparse_categorical_crossentropy") < 1e-6
+
+
+def test_save_and_load_a_text_model(tmp_path):
+    from hat.models import load_model
+    from hat.regularizations import L2
+
+    md = _sequential(
+        L.InputLayer(6),
+        L.Embedding(20, 4, mask_zero=True, W_reg=L2(1e-3)),
+        L.Conv1D(5, 3, border_mode=(2, 1), stride=2, act="relu"),
+        L.AvgPool1D(2, 1),
+        L.GlobalMeanTimePool(),
+        L.Dense(2, act="softmax"),
+    )
+    md.save(tmp_path / "text.h5")
+    loaded = load_model(tmp_path / "text.h5")
+    assert [type(la).__name__ for la in loaded.layers] == [type(la).__name__ for la in md.layers]
+    assert loaded.layers[2].border_mode == (2, 1) and loaded.layers[1].mask_zero
+    np.testing.assert_array_equal(loaded.predict(IDS), md.predict(IDS))
