@@ -58,7 +58,7 @@ def test_hat_mean_time_pool_with_a_mask_input_in_a_graph_model():
     x, m = Input(6), Input(6)
     embedding, dense = L.Embedding(20, 4), L.Dense(2, act="softmax")
     pooled = L.GlobalMeanTimePool(masking=True)([embedding(x), m])
-    md = Model(inputs=[x, m], outputs=dense(pooled), dtype=np.float64)
+    md = Model(inputs=[x, m], outputs=dense(pooled), seed=0, dtype=np.float64)
     means = np.stack([embedding.W_[row[row > 0].astype(int)].mean(axis=0) for row in IDS])
     expected = _softmax(means @ dense.W_ + dense.b_)
     np.testing.assert_allclose(md.predict([IDS, MASK]), expected, rtol=1e-10)
@@ -73,3 +73,32 @@ def test_text_model_gradients_with_masks_in_float64():
                      dtype=np.float64)  # fmt: skip
     error = model_gradient_error(md, IDS, np.arange(12) % 2, "sparse_categorical_crossentropy")
     assert error < 1e-6
+
+
+def test_hat_mean_time_pool_masking_in_a_sequential_skips_all_zero_steps():
+    x = np.where(MASK[:, :, None] > 0, RNG.standard_normal((12, 6, 3)) + 5.0, 0.0)
+    md = _sequential(L.InputLayer((6, 3)), L.GlobalMeanTimePool(masking=True),
+                     L.Dense(2, act="softmax"), dtype=np.float64)  # fmt: skip
+    means = np.stack([row[m > 0].mean(axis=0) for row, m in zip(x, MASK, strict=True)])
+    dense = md.layers[2]
+    np.testing.assert_allclose(md.predict(x), _softmax(means @ dense.W_ + dense.b_), rtol=1e-10)
+    assert model_gradient_error(md, x, np.arange(12) % 2, "sparse_categorical_crossentropy") < 1e-6
+
+
+def test_save_and_load_a_text_model(tmp_path):
+    from hat.models import load_model
+    from hat.regularizations import L2
+
+    md = _sequential(
+        L.InputLayer(6),
+        L.Embedding(20, 4, mask_zero=True, W_reg=L2(1e-3)),
+        L.Conv1D(5, 3, border_mode=(2, 1), stride=2, act="relu"),
+        L.AvgPool1D(2, 1),
+        L.GlobalMeanTimePool(),
+        L.Dense(2, act="softmax"),
+    )
+    md.save(tmp_path / "text.h5")
+    loaded = load_model(tmp_path / "text.h5")
+    assert [type(la).__name__ for la in loaded.layers] == [type(la).__name__ for la in md.layers]
+    assert loaded.layers[2].border_mode == (2, 1) and loaded.layers[1].mask_zero
+    np.testing.assert_array_equal(loaded.predict(IDS), md.predict(IDS))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hat.datasets.mnist import DatasetError, _download
+from hat.datasets._files import DatasetError, download, home_folder, search_folders
 
 __all__ = ["DatasetError", "get_word_index", "load_data"]
 
@@ -154,19 +154,17 @@ def locate(path: str | os.PathLike, role: str, verify: bool = True) -> Path:
     if given.is_dir():
         given = given / role
     explicit = given.is_absolute() or len(given.parts) > 1
-    candidates = [given] if explicit else [folder / given for folder in _search_folders()]
+    folders = search_folders("imdb", None)
+    candidates = [given] if explicit else [folder / given for folder in folders]
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
-        target = given if explicit else _home_folder() / given
+        target = given if explicit else home_folder("imdb") / given
         url = ORIGIN + role
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _download(url, target)
-            if verify:
-                _check(target, role)
+            # Checked before the rename: a file that fails is not left in place.
+            download(url, target, (lambda file: _check(file, role)) if verify else None)
         except Exception as err:
-            if verify and target.is_file() and isinstance(err, DatasetError):
-                target.unlink()
             raise DatasetError(
                 _not_found_message(role, candidates, explicit, target, url, err)
             ) from err
@@ -202,15 +200,6 @@ def _in_vocabulary(seq, skip_top, num_words, oov_char) -> list[int]:
     if oov_char is None:
         return [w for w in seq if inside(w)]
     return [w if inside(w) else oov_char for w in seq]
-
-
-def _home_folder() -> Path:
-    return Path(os.path.expanduser("~")) / ".hat" / "datasets" / "imdb"
-
-
-def _search_folders() -> list[Path]:
-    root = os.environ.get("HAT_DATASETS")
-    return ([Path(root).expanduser() / "imdb"] if root else []) + [_home_folder()]
 
 
 def _count(value, name: str, minimum: int) -> int:

@@ -49,8 +49,10 @@ class Conv1D(WeightedLayer):
     took, so hat keeps time second throughout: Embedding -> Conv1D -> MaxPool1D ->
     GlobalMaxPooling1D -> Dense composes. W is (n_outfmaps, len_filter, n_in), Hat's filter
     shape without Theano's singleton axis; PyTorch's Conv1d weight is W.transpose(0, 2, 1)
-    and Keras' kernel W.transpose(1, 2, 0). Named initializers see Keras' fans (fan_in =
-    len_filter * n_in, fan_out = len_filter * n_outfmaps).
+    and Keras' kernel W.transpose(1, 2, 0); Hat's W (n_outfmaps, 1, len_filter, n_in), used by
+    Theano's conv2d, which flips both kernel axes, is W_hat[:, 0, ::-1, ::-1] here. Named
+    initializers see Keras' fans (fan_in = len_filter * n_in, fan_out = len_filter *
+    n_outfmaps).
 
     Output length: (T + pads - len_filter) // stride + 1. A mask passes through as the mask of
     the output steps whose window holds a real step; the values ignore it, as Keras' do.

@@ -198,7 +198,13 @@ class _TimePool(Layer):
         Raises:
             ValueError: shapes that are not (time, features) and (time,).
         """
+        if input_shape and isinstance(input_shape[0], tuple) and len(input_shape) == 1:
+            input_shape = input_shape[0]  # [x] alone: a Sequential's one input as a list
         if input_shape and isinstance(input_shape[0], tuple):  # [x, mask]
+            if len(input_shape) != 2:
+                raise ValueError(
+                    f"{type(self).__name__} takes [x, mask]; got {len(input_shape)} inputs"
+                )
             x_shape, mask_shape = input_shape
             _expect_sequence(self, x_shape)
             if tuple(mask_shape) != x_shape[:1]:
@@ -217,7 +223,8 @@ class _TimePool(Layer):
         """The mean or maximum over the real steps.
 
         Args:
-            x (numpy.ndarray | list): (batch, time, features), or [x, mask].
+            x (numpy.ndarray | list): (batch, time, features), [x, mask], or [x] (a
+                Sequential's one input to a two-input layer: the mask comes from mask or x).
             training (bool): unused.
             mask (numpy.ndarray | None, default None): (batch, time), nonzero on real steps;
                 None: every step is real (GlobalMeanTimePool(masking=True): the steps with a
@@ -233,13 +240,13 @@ class _TimePool(Layer):
         """
         from hat.kernels import time_pooling as tp
 
-        self._listed = isinstance(x, (list, tuple))
+        self._listed = len(x) if isinstance(x, (list, tuple)) else 0
         if self._listed:
-            if len(x) != 2:
+            if self._listed not in (1, 2):
                 raise ValueError(
                     f"{type(self).__name__} takes [x, mask]; got a list of {len(x)} inputs"
                 )
-            x, mask = x
+            x, mask = (x[0], mask) if self._listed == 1 else x
         x = np.ascontiguousarray(x)
         if x.ndim != 3:
             raise ValueError(
@@ -269,7 +276,7 @@ class _TimePool(Layer):
 
         Returns:
             numpy.ndarray | list: (batch, time, features), or [dx, None] after forward([x,
-            mask]).
+            mask]) ([dx] after forward([x])).
         """
         from hat.kernels import time_pooling as tp
 
@@ -279,7 +286,7 @@ class _TimePool(Layer):
             tp.time_mean_backward(dy, self._mask, self._counts, dx)
         else:
             tp.time_max_backward(dy, self._argmax, dx)
-        return [dx, None] if self._listed else dx
+        return [dx, None][: self._listed] if self._listed else dx
 
     def compute_mask(self, x, mask) -> np.ndarray | None:
         """No mask: the time axis is gone.

@@ -137,3 +137,17 @@ def test_errors():
         Conv1D(4, 3, filters=8)
     with pytest.raises(ValueError, match="stride"):
         Conv1D(4, 3, stride=0)
+
+
+def test_hat_weights_map_by_flipping_both_kernel_axes():
+    """Hat ran Theano's conv2d on (N, 1, T, C) with filters (F, 1, k, C): a true convolution,
+    y[n, t, f] = sum_{j, c} x[n, t + j, c] W_hat[f, 0, k - 1 - j, C - 1 - c]."""
+    rng = np.random.default_rng(5)
+    x, W_hat = rng.standard_normal((2, 9, 3)), rng.standard_normal((4, 1, 3, 3))
+    layer = _built(Conv1D(4, 3, W_init=W_hat[:, 0, ::-1, ::-1]), (9, 3))
+    theano = np.zeros((2, 7, 4))
+    for t in range(7):
+        for j in range(3):
+            for c in range(3):
+                theano[:, t] += x[:, t + j, c, None] * W_hat[None, :, 0, 2 - j, 2 - c]
+    np.testing.assert_allclose(layer.forward(x, training=False), theano, rtol=1e-12)
