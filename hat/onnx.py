@@ -6,7 +6,7 @@
 The file holds float32 weights (a float64 model is cast, with a warning: onnxruntime has no
 float64 Conv), the model's inputs and outputs with the names given (the batch axis dynamic
 unless batch_size is given), and opset 17 by default (13 at least: Softmax along one axis).
-Needs the `onnx` package (pip install 'hat[onnx]'); verify also needs onnxruntime.
+Needs the `onnx` package (pip install onnx); verify also needs onnxruntime.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def export(
     _check_exportable(md)
     if verify is not None:
         md._inputs(verify, "verify")  # bad samples are refused before anything is written
-    onnx = _import("onnx", "pip install 'hat[onnx]'")
+    onnx = _import("onnx", "pip install onnx")
     if opset > onnx.defs.onnx_opset_version():
         raise ExportError(
             f"opset must be at most {onnx.defs.onnx_opset_version()} (what onnx "

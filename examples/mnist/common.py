@@ -13,7 +13,8 @@ from hat.callbacks import Validation
 from hat.preprocessing import sparse_to_categorical
 
 
-def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool = False):
+def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool = False, flags=()):
+    """The examples' command line; flags: extra (--name, help) switches of one script."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
     parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
@@ -28,6 +29,8 @@ def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool 
         parser.add_argument(
             "--no-augment", action="store_true", help="no random shifts of the training images"
         )
+    for name, text in flags:
+        parser.add_argument(name, action="store_true", help=text)
     add_distributed_arguments(parser)
     return parser.parse_args(argv)
 
@@ -36,7 +39,7 @@ def add_distributed_arguments(parser) -> None:
     parser.add_argument(
         "--distributed",
         action="store_true",
-        help="train data-parallel over MPI: run under mpiexec -n N (pip install 'hat[mpi]')",
+        help="train data-parallel over MPI: run under mpiexec -n N (pip install mpi4py mpich)",
     )
     parser.add_argument(
         "--shards",

@@ -6,11 +6,14 @@
     head:    global average pooling written as Lambda(K.mean over the image axes), Dense 10
 
 The sums are Lambda(lambda inputs: inputs[0] + inputs[1]), as Hat's ResNet example wrote
-them (Add() is the same). Adam with a cosine from 3e-3, random shifts of up to 2 pixels;
+them (Add() is the same). Adam with a cosine from 3e-3; each training image turned by up to
+10 degrees, scaled by up to 10% and moved by up to 2 pixels (--shift-only: shifts alone);
 BatchNorm's running statistics move with momentum 0.9 (Hat's 0.99 lags on short runs).
 
     python resnet.py                   # 15 epochs
     python resnet.py --epochs 2 --train-size 5000
+
+With shifts alone it reached 99.55% after 15 epochs (99.60% after 13), training at 99.86%.
 """
 
 import math
@@ -24,7 +27,7 @@ from hat.layers.normalization import BN
 from hat.layers.pooling import MaxPool2D
 from hat.models import Model
 from hat.optimizers import Adam
-from hat.preprocessing import RandomShift
+from hat.preprocessing import RandomAffine, RandomShift
 from hat.schedules import CosineDecay
 
 
@@ -58,14 +61,16 @@ def build_model() -> Model:
 
 
 def main(argv=None) -> float:
-    args = parse_args(__doc__, epochs=15, batch_size=64, argv=argv, augment=True)
+    extra = [("--shift-only", "random shifts alone, no turns or zoom")]
+    args = parse_args(__doc__, epochs=15, batch_size=64, argv=argv, augment=True, flags=extra)
     seed(args.seed)
     data = load_images(args.train_size)
     md = build_model()
     md.summary()
     steps = args.epochs * math.ceil(len(data[0]) / args.batch_size)
     optimizer = Adam(lr=CosineDecay(3e-3, decay_steps=steps, alpha=0.01))
-    augment = None if args.no_augment else RandomShift(2)
+    augment = RandomShift(2) if args.shift_only else RandomAffine(rotation=10, shift=2, zoom=0.1)
+    augment = None if args.no_augment else augment
     return train(md, args, data, "resnet", optimizer=optimizer, augment=augment)
 
 

@@ -42,7 +42,7 @@ def init(watchdog: float = DEFAULT_WATCHDOG, quiet: bool = True) -> Context:
         Context: this process's rank, the job's size and the collectives.
 
     Raises:
-        ImportError: mpi4py is not installed (pip install 'hat[mpi]').
+        ImportError: mpi4py is not installed (pip install mpi4py mpich).
         ValueError: watchdog is not a number > 0.
     """
     global _context

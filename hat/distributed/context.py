@@ -26,7 +26,7 @@ def _load_mpi():
         from mpi4py import MPI
     except ImportError:
         raise ImportError(
-            "hat.distributed needs mpi4py and an MPI library: pip install 'hat[mpi]' "
+            "hat.distributed needs mpi4py and an MPI library: pip install mpi4py mpich "
             "(mpi4py and mpich from PyPI), or mpi4py built against your cluster's MPI"
         ) from None
     return MPI
