@@ -2,7 +2,7 @@
 
 python main_dnn.py                 # 10 epochs, batch 500, seed 1515, files under out/dnn
 python main_dnn.py --epochs 101    # the length of Hat's tutorial run
-mpiexec -n 2 python main_dnn.py --distributed   # data-parallel on 2 ranks (pip install mpi4py mpich)
+mpiexec -n 2 python main_dnn.py --distributed   # on 2 ranks (pip install mpi4py mpich)
 """
 
 import argparse
