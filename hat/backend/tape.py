@@ -31,6 +31,17 @@ class Variable:
     with `__array_ufunc__ = None`, numpy hands `array + variable` to the Variable as well.
     numpy functions that call a method (np.sum, np.mean, np.max, np.min, np.reshape,
     np.transpose) work; numpy's ufuncs (np.exp(v)) raise a TypeError: use K.exp.
+
+    Users get Variables from `Tape.watch` and from ops; they do not build them.
+
+    Args:
+        value (np.ndarray): The array the Variable stands for.
+        tape (Tape): The tape it is recorded on.
+        index (int): Its slot on the tape; -1 when it depends on no watched array.
+        op (str): The name of the op that made it, for messages.
+
+    Attributes:
+        value (np.ndarray): The array.
     """
 
     __slots__ = ("value", "_tape", "_index", "_op")
