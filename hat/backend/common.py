@@ -20,7 +20,7 @@ def cast_to_floatx(x) -> np.ndarray:
     """x as an array of the default float type.
 
     Args:
-        x (array-like): the data.
+        x (array-like): The data.
 
     Returns:
         numpy.ndarray: x in floatx() ('float32').

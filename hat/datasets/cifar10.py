@@ -68,18 +68,18 @@ def load_data(
     images are NCHW (as Conv2D takes them) and scaled, its labels (N,) int64.
 
     Args:
-        path (str or PathLike or None, default None): the folder holding
+        path (str | PathLike | None): Default None. The folder holding
             cifar-10-python.tar.gz; without it, $HAT_DATASETS/cifar10 and then
             ~/.hat/datasets/cifar10 are searched. A missing tarball (163 MiB) is downloaded
             into `path`, or into ~/.hat/datasets/cifar10.
-        verify (bool, default True): check the tarball's sha256.
+        verify (bool): Default True. Check the tarball's sha256.
 
     Returns:
         tuple: x_train (50000, 3, 32, 32) float32, y_train (50000,) int64, x_test
         (10000, 3, 32, 32) float32, y_test (10000,) int64; label k names CLASS_NAMES[k].
 
     Raises:
-        DatasetError: the tarball is missing and cannot be downloaded, or is corrupt.
+        DatasetError: The tarball is missing and cannot be downloaded, or is corrupt.
     """
     folders = search_folders("cifar10", path)
     folder = next((f for f in folders if (f / FILE).is_file()), None)
