@@ -357,7 +357,11 @@ class Model:
 
     @property
     def gt_nodes_(self) -> list:
-        """Inside a loss or metric function: the targets of the batch, one per y."""
+        """Inside a loss or metric function: the targets of the batch, one per y.
+
+        Raises:
+            AttributeError: Read outside a loss or metric function.
+        """
         if self._symbolic is None:
             raise AttributeError(
                 "gt_nodes_ holds the targets, which exist only while a loss or metric function "

@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 DEFAULT_OPSET = 17
+"""The opset export writes unless told otherwise."""
 MIN_OPSET = 13  # Softmax over the last axis alone (before 13 it flattened the trailing axes)
+"""The oldest opset export writes: Softmax over the last axis alone needs 13."""
 
 
 class ExportError(ValueError):

@@ -7,12 +7,20 @@ _EPSILON = 1e-7
 
 
 def floatx() -> str:
-    """The default float type of parameters and data ('float32')."""
+    """The default float type of parameters and data ('float32').
+
+    Returns:
+        str: The dtype's name.
+    """
     return _FLOATX
 
 
 def epsilon() -> float:
-    """The fuzz factor that keeps logarithms and divisions finite (1e-7)."""
+    """The fuzz factor that keeps logarithms and divisions finite (1e-7).
+
+    Returns:
+        float: The factor.
+    """
     return _EPSILON
 
 

@@ -201,6 +201,10 @@ def repeat(x, n_repeats, axis=None):
 
     Returns:
         numpy.ndarray | Variable: The repeated values.
+
+    Raises:
+        TypeError: n_repeats is not an int or an array of ints.
+        ValueError: axis is out of range.
     """
     x, xv = _array(x, "repeat")
     counts = np.asarray(n_repeats)

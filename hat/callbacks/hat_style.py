@@ -25,6 +25,7 @@ class SaveModel(Callback):
     """
 
     writes_checkpoints = True  # fit runs it after the other callbacks
+    """True: fit runs it after the other callbacks, so a file holds their state of the epoch."""
 
     def __init__(self, dump_fd: str, call_freq: int = 3, type: str = "epoch"):
         super().__init__(call_freq, type)

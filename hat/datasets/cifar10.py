@@ -30,11 +30,17 @@ from hat.datasets._files import download as _download
 __all__ = ["CLASS_NAMES", "DatasetError", "load_data"]
 
 FILE = "cifar-10-python.tar.gz"
+"""The tarball's name, as the CIFAR-10 site serves it."""
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+"""The tarball's sha256, checked unless load_data(verify=False)."""
 URLS = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)
+"""Where a missing tarball is downloaded from, in order."""
 FOLDER = "cifar-10-batches-py"  # the folder inside the tarball
+"""The folder inside the tarball that holds the batches."""
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+"""The five pickled training batches, 10,000 images each."""
 TEST_BATCH = "test_batch"
+"""The pickled test batch, 10,000 images."""
 CLASS_NAMES = (
     "airplane",
     "automobile",
@@ -47,6 +53,7 @@ CLASS_NAMES = (
     "ship",
     "truck",
 )
+"""The ten class names, indexed by label."""
 # What the batches' pickles may name: numpy's array reconstruction (under numpy 1's and 2's
 # module names) and the str-to-bytes codec that Python 3 writes bytes with at protocol 2 (a
 # batch re-pickled by Python 3), nothing else.

@@ -45,11 +45,14 @@ SHA256 = {
         ),
     )
 }
+"""The sha256 of each .gz file, by file name."""
 FILES = tuple(SHA256)
+"""Keras' four file names."""
 MIRRORS = (
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
+"""Where missing files are downloaded from, in order."""
 CLASS_NAMES = (
     "T-shirt/top",
     "Trouser",
@@ -62,6 +65,7 @@ CLASS_NAMES = (
     "Bag",
     "Ankle boot",
 )
+"""The ten class names, indexed by label."""
 
 
 def load_data(

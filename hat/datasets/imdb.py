@@ -22,12 +22,15 @@ from hat.datasets.mnist import DatasetError, _download
 __all__ = ["DatasetError", "get_word_index", "load_data"]
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+"""Where Keras serves the two files; a missing one is downloaded from here."""
 # Keras' published checksums of the two files (a sha256, and an md5 for the word index).
 CHECKSUMS = {
     "imdb.npz": ("sha256", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
     "imdb_word_index.json": ("md5", "bfafd718b763782e994055a2d397834f"),
 }
+"""Keras' published checksum of each file: (algorithm, hex digest)."""
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+"""The arrays imdb.npz holds."""
 
 
 def load_data(
@@ -149,7 +152,20 @@ def get_word_index(
 
 def locate(path: str | os.PathLike, role: str, verify: bool = True) -> Path:
     """The file for `role` ('imdb.npz' or 'imdb_word_index.json'): found, or downloaded, and
-    checked (see load_data's path)."""
+    checked (see load_data's path).
+
+    Args:
+        path (str | PathLike): A bare file name (looked for in the dataset folders), a folder
+            (holding `role`), or a file path.
+        role (str): Which file: "imdb.npz" or "imdb_word_index.json".
+        verify (bool): Default True. Check the file's checksum.
+
+    Returns:
+        Path: The file.
+
+    Raises:
+        DatasetError: The file is missing and cannot be downloaded, or fails its checksum.
+    """
     given = Path(path).expanduser()
     if given.is_dir():
         given = given / role

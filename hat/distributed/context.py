@@ -18,7 +18,9 @@ from collections import deque
 import numpy as np
 
 NOTE_TAG = 1515  # the tag of the arrival notes, on a communicator of their own
+"""The MPI tag of the arrival notes, on a communicator of their own."""
 DEFAULT_WATCHDOG = 300.0  # seconds a rank may wait for the others in one collective
+"""Seconds a rank may wait for the others in one collective before the job is ended."""
 
 
 def _load_mpi():
