@@ -21,7 +21,7 @@ def categorical_crossentropy(y_true, y_pred):
         y_pred (np.ndarray): The predictions, (batch, ..., n).
 
     Returns:
-        float: The mean over the samples.
+        float: The mean over the samples (and the steps of a sequence output).
     """
     p = np.clip(y_pred, epsilon(), 1 - epsilon())
     return float(-(y_true * np.log(p)).sum(axis=-1).mean())
@@ -31,11 +31,13 @@ def sparse_categorical_crossentropy(y_true, y_pred):
     """-log(y_pred[i, label_i]) per sample, the probability clipped to [eps, 1 - eps].
 
     Args:
-        y_true (np.ndarray): The class indices, (batch,) or (batch, 1), ints or whole floats.
-        y_pred (np.ndarray): The predicted probabilities, (batch, n_classes).
+        y_true (np.ndarray): The class indices, ints or whole floats, one per row of y_pred:
+            (batch,) or (batch, 1), or (batch, T) for a sequence output.
+        y_pred (np.ndarray): The predicted probabilities, (batch, n_classes) or
+            (batch, T, n_classes).
 
     Returns:
-        float: The mean over the samples.
+        float: The mean over the samples (and the steps of a sequence output).
     """
     labels = np.asarray(y_true).astype(np.int64).reshape(-1)
     rows = np.asarray(y_pred).reshape(-1, np.shape(y_pred)[-1])
@@ -51,7 +53,7 @@ def binary_crossentropy(y_true, y_pred):
         y_pred (np.ndarray): The predictions, (batch, ..., n).
 
     Returns:
-        float: The mean over the samples.
+        float: The mean over the samples (and the steps of a sequence output).
     """
     p = np.clip(y_pred, epsilon(), 1 - epsilon())
     return float(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).sum(axis=-1).mean())
@@ -65,7 +67,7 @@ def mse(y_true, y_pred):
         y_pred (np.ndarray): The predictions, (batch, ..., n).
 
     Returns:
-        float: The mean over the samples.
+        float: The mean over the samples (and the steps of a sequence output).
     """
     return float(np.square(y_pred - y_true).sum(axis=-1).mean())
 
@@ -78,7 +80,7 @@ def mae(y_true, y_pred):
         y_pred (np.ndarray): The predictions, (batch, ..., n).
 
     Returns:
-        float: The mean over the samples.
+        float: The mean over the samples (and the steps of a sequence output).
     """
     return float(np.abs(y_pred - y_true).sum(axis=-1).mean())
 
@@ -110,7 +112,7 @@ class Loss:
             y_pred (np.ndarray): The predictions, (batch, ...).
 
         Returns:
-            float: The mean over the samples.
+            float: The mean over the samples (and the steps of a sequence output).
 
         Raises:
             NotImplementedError: A subclass did not implement it.
