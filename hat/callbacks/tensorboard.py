@@ -31,6 +31,11 @@ class TensorBoard(Callback):
             never.
         update_freq (str | int): Default "epoch". 'epoch' writes per epoch only; 'batch'
             also writes the batch loss after every batch; an int N, after every N batches.
+
+    Raises:
+        TypeError: `log_dir` is not a folder path.
+        ValueError: `histogram_freq` is not an int >= 0, or `update_freq` is not "epoch",
+            "batch" or an int >= 1.
     """
 
     def __init__(self, log_dir="logs", histogram_freq: int = 0, update_freq="epoch"):
