@@ -594,10 +594,11 @@ class Model:
             ValueError: The data do not fit the model's inputs and outputs, hold NaN or Inf,
                 an argument is out of range (batch_size, n_epochs, epochs, verbose, clip,
                 validation_split), validation_data and validation_split are both given,
-                shards is given without distributed or does not fit the ranks and batch, or
-                resume_from belongs to another model.
-            TypeError: callbacks is not a list, augment is not callable, or an argument is
-                of the wrong type.
+                shards is given without distributed or does not fit the ranks and batch, the
+                ranks disagree on the model or data, or resume_from belongs to another model.
+            TypeError: callbacks is not a list, augment is not callable, distributed is not
+                a bool or a Context, or an argument is of the wrong type.
+            ImportError: distributed=True and mpi4py is not installed.
             KeyboardInterrupt: Ctrl-C stopped fit at the end of a batch (the model and its
                 History hold every finished batch).
         """

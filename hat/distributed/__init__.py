@@ -171,6 +171,10 @@ def begin_fit(ctx: Context, model, shards, **run):
 
     Returns:
         FitSession: What runs the steps (hat.distributed.fit).
+
+    Raises:
+        ValueError: shards is not an int >= 1, is not a multiple of the number of ranks, or
+            does not divide batch_size; or the ranks disagree on the model or the data.
     """
     from hat.distributed.fit import FitSession
 
