@@ -12,7 +12,14 @@ import numpy as np
 
 
 def shape_with_batch(shape) -> tuple:
-    """A shape as Hat printed it, with None for the batch axis."""
+    """A shape as Hat printed it, with None for the batch axis.
+
+    Args:
+        shape (tuple[int, ...]): The sample shape.
+
+    Returns:
+        tuple: `(None, *shape)`.
+    """
     return (None,) + tuple(shape)
 
 
@@ -21,7 +28,21 @@ class GraphError(ValueError):
 
 
 class Node:
-    """The output of one layer call: what `layer(inputs)` returns."""
+    """The output of one layer call: what `layer(inputs)` returns.
+
+    Users get nodes from layer calls and `Input`; they do not build them.
+
+    Args:
+        layer (Layer): The layer called.
+        inputs (list[Node]): The nodes it was called on (empty for an InputLayer's node).
+        output_shape (tuple | None): The sample shape of the output; None until the model
+            builds the layer (a Sequential's chain).
+
+    Attributes:
+        layer (Layer): The layer called.
+        inputs (list[Node]): The nodes it reads.
+        output_shape (tuple | None): The sample shape of its output.
+    """
 
     def __init__(self, layer, inputs: list["Node"], output_shape: tuple | None):
         self.layer = layer
@@ -31,14 +52,17 @@ class Node:
     # Hat's handle properties, read through to the layer
     @property
     def name_(self) -> str | None:
+        """Hat's handle property: the layer's name."""
         return self.layer.name
 
     @property
     def name(self) -> str | None:
+        """The layer's name."""
         return self.layer.name
 
     @property
     def out_shape_(self) -> tuple:
+        """Hat's handle property: the output shape with None for the batch axis."""
         return shape_with_batch(self.output_shape)
 
     @property
@@ -52,7 +76,14 @@ class Node:
 
 
 def input_node(layer) -> Node:
-    """The one node of an InputLayer (made on first use)."""
+    """The one node of an InputLayer (made on first use).
+
+    Args:
+        layer (InputLayer): The input layer.
+
+    Returns:
+        Node: Its node, the same on every call.
+    """
     node = getattr(layer, "_input_node", None)
     if node is None:
         node = layer._input_node = Node(layer, [], tuple(layer.in_shape))
@@ -60,14 +91,37 @@ def input_node(layer) -> Node:
 
 
 def Input(shape, name: str | None = None) -> Node:  # noqa: N802 (Keras' spelling)
-    """Keras' entry point: the node of a new InputLayer(shape)."""
+    """Keras' entry point: the node of a new InputLayer(shape).
+
+    Args:
+        shape (int | tuple[int, ...]): The shape of one sample, without the batch axis.
+        name (str | None): Default None. The input layer's name.
+
+    Returns:
+        Node: The node to call layers on and to pass to `Model(inputs=...)`.
+
+    Raises:
+        TypeError: `shape` is not an int or a tuple of ints.
+        ValueError: A size in `shape` is below 1.
+    """
     from hat.layers.core import InputLayer
 
     return input_node(InputLayer(shape, name=name))
 
 
 def as_node(value, what: str) -> Node:
-    """A node from a node or an InputLayer; anything else is a clear error."""
+    """A node from a node or an InputLayer; anything else is a clear error.
+
+    Args:
+        value (Node | InputLayer): What a model or a layer call was given.
+        what (str): How the error message names it ("input 0", "output 1", ...).
+
+    Returns:
+        Node: The node itself, or the InputLayer's node.
+
+    Raises:
+        TypeError: `value` is a layer not yet called, or not a node or InputLayer.
+    """
     from hat.layers.base import Layer
     from hat.layers.core import InputLayer
 
@@ -87,7 +141,20 @@ def as_node(value, what: str) -> Node:
 
 
 def call_layer(layer, inputs) -> Node:
-    """`layer(inputs)`: check that the input shapes fit, and return the new node."""
+    """`layer(inputs)`: check that the input shapes fit, and return the new node.
+
+    Args:
+        layer (Layer): The layer called (not an InputLayer).
+        inputs (Node | InputLayer | list): One input, or a list of them for a merge layer.
+
+    Returns:
+        Node: The new node, with the layer's output shape.
+
+    Raises:
+        TypeError: `layer` is an InputLayer, or an input is not a node or InputLayer.
+        GraphError: The number of inputs does not fit the layer, a shared layer is called on
+            another shape, or the layer cannot be built on the input shapes.
+    """
     from hat.layers.core import InputLayer
 
     if isinstance(layer, InputLayer):
@@ -128,7 +195,14 @@ def call_layer(layer, inputs) -> Node:
 
 
 def takes_list(layer) -> bool:
-    """Whether the layer's forward takes the list of its inputs rather than one array."""
+    """Whether the layer's forward takes the list of its inputs rather than one array.
+
+    Args:
+        layer (Layer): The layer.
+
+    Returns:
+        bool: True for merge layers and a Lambda called on a list.
+    """
     return getattr(layer, "takes_list", layer.n_inputs != 1)
 
 
@@ -160,7 +234,17 @@ def _shape_key(shape):
 
 
 def chain(layers: list) -> tuple[list[Node], Node]:
-    """Nodes for a Sequential stack, without trial builds (the model builds and checks them)."""
+    """Nodes for a Sequential stack, without trial builds (the model builds and checks them).
+
+    Args:
+        layers (list[Layer]): The stack; the first must be an InputLayer, and no other.
+
+    Returns:
+        tuple[list[Node], Node]: The input nodes and the last node.
+
+    Raises:
+        ValueError: The first layer is not an InputLayer, or a later one is.
+    """
     from hat.layers.core import InputLayer
 
     if not layers or not isinstance(layers[0], InputLayer):
@@ -181,7 +265,16 @@ def chain(layers: list) -> tuple[list[Node], Node]:
 def topological_order(inputs: list[Node], outputs: list[Node]) -> list[Node]:
     """Every node that the outputs depend on, each after its inputs; inputs first, in order.
 
-    Raises GraphError for a cycle, or for an output that depends on an input not listed."""
+    Args:
+        inputs (list[Node]): The model's input nodes.
+        outputs (list[Node]): The nodes to compute (outputs and any_layers).
+
+    Returns:
+        list[Node]: The nodes in an order that runs each after the nodes it reads.
+
+    Raises:
+        GraphError: The layers form a cycle, or an output depends on an input not listed.
+    """
     order: list[Node] = []
     state: dict[int, int] = {}  # id -> 1 while visiting, 2 when placed
     listed = {id(n) for n in inputs}

@@ -19,7 +19,20 @@ class DivergenceWarning(RuntimeWarning):
 
 
 class Sequential:
-    """A stack of layers, Hat-style: add() them in order, then combine() into a Model."""
+    """A stack of layers, Hat-style: add() them in order, then combine() into a Model.
+
+    Args:
+        layers (list[Layer] | None): Default None. Layers to add() at once, in order; the first
+            must be an InputLayer.
+
+    Raises:
+        TypeError: An entry of `layers` is not a Layer.
+        ValueError: The first layer is not an InputLayer, a later one is, or a layer appears
+            twice.
+
+    Attributes:
+        layers (list[Layer]): The layers added so far.
+    """
 
     def __init__(self, layers=None):
         self.layers: list[Layer] = []
@@ -27,6 +40,20 @@ class Sequential:
             self.add(layer)
 
     def add(self, layer: Layer) -> "Sequential":
+        """Append a layer to the stack.
+
+        Args:
+            layer (Layer): The next layer; the first one added must be an InputLayer that
+                declares the sample shape, and no later one may be.
+
+        Returns:
+            Sequential: This stack, so that calls chain.
+
+        Raises:
+            TypeError: `layer` is not a Layer.
+            ValueError: The first layer is not an InputLayer, a later one is, or `layer` was
+                added already.
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a Layer; got {type(layer).__name__} {layer!r}")
         if not self.layers and not isinstance(layer, InputLayer):
@@ -45,7 +72,23 @@ class Sequential:
         return self
 
     def combine(self, seed: int | None = None, dtype=np.float32) -> "Model":
-        """Build every layer and return the Model. The seed defaults to a draw from np.random."""
+        """Build every layer and return the Model (Hat 0.1's `compile` is the same method).
+
+        Args:
+            seed (int | None): Default None. The seed of the model's generator (initial
+                weights, dropout, shuffling); None draws one from numpy's global state, so
+                np.random.seed(...) makes a script repeat.
+            dtype (np.dtype): Default np.float32. The parameters' and activations' dtype,
+                float32 or float64.
+
+        Returns:
+            Model: The chain of the layers, built.
+
+        Raises:
+            ValueError: The stack is empty, dtype is not float32 or float64, or a layer
+                cannot follow the one before it (its input shape does not fit).
+            TypeError: `seed` is not an int or None.
+        """
         if not self.layers:
             raise ValueError("the Sequential is empty; add an InputLayer and some layers first")
         return Model(self.layers, seed=seed, dtype=dtype)
@@ -60,6 +103,37 @@ class Model:
     All randomness (initial weights, dropout, shuffling) comes from `self.rng`, whose seed is
     drawn from numpy's global state unless given: np.random.seed(1515) makes a script repeat.
     A list of layers alone (Model([InputLayer(4), Dense(3)])) is the chain of those layers.
+
+    Args:
+        in_layers (Node | InputLayer | list | None): Default None. Hat's inputs: the
+            InputLayers (or their nodes), one per array of x; or a list of layers alone,
+            which is the chain of those layers.
+        out_layers (Node | list | None): Default None. Hat's outputs: the nodes that layer
+            calls returned, one per array of y.
+        any_layers (Node | list | None): Default None. Hat's extra nodes, computed with the
+            outputs and readable by a loss or metric function through `md.any_nodes_`.
+        seed (int | None): Default None. The seed of `self.rng` (initial weights, dropout,
+            shuffling); None draws one from numpy's global state.
+        dtype (np.dtype): Default np.float32. The parameters' and activations' dtype, float32
+            or float64.
+        inputs (Node | InputLayer | list | None): Default None. Keras' name for in_layers
+            (keyword only; give one of the two).
+        outputs (Node | list | None): Default None. Keras' name for out_layers (keyword
+            only).
+
+    Raises:
+        TypeError: Inputs or outputs are missing, both Hat's and Keras' names are given, an
+            entry is not a node or an InputLayer, or `seed` is not an int or None.
+        ValueError: dtype is not float32 or float64, layer names repeat, there is no input
+            or no output, or a layer's input shape does not fit.
+        GraphError: The layers form a cycle, an output depends on an input not listed, an
+            input is not an InputLayer, or a shared layer is called on two shapes.
+
+    Attributes:
+        layers (list[Layer]): Every layer, in the order the model runs them.
+        rng (np.random.Generator): The model's generator.
+        epoch (int): Epochs trained so far (carries over between fit calls).
+        history (History | None): The History of the last fit.
     """
 
     def __init__(
@@ -236,31 +310,38 @@ class Model:
 
     @property
     def input_shapes(self) -> list[tuple]:
+        """The sample shape of each input, in order."""
         return [n.output_shape for n in self.in_nodes]
 
     @property
     def output_shapes(self) -> list[tuple]:
+        """The sample shape of each output, in order."""
         return [n.output_shape for n in self.out_nodes]
 
     # Hat's read-only properties
     @property
     def epoch_(self) -> int:
+        """Hat's name for `epoch`: the epochs trained so far."""
         return self.epoch
 
     @property
     def iter_(self) -> int:
+        """Hat's name for `iteration`: the updates made so far."""
         return self.iteration
 
     @property
     def tr_time_(self) -> float:
+        """Hat's name for `tr_time`: the seconds spent in training epochs."""
         return self.tr_time
 
     @property
     def in_layers_(self) -> list[Layer]:
+        """The input layers, in order."""
         return [n.layer for n in self.in_nodes]
 
     @property
     def in_nodes_(self) -> list:
+        """The input nodes, in order."""
         return list(self.in_nodes)
 
     @property
@@ -276,7 +357,11 @@ class Model:
 
     @property
     def gt_nodes_(self) -> list:
-        """Inside a loss or metric function: the targets of the batch, one per y."""
+        """Inside a loss or metric function: the targets of the batch, one per y.
+
+        Raises:
+            AttributeError: Read outside a loss or metric function.
+        """
         if self._symbolic is None:
             raise AttributeError(
                 "gt_nodes_ holds the targets, which exist only while a loss or metric function "
@@ -293,6 +378,17 @@ class Model:
             self._symbolic = previous
 
     def find_layer(self, name: str) -> Layer:
+        """The layer of a name.
+
+        Args:
+            name (str): The layer's name (given, or the default `ClassName_index`).
+
+        Returns:
+            Layer: The layer.
+
+        Raises:
+            KeyError: No layer has that name; the message lists the names.
+        """
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -300,7 +396,16 @@ class Model:
 
     # -- the passes ------------------------------------------------------------------------
     def forward(self, x, training: bool):
-        """Run the graph on one batch; the output (a list for several outputs)."""
+        """Run the graph on one batch.
+
+        Args:
+            x (np.ndarray | list[np.ndarray]): The batch, one array per input (a list for
+                several inputs), already of the model's dtype.
+            training (bool): Whether training behaviour is on (dropout, batch statistics).
+
+        Returns:
+            np.ndarray | list[np.ndarray]: The output, a list for several outputs.
+        """
         xs = x if isinstance(x, list) else [x]
         with threads.single_threaded_blas(self._uses_pool):
             self._program.forward(xs, training)
@@ -308,7 +413,13 @@ class Model:
         return outs[0] if len(outs) == 1 else outs
 
     def backward(self, dy, preactivation: bool = False) -> None:
-        """Back-propagate dL/d(output) (a list for several outputs) from the last forward."""
+        """Back-propagate from the last forward, filling every layer's grads.
+
+        Args:
+            dy (np.ndarray | list[np.ndarray]): dL/d(output), a list for several outputs.
+            preactivation (bool): Default False. Whether dy is already the gradient before
+                the outputs' activations (a loss fused with them).
+        """
         dys = dy if isinstance(dy, list) else [dy]
         seeds = dict(zip(self._out_steps, dys, strict=True))
         pre = frozenset(self._out_steps) if preactivation else frozenset()
@@ -371,7 +482,25 @@ class Model:
 
     # -- the public API --------------------------------------------------------------------
     def compile(self, optimizer=None, loss=None, metrics=None) -> "Model":
-        """Keras' compile: defaults for fit's optimizer, loss and train metrics (all optional)."""
+        """Keras' compile: defaults for fit's optimizer, loss and train metrics (all optional).
+
+        Args:
+            optimizer (str | Optimizer | None): Default None. fit's default optimizer, by name
+                (see `hat.optimizers`) or an instance; None keeps the current one.
+            loss (str | Loss | callable | list | None): Default None. fit's default loss: a
+                name or Loss (for every output), a list of them (one per output), Hat's
+                `loss(md)` or Keras' `loss(y_true, y_pred)`; None keeps the current one.
+            metrics (list | None): Default None. The metrics fit reports each epoch, by name
+                or as functions; None keeps the current ones.
+
+        Returns:
+            Model: This model, so that calls chain.
+
+        Raises:
+            ValueError: An optimizer, loss or metric name is unknown, or a list of losses
+                does not have one per output.
+            TypeError: An entry is of the wrong type.
+        """
         if optimizer is not None:
             self.optimizer = optimizers.get(optimizer)
         if loss is not None:
@@ -405,24 +534,74 @@ class Model:
         distributed=False,
         shards=None,
     ):
-        """Train; returns a History. n_epochs (Hat) counts epochs to add; epochs (Keras) is the
-        epoch number to stop at. loss_func and optimizer default to compile()'s, else to
-        Hat's defaults ('categorical_crossentropy', SGD(lr=0.01, rho=0.9)).
+        """Train the model; n_epochs (Hat) counts epochs to add, epochs (Keras) is the epoch
+        number to stop at. loss_func and optimizer default to compile()'s or the last fit's,
+        else to Hat's defaults ('categorical_crossentropy', SGD(lr=0.01, rho=0.9)).
 
-        x and y are arrays, or lists with one array per input and per output. loss_func is a
-        name or Loss (for every output, summed), a list of them (one per output), Hat's
-        function of the model `loss_func(md)`, or Keras' `loss(y_true, y_pred)`.
+        Args:
+            x (np.ndarray | list[np.ndarray]): The training inputs, (n, *input_shape), one
+                array per input (a list for several inputs).
+            y (np.ndarray | list[np.ndarray]): The targets, one array per output (a list for
+                several outputs); class indices or one-hot rows, as the loss expects.
+            batch_size (int): Default 100. Samples per update (the global batch when
+                distributed); capped at the number of samples.
+            n_epochs (int): Default 10. Hat's count of epochs to train in this call.
+            loss_func (str | Loss | callable | list | None): Default None. A name or Loss (for
+                every output, summed), a list of them (one per output), Hat's function of the
+                model `loss_func(md)`, or Keras' `loss(y_true, y_pred)`; None: compile's.
+            optimizer (str | Optimizer | None): Default None. By name or an instance; None:
+                compile's or the last fit's, else SGD(lr=0.01, rho=0.9).
+            clip (float | None): Default None. Hat's element-wise gradient clip, > 0 (it
+                combines with the optimizer's clipvalue; the tighter wins).
+            callbacks (list[Callback] | None): Default None. Callbacks run after the progress
+                bar and the History.
+            shuffle (bool): Default True. Whether to draw a new order of the samples each
+                epoch (from the model's generator).
+            verbose (int): Default 1. 0 silent, 1 a progress bar, 2 one line per epoch.
+            epochs (int | None): Default None. Keras' epoch number to stop at; it replaces
+                n_epochs when given (keyword only, as are the arguments below).
+            validation_data (tuple | None): Default None. A pair (x_val, y_val) evaluated at
+                each epoch's end (`val_loss`, `val_<metric>` in the logs).
+            validation_split (float): Default 0.0. The share in (0, 1) of the samples, taken
+                from the end before shuffling, held out for validation instead.
+            initial_epoch (int | None): Default None. Set the model's epoch counter first
+                (Keras' resume by hand); ignored with resume_from.
+            metrics (list | None): Default None. Training metrics reported each epoch,
+                replacing compile's.
+            allow_nonfinite (bool): Default False. Accept NaN or Inf in x and y (otherwise
+                refused up front).
+            resume_from (str | PathLike | None): Default None. A checkpoint written during an
+                earlier fit with the same arguments (ModelCheckpoint, SaveModel or save):
+                training continues where it was saved, mid-epoch included, and ends with the
+                weights that an uninterrupted run would have.
+            augment (callable | None): Default None. `augment(batch_x, rng) -> batch_x`
+                applied to each training batch, such as hat.preprocessing.RandomShift(2); it
+                draws from the model's generator. Models with one input only.
+            distributed (bool | Context): Default False. True, or a hat.distributed.Context,
+                trains data-parallel over MPI when run under mpiexec (on one rank outside
+                it): every rank holds the whole model and data, computes its shards of each
+                global batch, and all ranks make the same update; rank 0 alone writes and
+                prints. See docs/distributed.md.
+            shards (int | None): Default None. With distributed, the fixed number of equal
+                pieces each global batch is cut into, a multiple of the number of ranks that
+                divides batch_size; None is the number of ranks. For a fixed value the weights
+                are bit for bit the same on any number of ranks.
 
-        resume_from: a checkpoint written during an earlier fit with the same arguments
-        (ModelCheckpoint, SaveModel or save): training continues where it was saved, mid-epoch
-        included, and ends with the weights that an uninterrupted run would have.
+        Returns:
+            History: The per-epoch logs (loss, metrics, validation), also `self.history`.
 
-        augment: a callable (batch_x, rng) -> batch_x applied to each training batch, such as
-        hat.preprocessing.RandomShift(2); it draws from the model's generator.
-
-        distributed: True (or a hat.distributed.Context) trains data-parallel over MPI, under
-        mpiexec; shards: the fixed number of pieces each global batch is cut into (default:
-        the number of ranks). See docs/distributed.md."""
+        Raises:
+            ValueError: The data do not fit the model's inputs and outputs, hold NaN or Inf,
+                an argument is out of range (batch_size, n_epochs, epochs, verbose, clip,
+                validation_split), validation_data and validation_split are both given,
+                shards is given without distributed or does not fit the ranks and batch, the
+                ranks disagree on the model or data, or resume_from belongs to another model.
+            TypeError: callbacks is not a list, augment is not callable, distributed is not
+                a bool or a Context, or an argument is of the wrong type.
+            ImportError: distributed=True and mpi4py is not installed.
+            KeyboardInterrupt: Ctrl-C stopped fit at the end of a batch (the model and its
+                History hold every finished batch).
+        """
         from hat.training import fit_loop
 
         arguments = dict(locals())
@@ -458,7 +637,27 @@ class Model:
         return plan.check_targets(ys, n, self)
 
     def train_on_batch(self, x, y, loss_func=None, optimizer=None, clip=None) -> float:
-        """One update on one batch; loss and optimizer default to the last fit's or compile's."""
+        """One update on one batch; loss and optimizer default to the last fit's or compile's.
+
+        Args:
+            x (np.ndarray | list[np.ndarray]): The batch's inputs, one array per input.
+            y (np.ndarray | list[np.ndarray]): The batch's targets, one array per output.
+            loss_func (str | Loss | callable | list | None): Default None. As in fit; None:
+                the last fit's or compile's, else categorical crossentropy.
+            optimizer (str | Optimizer | None): Default None. As in fit; None: the current
+                one, else SGD(lr=0.01, rho=0.9).
+            clip (float | None): Default None. Hat's element-wise gradient clip.
+
+        Returns:
+            float: The batch's loss, with the regularizers' penalty, before the update.
+
+        Raises:
+            ValueError: The batch does not fit the model's inputs and outputs.
+            TypeError: An argument is of the wrong type.
+
+        Warns:
+            DivergenceWarning: The loss or a gradient is not finite; no update was made.
+        """
         plan = self._plan(loss_func)
         optimizer = optimizers.get(optimizer or self.optimizer or optimizers.SGD(0.01, rho=0.9))
         self.loss_func = loss_func if loss_func is not None else self.loss_func
@@ -476,8 +675,20 @@ class Model:
         return value
 
     def predict(self, x, batch_size: int | None = 100):
-        """Outputs in inference mode (dropout off), batch by batch; batch_size=None: one batch.
-        A list with one array per output when the model has several."""
+        """Outputs in inference mode (dropout off), batch by batch.
+
+        Args:
+            x (np.ndarray | list[np.ndarray]): The inputs, (n, *input_shape), one array per
+                input.
+            batch_size (int | None): Default 100. Samples per forward pass; None: one batch.
+
+        Returns:
+            np.ndarray | list[np.ndarray]: The outputs, (n, *output_shape); a list with one
+                array per output when the model has several.
+
+        Raises:
+            ValueError: x does not fit the model's inputs, or batch_size is not positive.
+        """
         outs, _ = self._predict_all(self._inputs(x), batch_size, with_any=False)
         return outs[0] if len(outs) == 1 else outs
 
@@ -496,10 +707,24 @@ class Model:
         return results[:k], results[k:]
 
     def evaluate(self, x, y, batch_size: int | None = 100, metrics=None, return_dict=False):
-        """Metrics on (x, y) in inference mode. Default metrics: the training loss, then the
-        fit/compile metrics. A metric is a name, f(y_true, y_pred), or Hat's f(md) (averaged
-        over batches, weighted by their size). Returns a float for one metric, else a list
-        (or a dict)."""
+        """Metrics on (x, y) in inference mode, averaged over batches weighted by their size.
+
+        Args:
+            x (np.ndarray | list[np.ndarray]): The inputs, one array per input.
+            y (np.ndarray | list[np.ndarray]): The targets, one array per output.
+            batch_size (int | None): Default 100. Samples per forward pass; None: one batch.
+            metrics (list | None): Default None. Names, `f(y_true, y_pred)` or Hat's `f(md)`;
+                None: the training loss, then the fit/compile metrics.
+            return_dict (bool): Default False. Return a dict of name to value.
+
+        Returns:
+            float | list[float] | dict[str, float]: A float for one metric, else a list in
+                order (or the dict).
+
+        Raises:
+            ValueError: The data do not fit the model, a metric name is unknown or returns no
+                scalar, or no metric is given to a model that has no loss yet.
+        """
         from hat.evaluation import evaluate
 
         results = evaluate(self, x, y, batch_size, metrics)
@@ -509,11 +734,20 @@ class Model:
         return values[0] if len(values) == 1 else values
 
     def count_params(self) -> int:
+        """The number of parameters of every layer, trainable or not.
+
+        Returns:
+            int: The count.
+        """
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print) -> None:
         """Hat's table: layer name, output shape, parameter count, and what each layer reads;
-        then the totals."""
+        then the totals.
+
+        Args:
+            print_fn (callable): Default print. Called with each line of the table.
+        """
         rule = "-" * 80
         print_fn("---------- summary -----------")
         print_fn(f"{'layer_name':<20}{'out_shape':<20}{'n_params':<16}{'connected_to':<24}")
@@ -531,7 +765,11 @@ class Model:
         print_fn(f"Non-trainable params: {total - trainable:,}")
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every layer's params, then its state, in layer order."""
+        """Copies of every layer's params, then its state, in layer order.
+
+        Returns:
+            list[np.ndarray]: The arrays, in the order set_weights takes them.
+        """
         return [
             v.copy()
             for layer in self.layers
@@ -539,6 +777,16 @@ class Model:
         ]
 
     def set_weights(self, weights) -> None:
+        """Overwrite every layer's params and state, in place, in get_weights' order.
+
+        Args:
+            weights (list[np.ndarray]): One array per param and state entry, each of the
+                shape the model holds.
+
+        Raises:
+            ValueError: The number of arrays or a shape differs; the message names the
+                expected entries.
+        """
         targets = [
             v for layer in self.layers for v in (*layer.params.values(), *layer.state.values())
         ]
@@ -560,26 +808,54 @@ class Model:
             target[...] = value  # in place: the flat buffers stay shared
 
     def save(self, path, include_optimizer: bool = True) -> None:
-        """Everything needed to resume training exactly, in one HDF5 file (see docs/saving.md)."""
+        """Everything needed to resume training exactly, in one HDF5 file (see docs/saving.md).
+
+        Args:
+            path (str | PathLike): The file to write.
+            include_optimizer (bool): Default True. Whether to store the optimizer and its
+                state (needed to resume training).
+
+        Raises:
+            OSError: The file cannot be written.
+        """
         from hat import io
 
         io.save(self, path, include_optimizer)
 
     def save_weights(self, path) -> None:
-        """Only the layers' params and state."""
+        """Only the layers' params and state, in one HDF5 file.
+
+        Args:
+            path (str | PathLike): The file to write.
+
+        Raises:
+            OSError: The file cannot be written.
+        """
         from hat import io
 
         io.save_weights(self, path)
 
     def load_weights(self, path) -> None:
-        """Weights from a weights or model file; layer names and shapes must match."""
+        """Weights from a weights or model file; layer names and shapes must match.
+
+        Args:
+            path (str | PathLike): A file written by save_weights or save.
+
+        Raises:
+            ModelFileError: The file is missing or not a hat file, or its layers or shapes
+                do not match this model's.
+        """
         from hat import io
 
         io.load_weights(self, path)
 
     def first_nonfinite_layer(self) -> str | None:
         """The first layer whose last output, or whose gradient, holds NaN or Inf (a diagnosis
-        after a loss went non-finite); None when all are finite."""
+        after a loss went non-finite); None when all are finite.
+
+        Returns:
+            str | None: "the output of NAME" or "the gradient of NAME.KEY", or None.
+        """
         for step in self._program.steps:
             value = self._program.values[step.index]
             if step.is_input or value is None:
@@ -593,13 +869,20 @@ class Model:
         return None
 
     def export(self, path, **options):
-        """Write the model as one ONNX file and return hat.onnx.export's ExportReport (the
-        file's size, the weights' bytes, the verification); see `hat.onnx.export`.
+        """Write the model as one ONNX file; see `hat.onnx.export`.
 
         Args:
-            path (str or PathLike): the file to write.
+            path (str | PathLike): The file to write.
             **options (dict): hat.onnx.export's keywords (opset, input_name, output_name,
                 batch_size, verify, atol, rtol).
+
+        Returns:
+            ExportReport: The file's size, the weights' bytes and the verification.
+
+        Raises:
+            ExportError: A layer or activation cannot be exported, or an option is wrong.
+            ImportError: onnx (or, with verify, onnxruntime) is not installed.
+            MismatchError: verify found values outside the tolerance.
         """
         from hat import onnx
 
@@ -676,8 +959,21 @@ def _input(value, i: int):
 
 
 def load_model(path, custom_objects: dict | None = None) -> Model:
-    """A model saved with Model.save or hat.serializations.save. custom_objects maps the names
-    of your own layers and Lambda functions to them, for those that cannot be imported."""
+    """A model saved with Model.save or hat.serializations.save.
+
+    Args:
+        path (str | PathLike): The HDF5 file.
+        custom_objects (dict | None): Default None. Maps the names of your own layers and
+            Lambda functions to them, for those that cannot be imported.
+
+    Returns:
+        Model: The model, with its weights, optimizer state and training counters.
+
+    Raises:
+        TypeError: `path` is not a str or PathLike.
+        ModelFileError: The file is missing, truncated, not a hat model file, or names a
+            layer or function that cannot be found.
+    """
     from hat import io
 
     return io.load(path, custom_objects=custom_objects)

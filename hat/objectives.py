@@ -33,11 +33,11 @@ def categorical_crossentropy(p_y_pred, y_gt):
     """Mean over samples of -sum(y_gt log p) over the last axis, p clipped to [1e-7, 1 - 1e-7].
 
     Args:
-        p_y_pred (array-like | Variable): predicted probabilities, (..., classes).
-        y_gt (array-like | Variable): one-hot (or soft) targets of the same shape.
+        p_y_pred (array-like | Variable): Predicted probabilities, (..., classes).
+        y_gt (array-like | Variable): One-hot (or soft) targets of the same shape.
 
     Returns:
-        float | Variable: the loss.
+        float | Variable: The loss.
     """
     p = K.clip(p_y_pred, _EPSILON, 1.0 - _EPSILON)
     return _result(K.mean(K.categorical_crossentropy(p, y_gt)))
@@ -47,11 +47,11 @@ def sparse_categorical_crossentropy(p_y_pred, y_gt):
     """categorical_crossentropy with class indices as targets.
 
     Args:
-        p_y_pred (array-like | Variable): predicted probabilities, (n, classes).
-        y_gt (array-like): class indices (ints, or floats holding ints), (n,) or (n, 1).
+        p_y_pred (array-like | Variable): Predicted probabilities, (n, classes).
+        y_gt (array-like): Class indices (ints, or floats holding ints), (n,) or (n, 1).
 
     Returns:
-        float | Variable: the loss.
+        float | Variable: The loss.
 
     Raises:
         ValueError: y_gt does not hold one integer label per sample.
@@ -77,12 +77,12 @@ def binary_crossentropy(p_y_pred, y_gt):
     """Mean over samples of the sum over the last axis of -(y log p + (1 - y) log(1 - p)).
 
     Args:
-        p_y_pred (array-like | Variable): predicted probabilities, p clipped to
+        p_y_pred (array-like | Variable): Predicted probabilities, p clipped to
             [1e-7, 1 - 1e-7].
-        y_gt (array-like | Variable): targets in [0, 1] of the same shape.
+        y_gt (array-like | Variable): Targets in [0, 1] of the same shape.
 
     Returns:
-        float | Variable: the loss.
+        float | Variable: The loss.
     """
     p = K.clip(p_y_pred, _EPSILON, 1.0 - _EPSILON)
     return _result(K.mean(K.sum(K.binary_crossentropy(p, y_gt), axis=-1)))
@@ -92,11 +92,11 @@ def mse(y_pred, y_gt):
     """Mean over samples of the squared distance, sum((y_pred - y_gt)**2) over the last axis.
 
     Args:
-        y_pred (array-like | Variable): the predictions.
-        y_gt (array-like | Variable): the targets, broadcastable to y_pred.
+        y_pred (array-like | Variable): The predictions.
+        y_gt (array-like | Variable): The targets, broadcastable to y_pred.
 
     Returns:
-        float | Variable: the loss.
+        float | Variable: The loss.
     """
     return _result(K.mean(K.sum(K.sqr(K.subtract(y_pred, y_gt)), axis=-1)))
 
@@ -105,12 +105,12 @@ def norm_lp(y_pred, y_gt, norm):
     """Mean over samples of sum(|y_pred - y_gt| ** norm) over the last axis.
 
     Args:
-        y_pred (array-like | Variable): the predictions.
-        y_gt (array-like | Variable): the targets, broadcastable to y_pred.
-        norm (float): the exponent p (1 for norm_l1, 2 for mse).
+        y_pred (array-like | Variable): The predictions.
+        y_gt (array-like | Variable): The targets, broadcastable to y_pred.
+        norm (float): The exponent p (1 for norm_l1, 2 for mse).
 
     Returns:
-        float | Variable: the loss.
+        float | Variable: The loss.
     """
     _check_number(norm, "norm_lp", "norm")
     return _result(K.mean(K.sum(K.power(K.abs(K.subtract(y_pred, y_gt)), norm), axis=-1)))
@@ -120,11 +120,11 @@ def norm_l1(y_pred, y_gt):
     """Mean over samples of sum(|y_pred - y_gt|) over the last axis: `norm_lp` with norm 1.
 
     Args:
-        y_pred (array-like | Variable): the predictions.
-        y_gt (array-like | Variable): the targets, broadcastable to y_pred.
+        y_pred (array-like | Variable): The predictions.
+        y_gt (array-like | Variable): The targets, broadcastable to y_pred.
 
     Returns:
-        float | Variable: the loss.
+        float | Variable: The loss.
     """
     return norm_lp(y_pred, y_gt, 1.0)
 
@@ -141,11 +141,11 @@ def kl_divergence(y_pred, y_gt):
     one sample) with a target sparsity: `kl_divergence(K.mean(h, axis=0), 0.05 * np.ones(n))`.
 
     Args:
-        y_pred (array-like | Variable): the predictions (non-negative).
-        y_gt (array-like | Variable): the targets (non-negative), broadcastable to y_pred.
+        y_pred (array-like | Variable): The predictions (non-negative).
+        y_gt (array-like | Variable): The targets (non-negative), broadcastable to y_pred.
 
     Returns:
-        float | Variable: the divergence.
+        float | Variable: The divergence.
     """
     p, y = _positive(y_pred, y_gt)
     return _result(K.mean(K.sum(y * K.log(y / p) - y + p, axis=-1)))
@@ -156,11 +156,11 @@ def is_divergence(y_pred, y_gt):
     axis, mean over samples; both clipped to [1e-7, inf).
 
     Args:
-        y_pred (array-like | Variable): the predictions (non-negative).
-        y_gt (array-like | Variable): the targets (non-negative), broadcastable to y_pred.
+        y_pred (array-like | Variable): The predictions (non-negative).
+        y_gt (array-like | Variable): The targets (non-negative), broadcastable to y_pred.
 
     Returns:
-        float | Variable: the divergence.
+        float | Variable: The divergence.
     """
     p, y = _positive(y_pred, y_gt)
     ratio = y / p
@@ -172,12 +172,12 @@ def beta_divergence(y_pred, y_gt, beta):
     axis, mean over samples (p = y_pred, y = y_gt, both clipped to [1e-7, inf)).
 
     Args:
-        y_pred (array-like | Variable): the predictions (non-negative).
-        y_gt (array-like | Variable): the targets (non-negative), broadcastable to y_pred.
+        y_pred (array-like | Variable): The predictions (non-negative).
+        y_gt (array-like | Variable): The targets (non-negative), broadcastable to y_pred.
         beta (float): b, not 0 or 1 (their limits are is_divergence and kl_divergence).
 
     Returns:
-        float | Variable: the divergence.
+        float | Variable: The divergence.
 
     Raises:
         ValueError: beta is 0 or 1.
@@ -197,11 +197,11 @@ def categorical_error(p_y_pred, y_gt):
     """The share of samples whose most probable class is not the target's (no gradient).
 
     Args:
-        p_y_pred (array-like | Variable): predicted probabilities, (..., classes).
-        y_gt (array-like | Variable): one-hot targets of the same shape, or class indices.
+        p_y_pred (array-like | Variable): Predicted probabilities, (..., classes).
+        y_gt (array-like | Variable): One-hot targets of the same shape, or class indices.
 
     Returns:
-        float | Variable: the error rate, in [0, 1].
+        float | Variable: The error rate, in [0, 1].
     """
     predicted = K.argmax(p_y_pred, axis=-1)
     shape, target_shape = np.shape(K.get_value(p_y_pred)), np.shape(K.get_value(y_gt))
@@ -238,7 +238,7 @@ def names() -> list[str]:
     """The names that `get` knows.
 
     Returns:
-        list of str: sorted names.
+        list of str: Sorted names.
     """
     return sorted(_OBJECTIVES)
 
@@ -247,13 +247,13 @@ def get(loss: "str | Callable") -> Callable:
     """The objective function of this module named `loss` (a callable is returned as it is).
 
     Args:
-        loss (str | Callable): a name such as 'categorical_crossentropy', or a function.
+        loss (str | Callable): A name such as 'categorical_crossentropy', or a function.
 
     Returns:
-        Callable: the function, which takes (y_pred, y_gt).
+        Callable: The function, which takes (y_pred, y_gt).
 
     Raises:
-        ValueError: the name is unknown.
+        ValueError: The name is unknown.
         TypeError: loss is neither a string nor callable.
     """
     if isinstance(loss, str):

@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 DEFAULT_OPSET = 17
+"""The opset export writes unless told otherwise."""
 MIN_OPSET = 13  # Softmax over the last axis alone (before 13 it flattened the trailing axes)
+"""The oldest opset export writes: Softmax over the last axis alone needs 13."""
 
 
 class ExportError(ValueError):
@@ -49,15 +51,16 @@ class MismatchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Verification:
-    """onnxruntime against `Model.predict` on the same samples.
+    """onnxruntime against `Model.predict` on the same samples (what `verify` returns; a
+    frozen dataclass whose fields are its arguments).
 
-    Attributes:
-        n_samples (int): samples compared.
-        max_abs_diff (float): the largest |onnxruntime - hat| over every output value.
-        argmax_equal (int): samples whose argmax over the last axis agrees.
-        atol (float): the absolute part of the tolerance.
-        rtol (float): the relative part: a value passes when |diff| <= atol + rtol * |hat|.
-        passed (bool): every value within the tolerance.
+    Args:
+        n_samples (int): The samples compared.
+        max_abs_diff (float): The largest |onnxruntime - hat| over every output value.
+        argmax_equal (int): The samples whose argmax over the last axis agrees.
+        atol (float): The absolute part of the tolerance.
+        rtol (float): The relative part: a value passes when |diff| <= atol + rtol * |hat|.
+        passed (bool): Whether every value lies within the tolerance.
     """
 
     n_samples: int
@@ -84,16 +87,17 @@ class Verification:
 
 @dataclass(frozen=True)
 class ExportReport:
-    """What export wrote.
+    """What export wrote (a frozen dataclass whose fields are its arguments).
 
-    Attributes:
-        path (str): the file.
-        opset (int): the ONNX opset it declares.
-        file_bytes (int): its size.
-        weight_bytes (int): bytes of the float32 weights in it (the rest is the graph).
-        seconds (float): time to build, check and write it (verification excluded).
-        cast_from (str or None): 'float64' when a float64 model was cast to float32.
-        verification (Verification or None): the result of verify=..., if given.
+    Args:
+        path (str): The file.
+        opset (int): The ONNX opset it declares.
+        file_bytes (int): Its size.
+        weight_bytes (int): The bytes of the float32 weights in it (the rest is the graph).
+        seconds (float): The time to build, check and write it (verification excluded).
+        cast_from (str | None): "float64" when a float64 model was cast to float32, else
+            None.
+        verification (Verification | None): The result of verify=..., if given.
     """
 
     path: str
@@ -120,29 +124,29 @@ def export(
     """Write `md` to `path` as one ONNX file; optionally check it with onnxruntime.
 
     Args:
-        md (Model): the model (its inference behaviour is exported: dropout off, BatchNorm
+        md (Model): The model (its inference behaviour is exported: dropout off, BatchNorm
             on its running statistics).
-        path (str or PathLike): the file to write (replaced whole, never left half-written).
-        opset (int, default 17): the ONNX opset, from MIN_OPSET (13) to what the installed
+        path (str | PathLike): The file to write (replaced whole, never left half-written).
+        opset (int): Default 17. The ONNX opset, from MIN_OPSET (13) to what the installed
             onnx knows.
-        input_name (str or list of str or None, default None): the graph input's name, or one
-            name per input; None: 'input' for a model with one input, else the names of its
+        input_name (str | list[str] | None): Default None. The graph input's name, or one
+            name per input; None: "input" for a model with one input, else the names of its
             input layers.
-        output_name (str or list of str or None, default None): the same for the outputs
-            ('output', else the names of the output layers).
-        batch_size (int or None, default None): None leaves the batch axis dynamic (named
-            'batch'); an int fixes it.
-        verify (array or list of arrays or None, default None): samples to run through
+        output_name (str | list[str] | None): Default None. The same for the outputs
+            ("output", else the names of the output layers).
+        batch_size (int | None): Default None. None leaves the batch axis dynamic (named
+            "batch"); an int fixes it.
+        verify (np.ndarray | list[np.ndarray] | None): Default None. Samples to run through
             onnxruntime and the model after writing (see `verify`); a mismatch raises
             MismatchError.
-        atol (float, default 1e-5): verify's absolute tolerance.
-        rtol (float, default 1e-4): verify's relative tolerance.
+        atol (float): Default 1e-5. verify's absolute tolerance.
+        rtol (float): Default 1e-4. verify's relative tolerance.
 
     Returns:
-        ExportReport: the file's size, the weights' bytes, the time taken, the verification.
+        ExportReport: The file's size, the weights' bytes, the time taken, the verification.
 
     Raises:
-        ExportError: a layer or activation cannot be exported (all are named), or an argument
+        ExportError: A layer or activation cannot be exported (all are named), or an argument
             is wrong; nothing is written.
         ImportError: onnx (or, with verify, onnxruntime) is not installed.
         MismatchError: verify found values outside the tolerance.
@@ -198,21 +202,22 @@ def verify(
     """Run `x` through onnxruntime and `md.predict`; compare every output value.
 
     Args:
-        md (Model): the model the file was exported from.
-        path (str or PathLike): the ONNX file.
-        x (array or list of arrays): samples of the model's input shape, batch first (a
-            list with one array per input for a model with several).
-        atol (float, default 1e-5): absolute tolerance.
-        rtol (float, default 1e-4): relative tolerance: a value passes when
+        md (Model): The model the file was exported from.
+        path (str | PathLike): The ONNX file.
+        x (np.ndarray | list[np.ndarray]): Samples of the model's input shape, batch first
+            (a list with one array per input for a model with several).
+        atol (float): Default 1e-5. The absolute tolerance.
+        rtol (float): Default 1e-4. The relative tolerance: a value passes when
             |onnxruntime - hat| <= atol + rtol * |hat|.
-        batch_size (int, default 1000): samples per run (a file with a fixed batch size runs
+        batch_size (int): Default 1000. Samples per run (a file with a fixed batch size runs
             that many at a time).
 
     Returns:
-        Verification: the largest difference and the argmax agreement.
+        Verification: The largest difference and the argmax agreement.
 
     Raises:
-        MismatchError: a value lies outside the tolerance (the message holds the figures).
+        MismatchError: A value lies outside the tolerance (the message holds the figures).
+        ValueError: A file with a fixed batch size gets another number of samples.
         ImportError: onnxruntime is not installed.
     """
     return _compare(md, path, x, atol, rtol, batch_size)

@@ -99,28 +99,50 @@ INTERNAL_MODULES = (
 # Modules whose docstrings are complete: every public function, class (its constructor) and
 # method documents each parameter of its signature in a Google-style "Args:" section. A module
 # joins this list once its docstrings are finished, so that a new argument without a line in
-# the docstring fails the suite; the aim is every module in PUBLIC_MODULES (the lead adds the
-# others, hat.models, hat.losses, hat.objectives, hat.backend, hat.callbacks.hat_style and
-# hat.training, as they are finished).
+# the docstring fails the suite; the aim is every module in PUBLIC_MODULES (the others, such
+# as hat.training and the layer modules still being written, join as they are finished). An
+# internal module may be listed too: hat.backend's ops are defined in hat.backend.ops and its
+# siblings, which the check reads directly.
 COMPLETE_MODULES = (
     "hat.activations",
+    "hat.backend",
+    "hat.backend.common",
+    "hat.backend.nn_ops",
+    "hat.backend.ops",
+    "hat.backend.reduce_ops",
+    "hat.backend.shape_ops",
+    "hat.backend.tape",
     "hat.callbacks.base",
     "hat.callbacks.checkpoint",
+    "hat.callbacks.hat_style",
     "hat.callbacks.logging",
     "hat.callbacks.lr",
     "hat.callbacks.monitor",
     "hat.callbacks.progress",
+    "hat.callbacks.tensorboard",
     "hat.checks",
+    "hat.datasets.cifar10",
+    "hat.datasets.fashion_mnist",
+    "hat.datasets.imdb",
     "hat.datasets.mnist",
+    "hat.distributed",
+    "hat.distributed.context",
+    "hat.graph",
     "hat.initializations",
     "hat.io",
     "hat.layers.base",
     "hat.layers.conv",
     "hat.layers.core",
+    "hat.layers.lambda_layer",
+    "hat.layers.merge",
     "hat.layers.normalization",
     "hat.layers.pooling",
     "hat.legacy",
+    "hat.losses",
     "hat.metrics",
+    "hat.models",
+    "hat.objectives",
+    "hat.onnx",
     "hat.optimizers",
     "hat.preprocessing",
     "hat.regularizations",

@@ -7,12 +7,20 @@ _EPSILON = 1e-7
 
 
 def floatx() -> str:
-    """The default float type of parameters and data ('float32')."""
+    """The default float type of parameters and data ('float32').
+
+    Returns:
+        str: The dtype's name.
+    """
     return _FLOATX
 
 
 def epsilon() -> float:
-    """The fuzz factor that keeps logarithms and divisions finite (1e-7)."""
+    """The fuzz factor that keeps logarithms and divisions finite (1e-7).
+
+    Returns:
+        float: The factor.
+    """
     return _EPSILON
 
 
@@ -20,7 +28,7 @@ def cast_to_floatx(x) -> np.ndarray:
     """x as an array of the default float type.
 
     Args:
-        x (array-like): the data.
+        x (array-like): The data.
 
     Returns:
         numpy.ndarray: x in floatx() ('float32').

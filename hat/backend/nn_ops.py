@@ -14,10 +14,10 @@ def softmax(x):
     """The softmax along the last axis.
 
     Args:
-        x (array-like | Variable): the logits.
+        x (array-like | Variable): The logits.
 
     Returns:
-        numpy.ndarray | Variable: probabilities that sum to 1 along the last axis.
+        numpy.ndarray | Variable: Probabilities that sum to 1 along the last axis.
     """
     x = operand(x, "softmax")
     xv = np.asarray(value(x))
@@ -30,10 +30,10 @@ def sigmoid(x):
     """1 / (1 + e**-x), elementwise (computed as 0.5 tanh(x/2) + 0.5, which cannot overflow).
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: values in (0, 1).
+        numpy.ndarray | Variable: Values in (0, 1).
     """
     x = operand(x, "sigmoid")
     y = 0.5 * np.tanh(0.5 * value(x)) + 0.5
@@ -44,10 +44,10 @@ def tanh(x):
     """The hyperbolic tangent, elementwise.
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: values in (-1, 1).
+        numpy.ndarray | Variable: Values in (-1, 1).
     """
     x = operand(x, "tanh")
     y = np.tanh(value(x))
@@ -58,10 +58,10 @@ def hard_sigmoid(x):
     """Theano's piecewise-linear sigmoid, clip(0.2 x + 0.5, 0, 1).
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: values in [0, 1].
+        numpy.ndarray | Variable: Values in [0, 1].
     """
     return ops.clip(ops.add(ops.multiply(operand(x, "hard_sigmoid"), 0.2), 0.5), 0.0, 1.0)
 
@@ -70,12 +70,12 @@ def relu(x, alpha=0.0, max_value=None):
     """max(x, 0), with slope `alpha` below 0 and a cap at `max_value` (Hat's arguments).
 
     Args:
-        x (array-like | Variable): the input.
-        alpha (float, default 0.0): the slope for x < 0 (leaky ReLU when > 0).
-        max_value (float | None, default None): the cap, if any.
+        x (array-like | Variable): The input.
+        alpha (float): Default 0.0. The slope for x < 0 (leaky ReLU when > 0).
+        max_value (float | None): Default None. The cap, if any.
 
     Returns:
-        numpy.ndarray | Variable: the rectified values.
+        numpy.ndarray | Variable: The rectified values.
 
     Raises:
         TypeError: alpha or max_value is not a number.
@@ -104,12 +104,12 @@ def categorical_crossentropy(p_y_pred, y_gt):
     hat.objectives clips and averages).
 
     Args:
-        p_y_pred (array-like | Variable): probabilities, (..., classes).
-        y_gt (array-like | Variable): one-hot or soft targets of the same shape, or integer
+        p_y_pred (array-like | Variable): Probabilities, (..., classes).
+        y_gt (array-like | Variable): One-hot or soft targets of the same shape, or integer
             class indices of shape (...).
 
     Returns:
-        numpy.ndarray | Variable: the crossentropy of each sample, shape (...).
+        numpy.ndarray | Variable: The crossentropy of each sample, shape (...).
 
     Raises:
         ValueError: y_gt fits neither form.
@@ -133,10 +133,10 @@ def binary_crossentropy(p_y_pred, y_gt):
 
     Args:
         p_y_pred (array-like | Variable): probabilities.
-        y_gt (array-like | Variable): targets in [0, 1], broadcastable to p_y_pred.
+        y_gt (array-like | Variable): Targets in [0, 1], broadcastable to p_y_pred.
 
     Returns:
-        numpy.ndarray | Variable: the elementwise crossentropy.
+        numpy.ndarray | Variable: The elementwise crossentropy.
     """
     p = operand(p_y_pred, "binary_crossentropy", "p_y_pred")
     y = operand(y_gt, "binary_crossentropy", "y_gt")
@@ -149,15 +149,15 @@ def batch_normalization(inputs, gamma, beta, mean, var, eps):
     """(inputs - mean) / sqrt(var + eps) * gamma + beta, broadcast (Hat's helper).
 
     Args:
-        inputs (array-like | Variable): the values to normalize.
-        gamma (array-like | Variable): the scale.
-        beta (array-like | Variable): the shift.
-        mean (array-like | Variable): the mean to subtract.
-        var (array-like | Variable): the variance to divide by (its square root).
-        eps (float): added to var.
+        inputs (array-like | Variable): The values to normalize.
+        gamma (array-like | Variable): The scale.
+        beta (array-like | Variable): The shift.
+        mean (array-like | Variable): The mean to subtract.
+        var (array-like | Variable): The variance to divide by (its square root).
+        eps (float): Added to var.
 
     Returns:
-        numpy.ndarray | Variable: the normalized values.
+        numpy.ndarray | Variable: The normalized values.
     """
     centred = ops.subtract(operand(inputs, "batch_normalization", "inputs"), mean)
     scale = ops.divide(gamma, ops.sqrt(ops.add(var, eps)))
@@ -168,12 +168,12 @@ def moving_average(running_val, val, momentum):
     """momentum * running_val + (1 - momentum) * val (Hat's helper).
 
     Args:
-        running_val (array-like | Variable): the running value.
-        val (array-like | Variable): the new value.
-        momentum (float): the weight of the running value.
+        running_val (array-like | Variable): The running value.
+        val (array-like | Variable): The new value.
+        momentum (float): The weight of the running value.
 
     Returns:
-        numpy.ndarray | Variable: the updated average.
+        numpy.ndarray | Variable: The updated average.
     """
     return ops.add(ops.multiply(momentum, running_val), ops.multiply(1 - momentum, val))
 
@@ -183,9 +183,9 @@ def ifelse(condition, op1, op2):
     choice follows its current value, and the gradient flows into the branch chosen.
 
     Args:
-        condition (bool | array-like | Variable): a scalar condition.
-        op1 (object): the result when it holds.
-        op2 (object): the result otherwise.
+        condition (bool | array-like | Variable): A scalar condition.
+        op1 (object): The result when it holds.
+        op2 (object): The result otherwise.
 
     Returns:
         object: op1 or op2, unchanged.
@@ -203,11 +203,11 @@ def zeros(shape, dtype=None):
     """A plain array of zeros.
 
     Args:
-        shape (int | tuple): its shape.
-        dtype (str | None, default None): its dtype; None for floatx() ('float32').
+        shape (int | tuple): Its shape.
+        dtype (str | None): Default None. Its dtype; None for floatx() ('float32').
 
     Returns:
-        numpy.ndarray: the zeros.
+        numpy.ndarray: The zeros.
     """
     return np.zeros(shape, dtype or floatx())
 
@@ -216,11 +216,11 @@ def ones(shape, dtype=None):
     """A plain array of ones.
 
     Args:
-        shape (int | tuple): its shape.
-        dtype (str | None, default None): its dtype; None for floatx() ('float32').
+        shape (int | tuple): Its shape.
+        dtype (str | None): Default None. Its dtype; None for floatx() ('float32').
 
     Returns:
-        numpy.ndarray: the ones.
+        numpy.ndarray: The ones.
     """
     return np.ones(shape, dtype or floatx())
 
@@ -229,10 +229,10 @@ def zeros_like(x):
     """Zeros of x's shape and dtype: a plain array, since it depends on no value of x.
 
     Args:
-        x (array-like | Variable): the model.
+        x (array-like | Variable): The model.
 
     Returns:
-        numpy.ndarray: the zeros.
+        numpy.ndarray: The zeros.
     """
     return np.zeros_like(np.asarray(value(operand(x, "zeros_like"))))
 
@@ -241,10 +241,10 @@ def ones_like(x):
     """Ones of x's shape and dtype: a plain array, since it depends on no value of x.
 
     Args:
-        x (array-like | Variable): the model.
+        x (array-like | Variable): The model.
 
     Returns:
-        numpy.ndarray: the ones.
+        numpy.ndarray: The ones.
     """
     return np.ones_like(np.asarray(value(operand(x, "ones_like"))))
 
@@ -253,7 +253,7 @@ def ndim(x) -> int:
     """The number of axes of x.
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
         int: x.ndim.
@@ -265,11 +265,11 @@ def format_data(value, dtype=None):
     """A plain array of `value` in `dtype` (Hat's helper).
 
     Args:
-        value (array-like): the data.
-        dtype (str | None, default None): the dtype; None for floatx() ('float32').
+        value (array-like): The data.
+        dtype (str | None): Default None. The dtype; None for floatx() ('float32').
 
     Returns:
-        numpy.ndarray: the data as an array.
+        numpy.ndarray: The data as an array.
     """
     return np.asarray(operand(value, "format_data", "value"), dtype or floatx())
 
@@ -278,9 +278,9 @@ def get_value(x):
     """The array behind x: a Variable's current value, or x itself (Hat's name).
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray: the value.
+        numpy.ndarray: The value.
     """
     return value(x)

@@ -16,9 +16,9 @@ def operand(x, op: str, arg: str = "x"):
     treats them as weak, where a 0-d float64 array would promote).
 
     Args:
-        x (object): the argument received.
-        op (str): the op's name, for the message.
-        arg (str, default "x"): the argument's name, for the message.
+        x (object): The argument received.
+        op (str): The op's name, for the message.
+        arg (str): Default "x". The argument's name, for the message.
 
     Returns:
         Variable | numpy.ndarray | number: `x`, lists and tuples made arrays.
@@ -49,16 +49,16 @@ def reduced_axes(axis, ndim: int, op: str) -> tuple:
     """`axis` as a sorted tuple of non-negative axes (all of them for None).
 
     Args:
-        axis (None | int | tuple | list): the axes an op reduces.
-        ndim (int): the number of axes of its input.
-        op (str): the op's name, for the message.
+        axis (None | int | tuple | list): The axes an op reduces.
+        ndim (int): The number of axes of its input.
+        op (str): The op's name, for the message.
 
     Returns:
-        tuple: the axes.
+        tuple: The axes.
 
     Raises:
         TypeError: `axis` is not None, an int or a sequence of ints.
-        ValueError: an axis is out of range or repeated.
+        ValueError: An axis is out of range or repeated.
     """
     if axis is None:
         return tuple(range(ndim))
@@ -80,10 +80,10 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
 
     Args:
         g (numpy.ndarray): a gradient shaped as a broadcast result.
-        shape (tuple): the shape of the input before broadcasting.
+        shape (tuple): The shape of the input before broadcasting.
 
     Returns:
-        numpy.ndarray: the gradient of that input, of `shape`.
+        numpy.ndarray: The gradient of that input, of `shape`.
     """
     if g.shape == shape:
         return g
@@ -109,11 +109,11 @@ def add(x, y):
     """x + y, broadcast.
 
     Args:
-        x (array-like | Variable): the first term.
-        y (array-like | Variable): the second term.
+        x (array-like | Variable): The first term.
+        y (array-like | Variable): The second term.
 
     Returns:
-        numpy.ndarray | Variable: the sum.
+        numpy.ndarray | Variable: The sum.
     """
     x, y = operand(x, "add", "x"), operand(y, "add", "y")
     return _binary("add", x, y, value(x) + value(y), lambda g: g, lambda g: g)
@@ -123,11 +123,11 @@ def subtract(x, y):
     """x - y, broadcast.
 
     Args:
-        x (array-like | Variable): the minuend.
-        y (array-like | Variable): the subtrahend.
+        x (array-like | Variable): The minuend.
+        y (array-like | Variable): The subtrahend.
 
     Returns:
-        numpy.ndarray | Variable: the difference.
+        numpy.ndarray | Variable: The difference.
     """
     x, y = operand(x, "subtract", "x"), operand(y, "subtract", "y")
     return _binary("subtract", x, y, value(x) - value(y), lambda g: g, lambda g: -g)
@@ -137,11 +137,11 @@ def multiply(x, y):
     """x * y elementwise, broadcast.
 
     Args:
-        x (array-like | Variable): the first factor.
-        y (array-like | Variable): the second factor.
+        x (array-like | Variable): The first factor.
+        y (array-like | Variable): The second factor.
 
     Returns:
-        numpy.ndarray | Variable: the product.
+        numpy.ndarray | Variable: The product.
     """
     x, y = operand(x, "multiply", "x"), operand(y, "multiply", "y")
     xv, yv = value(x), value(y)
@@ -152,11 +152,11 @@ def divide(x, y):
     """x / y elementwise, broadcast.
 
     Args:
-        x (array-like | Variable): the numerator.
-        y (array-like | Variable): the denominator.
+        x (array-like | Variable): The numerator.
+        y (array-like | Variable): The denominator.
 
     Returns:
-        numpy.ndarray | Variable: the quotient.
+        numpy.ndarray | Variable: The quotient.
     """
     x, y = operand(x, "divide", "x"), operand(y, "divide", "y")
     xv, yv = value(x), value(y)
@@ -170,11 +170,11 @@ def power(x, a):
     The gradient with respect to a Variable exponent is x**a log(x), defined for x > 0.
 
     Args:
-        x (array-like | Variable): the base.
-        a (array-like | Variable | float): the exponent.
+        x (array-like | Variable): The base.
+        a (array-like | Variable | float): The exponent.
 
     Returns:
-        numpy.ndarray | Variable: the power.
+        numpy.ndarray | Variable: The power.
     """
     x, a = operand(x, "power", "x"), operand(a, "power", "a")
     xv, av = value(x), value(a)
@@ -188,10 +188,10 @@ def negative(x):
     """-x.
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: its negation.
+        numpy.ndarray | Variable: Its negation.
     """
     x = operand(x, "negative")
     return record("negative", -value(x), ((x, lambda g: -g),))
@@ -201,11 +201,11 @@ def maximum(x, y):
     """The elementwise maximum of x and y, broadcast; on a tie the gradient goes to x.
 
     Args:
-        x (array-like | Variable): the first input.
-        y (array-like | Variable): the second input.
+        x (array-like | Variable): The first input.
+        y (array-like | Variable): The second input.
 
     Returns:
-        numpy.ndarray | Variable: the larger of each pair.
+        numpy.ndarray | Variable: The larger of each pair.
     """
     x, y = operand(x, "maximum", "x"), operand(y, "maximum", "y")
     xv, yv = value(x), value(y)
@@ -218,11 +218,11 @@ def minimum(x, y):
     """The elementwise minimum of x and y, broadcast; on a tie the gradient goes to x.
 
     Args:
-        x (array-like | Variable): the first input.
-        y (array-like | Variable): the second input.
+        x (array-like | Variable): The first input.
+        y (array-like | Variable): The second input.
 
     Returns:
-        numpy.ndarray | Variable: the smaller of each pair.
+        numpy.ndarray | Variable: The smaller of each pair.
     """
     x, y = operand(x, "minimum", "x"), operand(y, "minimum", "y")
     xv, yv = value(x), value(y)
@@ -244,8 +244,8 @@ def eq(a, b):
     """1.0 where a == b, else 0.0 (broadcast); no gradient.
 
     Args:
-        a (array-like | Variable): the first input.
-        b (array-like | Variable): the second input.
+        a (array-like | Variable): The first input.
+        b (array-like | Variable): The second input.
 
     Returns:
         numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
@@ -257,8 +257,8 @@ def neq(a, b):
     """1.0 where a != b, else 0.0 (broadcast); no gradient.
 
     Args:
-        a (array-like | Variable): the first input.
-        b (array-like | Variable): the second input.
+        a (array-like | Variable): The first input.
+        b (array-like | Variable): The second input.
 
     Returns:
         numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
@@ -270,8 +270,8 @@ def gt(a, b):
     """1.0 where a > b, else 0.0 (broadcast); no gradient.
 
     Args:
-        a (array-like | Variable): the first input.
-        b (array-like | Variable): the second input.
+        a (array-like | Variable): The first input.
+        b (array-like | Variable): The second input.
 
     Returns:
         numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
@@ -283,8 +283,8 @@ def lt(a, b):
     """1.0 where a < b, else 0.0 (broadcast); no gradient.
 
     Args:
-        a (array-like | Variable): the first input.
-        b (array-like | Variable): the second input.
+        a (array-like | Variable): The first input.
+        b (array-like | Variable): The second input.
 
     Returns:
         numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
@@ -296,8 +296,8 @@ def ge(a, b):
     """1.0 where a >= b, else 0.0 (broadcast); no gradient.
 
     Args:
-        a (array-like | Variable): the first input.
-        b (array-like | Variable): the second input.
+        a (array-like | Variable): The first input.
+        b (array-like | Variable): The second input.
 
     Returns:
         numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
@@ -309,8 +309,8 @@ def le(a, b):
     """1.0 where a <= b, else 0.0 (broadcast); no gradient.
 
     Args:
-        a (array-like | Variable): the first input.
-        b (array-like | Variable): the second input.
+        a (array-like | Variable): The first input.
+        b (array-like | Variable): The second input.
 
     Returns:
         numpy.ndarray | Variable: 0/1 floats (the inputs' float dtype, else float32).
@@ -323,10 +323,10 @@ def exp(x):
     """e ** x elementwise.
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: the exponential.
+        numpy.ndarray | Variable: The exponential.
     """
     x = operand(x, "exp")
     y = np.exp(value(x))
@@ -337,10 +337,10 @@ def log(x):
     """The natural logarithm, elementwise.
 
     Args:
-        x (array-like | Variable): the input (positive).
+        x (array-like | Variable): The input (positive).
 
     Returns:
-        numpy.ndarray | Variable: the logarithm.
+        numpy.ndarray | Variable: The logarithm.
     """
     x = operand(x, "log")
     xv = value(x)
@@ -351,10 +351,10 @@ def sqrt(x):
     """The square root, elementwise.
 
     Args:
-        x (array-like | Variable): the input (non-negative).
+        x (array-like | Variable): The input (non-negative).
 
     Returns:
-        numpy.ndarray | Variable: the square root.
+        numpy.ndarray | Variable: The square root.
     """
     x = operand(x, "sqrt")
     y = np.sqrt(value(x))
@@ -365,10 +365,10 @@ def sqr(x):
     """x ** 2 elementwise (Hat's name).
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: the square.
+        numpy.ndarray | Variable: The square.
     """
     x = operand(x, "sqr")
     xv = value(x)
@@ -379,10 +379,10 @@ def abs(x):
     """|x| elementwise; the gradient at 0 is 0.
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
 
     Returns:
-        numpy.ndarray | Variable: the absolute value.
+        numpy.ndarray | Variable: The absolute value.
     """
     x = operand(x, "abs")
     xv = value(x)
@@ -395,12 +395,12 @@ def clip(x, min_, max_):
     The gradient passes where min_ <= x <= max_; a Variable bound gets it where x lies beyond.
 
     Args:
-        x (array-like | Variable): the input.
-        min_ (array-like | Variable | float | None): the lower bound.
-        max_ (array-like | Variable | float | None): the upper bound.
+        x (array-like | Variable): The input.
+        min_ (array-like | Variable | float | None): The lower bound.
+        max_ (array-like | Variable | float | None): The upper bound.
 
     Returns:
-        numpy.ndarray | Variable: the clipped values.
+        numpy.ndarray | Variable: The clipped values.
     """
     x = operand(x, "clip")
     lo = None if min_ is None else operand(min_, "clip", "min_")
@@ -432,12 +432,12 @@ def switch(condition, then_expression, else_expression):
     The condition has no gradient; each branch gets the gradient where it was chosen.
 
     Args:
-        condition (array-like | Variable): nonzero where the first branch is taken.
-        then_expression (array-like | Variable): the values where condition holds.
-        else_expression (array-like | Variable): the values elsewhere.
+        condition (array-like | Variable): Nonzero where the first branch is taken.
+        then_expression (array-like | Variable): The values where condition holds.
+        else_expression (array-like | Variable): The values elsewhere.
 
     Returns:
-        numpy.ndarray | Variable: the chosen values, broadcast.
+        numpy.ndarray | Variable: The chosen values, broadcast.
     """
     c = operand(condition, "switch", "condition")
     a = operand(then_expression, "switch", "then_expression")
@@ -459,11 +459,11 @@ def cast(x, type):
     """x as dtype `type`; differentiable from float to float, constant otherwise.
 
     Args:
-        x (array-like | Variable): the input.
-        type (str | numpy.dtype): the dtype ('float32', 'int64', ...).
+        x (array-like | Variable): The input.
+        type (str | numpy.dtype): The dtype ('float32', 'int64', ...).
 
     Returns:
-        numpy.ndarray | Variable: the cast values.
+        numpy.ndarray | Variable: The cast values.
 
     Raises:
         TypeError: `type` is not a numpy dtype.

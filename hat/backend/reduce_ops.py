@@ -19,12 +19,12 @@ def sum(x, axis=None, keepdims: bool = False):
     """The sum over `axis`.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the sum.
+        numpy.ndarray | Variable: The sum.
     """
     x = operand(x, "sum")
     xv = np.asarray(value(x))
@@ -38,12 +38,12 @@ def mean(x, axis=None, keepdims: bool = False):
     """The mean over `axis`.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the mean.
+        numpy.ndarray | Variable: The mean.
     """
     x = operand(x, "mean")
     xv = np.asarray(value(x))
@@ -89,12 +89,12 @@ def max(x, axis=None, keepdims: bool = False):
     """The maximum over `axis`; the gradient goes to the first maximum of each group.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the maximum.
+        numpy.ndarray | Variable: The maximum.
     """
     return _extremum("max", np.max, np.argmax, x, axis, keepdims)
 
@@ -103,12 +103,12 @@ def min(x, axis=None, keepdims: bool = False):
     """The minimum over `axis`; the gradient goes to the first minimum of each group.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the minimum.
+        numpy.ndarray | Variable: The minimum.
     """
     return _extremum("min", np.min, np.argmin, x, axis, keepdims)
 
@@ -117,12 +117,12 @@ def prod(x, axis=None, keepdims: bool = False):
     """The product over `axis`; the gradient is exact where entries are zero.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the product.
+        numpy.ndarray | Variable: The product.
     """
     x = operand(x, "prod")
     xv = np.asarray(value(x))
@@ -145,12 +145,12 @@ def var(x, axis=None, keepdims: bool = False):
     """The variance over `axis` (divided by the count, as Theano and numpy).
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the variance.
+        numpy.ndarray | Variable: The variance.
     """
     x = operand(x, "var")
     if not isinstance(x, Variable):
@@ -163,12 +163,12 @@ def std(x, axis=None, keepdims: bool = False):
     """The standard deviation over `axis` (the square root of `var`).
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to reduce; None for all.
-        keepdims (bool, default False): keep the reduced axes with length 1.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to reduce; None for all.
+        keepdims (bool): Default False. Keep the reduced axes with length 1.
 
     Returns:
-        numpy.ndarray | Variable: the standard deviation.
+        numpy.ndarray | Variable: The standard deviation.
     """
     x = operand(x, "std")
     if not isinstance(x, Variable):
@@ -191,8 +191,8 @@ def argmax(x, axis=None):
     """The index of the first maximum along `axis` (of the flattened x for None); no gradient.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int, default None): the axis to search.
+        x (array-like | Variable): The input.
+        axis (None | int): Default None. The axis to search.
 
     Returns:
         numpy.ndarray | Variable: int64 indices.
@@ -204,8 +204,8 @@ def argmin(x, axis=None):
     """The index of the first minimum along `axis` (of the flattened x for None); no gradient.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int, default None): the axis to search.
+        x (array-like | Variable): The input.
+        axis (None | int): Default None. The axis to search.
 
     Returns:
         numpy.ndarray | Variable: int64 indices.
@@ -220,8 +220,8 @@ def dot(X, Y):
     On Variables, `X @ Y` is this op too (the same as numpy's matmul for these ranks).
 
     Args:
-        X (array-like | Variable): the left operand, (..., k).
-        Y (array-like | Variable): the right operand, (k,) or (k, m).
+        X (array-like | Variable): The left operand, (..., k).
+        Y (array-like | Variable): The right operand, (k,) or (k, m).
 
     Returns:
         numpy.ndarray | Variable: X·Y, (...) or (..., m).

@@ -27,11 +27,11 @@ def reshape(x, shape):
     """x with a new shape (one entry may be -1).
 
     Args:
-        x (array-like | Variable): the input.
-        shape (int | tuple): the new shape.
+        x (array-like | Variable): The input.
+        shape (int | tuple): The new shape.
 
     Returns:
-        numpy.ndarray | Variable: the reshaped values.
+        numpy.ndarray | Variable: The reshaped values.
     """
     x, xv = _array(x, "reshape")
     y = np.reshape(xv, _ints(shape, "reshape", "shape"))
@@ -42,11 +42,11 @@ def flatten(x, ndim: int = 1):
     """x with its last axes merged so that `ndim` remain (Theano's flatten; 1: fully flat).
 
     Args:
-        x (array-like | Variable): the input.
-        ndim (int, default 1): the number of axes of the result; 2 keeps the batch axis.
+        x (array-like | Variable): The input.
+        ndim (int): Default 1. The number of axes of the result; 2 keeps the batch axis.
 
     Returns:
-        numpy.ndarray | Variable: the flattened values.
+        numpy.ndarray | Variable: The flattened values.
 
     Raises:
         ValueError: ndim is not between 1 and the number of axes of x.
@@ -61,10 +61,10 @@ def batch_flatten(x):
     """x as (batch, everything else): `flatten(x, 2)`, Keras' name.
 
     Args:
-        x (array-like | Variable): the input, with a batch axis first.
+        x (array-like | Variable): The input, with a batch axis first.
 
     Returns:
-        numpy.ndarray | Variable: the 2-D values.
+        numpy.ndarray | Variable: The 2-D values.
     """
     return flatten(x, 2)
 
@@ -73,11 +73,11 @@ def transpose(x, axes=None):
     """x with its axes permuted (reversed for None).
 
     Args:
-        x (array-like | Variable): the input.
-        axes (tuple | None, default None): the new order of the axes.
+        x (array-like | Variable): The input.
+        axes (tuple | None): Default None. The new order of the axes.
 
     Returns:
-        numpy.ndarray | Variable: the transposed values.
+        numpy.ndarray | Variable: The transposed values.
     """
     x, xv = _array(x, "transpose")
     order = tuple(range(xv.ndim))[::-1] if axes is None else _ints(axes, "transpose", "axes")
@@ -90,12 +90,12 @@ def swapaxes(x, axis1: int, axis2: int):
     """x with two axes exchanged.
 
     Args:
-        x (array-like | Variable): the input.
-        axis1 (int): the first axis.
-        axis2 (int): the second axis.
+        x (array-like | Variable): The input.
+        axis1 (int): The first axis.
+        axis2 (int): The second axis.
 
     Returns:
-        numpy.ndarray | Variable: the values with the axes swapped.
+        numpy.ndarray | Variable: The values with the axes swapped.
     """
     x, xv = _array(x, "swapaxes")
     a, b = _ints((axis1, axis2), "swapaxes", "axis1 and axis2")
@@ -107,11 +107,11 @@ def expand_dims(x, axis: int):
     """x with a new axis of length 1 at `axis`.
 
     Args:
-        x (array-like | Variable): the input.
-        axis (int): where the new axis goes.
+        x (array-like | Variable): The input.
+        axis (int): Where the new axis goes.
 
     Returns:
-        numpy.ndarray | Variable: the values with one more axis.
+        numpy.ndarray | Variable: The values with one more axis.
     """
     x, xv = _array(x, "expand_dims")
     return reshape(x, np.expand_dims(xv, _ints(axis, "expand_dims", "axis")).shape)
@@ -121,11 +121,11 @@ def squeeze(x, axis=None):
     """x without its axes of length 1 (those in `axis`, or all).
 
     Args:
-        x (array-like | Variable): the input.
-        axis (None | int | tuple, default None): the axes to drop.
+        x (array-like | Variable): The input.
+        axis (None | int | tuple): Default None. The axes to drop.
 
     Returns:
-        numpy.ndarray | Variable: the values with fewer axes.
+        numpy.ndarray | Variable: The values with fewer axes.
     """
     x, xv = _array(x, "squeeze")
     axes = None if axis is None else reduced_axes(axis, xv.ndim, "squeeze")
@@ -137,12 +137,12 @@ def broadcast(x, x_ndim: int, bc_axis):
     `broadcast(b, 1, (0, 2, 3))` makes a per-channel vector (C,) a (1, C, 1, 1) array).
 
     Args:
-        x (array-like | Variable): the input.
-        x_ndim (int): the number of axes of x.
-        bc_axis (tuple): the axes to insert, as positions in the result.
+        x (array-like | Variable): The input.
+        x_ndim (int): The number of axes of x.
+        bc_axis (tuple): The axes to insert, as positions in the result.
 
     Returns:
-        numpy.ndarray | Variable: the values with len(bc_axis) more axes.
+        numpy.ndarray | Variable: The values with len(bc_axis) more axes.
 
     Raises:
         ValueError: x does not have x_ndim axes.
@@ -161,13 +161,13 @@ def tile(x, reps, ndim=None):
     """x repeated `reps` times along each axis, as numpy's tile.
 
     Args:
-        x (array-like | Variable): the input.
-        reps (int | tuple): the repetitions per axis.
-        ndim (int | None, default None): the number of axes of the result (Theano's
+        x (array-like | Variable): The input.
+        reps (int | tuple): The repetitions per axis.
+        ndim (int | None): Default None. The number of axes of the result (Theano's
             argument); by default the larger of x's and len(reps).
 
     Returns:
-        numpy.ndarray | Variable: the tiled values.
+        numpy.ndarray | Variable: The tiled values.
 
     Raises:
         ValueError: ndim is smaller than x's number of axes or than len(reps).
@@ -195,12 +195,16 @@ def repeat(x, n_repeats, axis=None):
     """Each entry of x repeated along `axis` (of the flattened x for None), as numpy's repeat.
 
     Args:
-        x (array-like | Variable): the input.
-        n_repeats (int | array-like): the repetitions, one number or one per entry on axis.
-        axis (int | None, default None): the axis to repeat along.
+        x (array-like | Variable): The input.
+        n_repeats (int | array-like): The repetitions, one number or one per entry on axis.
+        axis (int | None): Default None. The axis to repeat along.
 
     Returns:
-        numpy.ndarray | Variable: the repeated values.
+        numpy.ndarray | Variable: The repeated values.
+
+    Raises:
+        TypeError: n_repeats is not an int or an array of ints.
+        ValueError: axis is out of range.
     """
     x, xv = _array(x, "repeat")
     counts = np.asarray(n_repeats)
@@ -225,11 +229,11 @@ def concatenate(inputs, axis: int = 0):
     """The inputs joined along an existing axis (Hat's argument names).
 
     Args:
-        inputs (list): arrays and Variables, equal in shape except along axis.
-        axis (int, default 0): the axis to join along.
+        inputs (list): Arrays and Variables, equal in shape except along axis.
+        axis (int): Default 0. The axis to join along.
 
     Returns:
-        numpy.ndarray | Variable: the joined values.
+        numpy.ndarray | Variable: The joined values.
 
     Raises:
         TypeError: inputs is not a list or tuple.
@@ -250,11 +254,11 @@ def stack(tensors, axis: int = 0):
     """The tensors joined along a new axis (Hat's argument names).
 
     Args:
-        tensors (list): arrays and Variables of one shape.
-        axis (int, default 0): the position of the new axis in the result.
+        tensors (list): Arrays and Variables of one shape.
+        axis (int): Default 0. The position of the new axis in the result.
 
     Returns:
-        numpy.ndarray | Variable: the stacked values.
+        numpy.ndarray | Variable: The stacked values.
 
     Raises:
         TypeError: tensors is not a list or tuple.
@@ -280,11 +284,11 @@ def getitem(x, index):
     is what `variable[index]` calls.
 
     Args:
-        x (array-like | Variable): the input.
+        x (array-like | Variable): The input.
         index (object): a numpy index; Variables in it are used by value (no gradient).
 
     Returns:
-        numpy.ndarray | Variable: the selected values.
+        numpy.ndarray | Variable: The selected values.
     """
     x, xv = _array(x, "getitem")
     parts = index if isinstance(index, tuple) else (index,)

@@ -31,6 +31,17 @@ class Variable:
     with `__array_ufunc__ = None`, numpy hands `array + variable` to the Variable as well.
     numpy functions that call a method (np.sum, np.mean, np.max, np.min, np.reshape,
     np.transpose) work; numpy's ufuncs (np.exp(v)) raise a TypeError: use K.exp.
+
+    Users get Variables from `Tape.watch` and from ops; they do not build them.
+
+    Args:
+        value (np.ndarray): The array the Variable stands for.
+        tape (Tape): The tape it is recorded on.
+        index (int): Its slot on the tape; -1 when it depends on no watched array.
+        op (str): The name of the op that made it, for messages.
+
+    Attributes:
+        value (np.ndarray): The array.
     """
 
     __slots__ = ("value", "_tape", "_index", "_op")
@@ -182,13 +193,13 @@ class Variable:
         """`K.sum(self, axis, keepdims)`; np.sum(variable) comes here too.
 
         Args:
-            axis (None | int | tuple, default None): the axes to reduce; None for all.
-            dtype (str | None, default None): cast the result to this dtype.
-            out (None, default None): numpy's output argument; must be None.
-            keepdims (bool, default False): keep the reduced axes with length 1.
+            axis (None | int | tuple): Default None. The axes to reduce; None for all.
+            dtype (str | None): Default None. Cast the result to this dtype.
+            out (None): Default None. numpy's output argument; must be None.
+            keepdims (bool): Default False. Keep the reduced axes with length 1.
 
         Returns:
-            Variable: the sum.
+            Variable: The sum.
         """
         return _reduced(_ops().sum, self, axis, dtype, out, keepdims)
 
@@ -196,13 +207,13 @@ class Variable:
         """`K.mean(self, axis, keepdims)`; np.mean(variable) comes here too.
 
         Args:
-            axis (None | int | tuple, default None): the axes to reduce; None for all.
-            dtype (str | None, default None): cast the result to this dtype.
-            out (None, default None): numpy's output argument; must be None.
-            keepdims (bool, default False): keep the reduced axes with length 1.
+            axis (None | int | tuple): Default None. The axes to reduce; None for all.
+            dtype (str | None): Default None. Cast the result to this dtype.
+            out (None): Default None. numpy's output argument; must be None.
+            keepdims (bool): Default False. Keep the reduced axes with length 1.
 
         Returns:
-            Variable: the mean.
+            Variable: The mean.
         """
         return _reduced(_ops().mean, self, axis, dtype, out, keepdims)
 
@@ -210,12 +221,12 @@ class Variable:
         """`K.max(self, axis, keepdims)`; np.max(variable) comes here too.
 
         Args:
-            axis (None | int | tuple, default None): the axes to reduce; None for all.
-            out (None, default None): numpy's output argument; must be None.
-            keepdims (bool, default False): keep the reduced axes with length 1.
+            axis (None | int | tuple): Default None. The axes to reduce; None for all.
+            out (None): Default None. numpy's output argument; must be None.
+            keepdims (bool): Default False. Keep the reduced axes with length 1.
 
         Returns:
-            Variable: the maximum.
+            Variable: The maximum.
         """
         return _reduced(_ops().max, self, axis, None, out, keepdims)
 
@@ -223,12 +234,12 @@ class Variable:
         """`K.min(self, axis, keepdims)`; np.min(variable) comes here too.
 
         Args:
-            axis (None | int | tuple, default None): the axes to reduce; None for all.
-            out (None, default None): numpy's output argument; must be None.
-            keepdims (bool, default False): keep the reduced axes with length 1.
+            axis (None | int | tuple): Default None. The axes to reduce; None for all.
+            out (None): Default None. numpy's output argument; must be None.
+            keepdims (bool): Default False. Keep the reduced axes with length 1.
 
         Returns:
-            Variable: the minimum.
+            Variable: The minimum.
         """
         return _reduced(_ops().min, self, axis, None, out, keepdims)
 
@@ -236,11 +247,11 @@ class Variable:
         """`K.reshape(self, shape)`; the shape as one tuple or as separate ints.
 
         Args:
-            *shape (int | tuple): the new shape; one entry may be -1.
-            order (str, default "C"): numpy's order argument; only "C" is supported.
+            *shape (int | tuple): The new shape; one entry may be -1.
+            order (str): Default "C". numpy's order argument; only "C" is supported.
 
         Returns:
-            Variable: the reshaped value.
+            Variable: The reshaped value.
 
         Raises:
             ValueError: order is not "C".
@@ -253,7 +264,7 @@ class Variable:
         """`K.flatten(self)`: all entries in one axis.
 
         Returns:
-            Variable: the 1-D value.
+            Variable: The 1-D value.
         """
         return _ops().flatten(self)
 
@@ -261,10 +272,10 @@ class Variable:
         """`K.transpose(self, axes)`; the axes as one tuple, as separate ints, or none (reverse).
 
         Args:
-            *axes (int | tuple): the permutation of the axes.
+            *axes (int | tuple): The permutation of the axes.
 
         Returns:
-            Variable: the transposed value.
+            Variable: The transposed value.
         """
         return _ops().transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
 
@@ -272,10 +283,10 @@ class Variable:
         """`K.cast(self, dtype)`.
 
         Args:
-            dtype (str | numpy.dtype): the dtype to cast to.
+            dtype (str | numpy.dtype): The dtype to cast to.
 
         Returns:
-            Variable: the cast value.
+            Variable: The cast value.
         """
         return _ops().cast(self, dtype)
 
@@ -313,14 +324,14 @@ class Tape:
         """A Variable for `array`, whose gradient `gradient` can then return.
 
         Args:
-            array (numpy.ndarray): a floating-point array (not copied).
+            array (numpy.ndarray): A floating-point array (not copied).
 
         Returns:
-            Variable: the symbolic stand-in for `array`.
+            Variable: The symbolic stand-in for `array`.
 
         Raises:
             TypeError: `array` is not a floating-point array, or is already a Variable.
-            RuntimeError: this tape has already answered `gradient`.
+            RuntimeError: This tape has already answered `gradient`.
         """
         if isinstance(array, Variable):
             raise TypeError(f"watch expects a numpy array; got {array!r}, already symbolic")
@@ -338,21 +349,21 @@ class Tape:
         Args:
             out (Variable | numpy.ndarray | float): what to differentiate. A value that depends
                 on no watched array (a plain number or array) has zero gradients.
-            variables (list of Variable): the Variables to differentiate with respect to
+            variables (list of Variable): The Variables to differentiate with respect to
                 (watched arrays, or intermediate results of this tape).
-            seed (numpy.ndarray | float | None, default None): the gradient of the final
+            seed (numpy.ndarray | float | None): Default None. The gradient of the final
                 scalar with respect to `out` (shaped as `out`, or broadcastable to it); None
                 means 1.0 and needs a scalar `out`.
 
         Returns:
-            list of numpy.ndarray: one fresh array per variable, with its shape and dtype;
+            list of numpy.ndarray: One fresh array per variable, with its shape and dtype;
             zeros for a variable that `out` does not depend on.
 
         Raises:
-            TypeError: a variable is not a Variable of this tape, or `out` is a Variable of
+            TypeError: A variable is not a Variable of this tape, or `out` is a Variable of
                 another tape.
             ValueError: seed is None while `out` is not a scalar, or it does not fit `out`.
-            RuntimeError: this tape has already answered `gradient` once.
+            RuntimeError: This tape has already answered `gradient` once.
         """
         if self._done:
             raise RuntimeError("this Tape has already answered gradient(); use one tape per pass")
@@ -404,16 +415,16 @@ def record(op: str, result, pairs) -> "Variable | np.ndarray":
     """The result of a K op: a Variable recorded on its inputs' tape, or `result` if none is.
 
     Args:
-        op (str): the op's name, for messages and repr.
-        result (numpy.ndarray): the value the op computed.
+        op (str): The op's name, for messages and repr.
+        result (numpy.ndarray): The value the op computed.
         pairs (iterable): (input, vjp) for each input; vjp maps the gradient of the result to
             the gradient of that input (shaped as the input), or is None where the op has none.
 
     Returns:
-        Variable | numpy.ndarray: a Variable if an input is one, else `result`.
+        Variable | numpy.ndarray: A Variable if an input is one, else `result`.
 
     Raises:
-        ValueError: the inputs are Variables of different tapes.
+        ValueError: The inputs are Variables of different tapes.
     """
     tape = None
     inputs = []
@@ -488,10 +499,10 @@ def value(x):
     """The array behind `x`: a Variable's value, or `x` itself.
 
     Args:
-        x (Variable | numpy.ndarray | float): a symbolic or plain value.
+        x (Variable | numpy.ndarray | float): A symbolic or plain value.
 
     Returns:
-        numpy.ndarray | float: the plain value.
+        numpy.ndarray | float: The plain value.
     """
     return x.value if isinstance(x, Variable) else x
 

@@ -11,9 +11,21 @@ from hat.callbacks.base import Callback
 
 class SaveModel(Callback):
     """Hat's checkpoints: saves the model to <dump_fd>/md<epoch>_epochs.h5 every call_freq epochs
-    (epoch 0 is the untrained model). Creates the folder."""
+    (epoch 0 is the untrained model). Creates the folder. Each file can resume a fit
+    (`fit(resume_from=...)`); in an MPI job rank 0 alone writes.
+
+    Args:
+        dump_fd (str | PathLike): The folder of the files (created on the first save).
+        call_freq (int): Default 3. Save at epoch 0 and then every `call_freq` epochs.
+        type (str): Default "epoch". Hat's callback type; only "epoch" is supported.
+
+    Raises:
+        TypeError: `dump_fd` is not a path.
+        ValueError: `call_freq` is not an int >= 1, or `type` is not "epoch".
+    """
 
     writes_checkpoints = True  # fit runs it after the other callbacks
+    """True: fit runs it after the other callbacks, so a file holds their state of the epoch."""
 
     def __init__(self, dump_fd: str, call_freq: int = 3, type: str = "epoch"):
         super().__init__(call_freq, type)
@@ -36,7 +48,34 @@ class SaveModel(Callback):
 class Validation(Callback):
     """Hat's evaluation callback: metrics of each given split (tr, va, te) in inference mode,
     printed, written into the epoch's logs (as tr_<metric>, va_<metric>, te_<metric>) and, if
-    dump_path is set, pickled there with one list entry per call."""
+    dump_path is set, pickled there with one list entry per call.
+
+    Args:
+        tr_x (np.ndarray | list | None): Default None. The training split's inputs.
+        tr_y (np.ndarray | list | None): Default None. Its targets (given with tr_x, or
+            neither).
+        va_x (np.ndarray | list | None): Default None. The validation split's inputs.
+        va_y (np.ndarray | list | None): Default None. Its targets.
+        te_x (np.ndarray | list | None): Default None. The test split's inputs.
+        te_y (np.ndarray | list | None): Default None. Its targets.
+        batch_size (int): Default 100. Samples per forward pass.
+        call_freq (int): Default 3. Evaluate at epoch 0 and then every `call_freq` epochs.
+        metrics (str | list): Default ("categorical_error",). The metrics, by name or as
+            functions (see `hat.metrics`).
+        dump_path (str | None): Default "validation.p". The pickle of every result so far,
+            rewritten at each call (rank 0 only in an MPI job); None writes nothing.
+        type (str): Default "epoch". Hat's callback type; only "epoch" is supported.
+        verbose (int): Default 1. Print each value (0: silent).
+
+    Raises:
+        ValueError: A split has x without y (or y without x), x and y hold different numbers
+            of samples, a metric name is unknown, `call_freq` is not an int >= 1 or `type`
+            is not "epoch".
+
+    Attributes:
+        results (dict[str, list]): "epochs" and one list per `<split>_<metric>`, one entry
+            per call.
+    """
 
     def __init__(
         self,

@@ -25,12 +25,17 @@ class TensorBoard(Callback):
     killed, as each record is flushed when written.
 
     Args:
-        log_dir (str or PathLike, default 'logs'): the folder for the train/ and validation/
+        log_dir (str | PathLike): Default "logs". The folder for the train/ and validation/
             runs (created when the first value is written).
-        histogram_freq (int, default 0): write weight histograms every this many epochs; 0:
+        histogram_freq (int): Default 0. Write weight histograms every this many epochs; 0:
             never.
-        update_freq (str or int, default 'epoch'): 'epoch' writes per epoch only; 'batch'
+        update_freq (str | int): Default "epoch". 'epoch' writes per epoch only; 'batch'
             also writes the batch loss after every batch; an int N, after every N batches.
+
+    Raises:
+        TypeError: `log_dir` is not a folder path.
+        ValueError: `histogram_freq` is not an int >= 0, or `update_freq` is not "epoch",
+            "batch" or an int >= 1.
     """
 
     def __init__(self, log_dir="logs", histogram_freq: int = 0, update_freq="epoch"):

@@ -30,11 +30,17 @@ from hat.datasets._files import download as _download
 __all__ = ["CLASS_NAMES", "DatasetError", "load_data"]
 
 FILE = "cifar-10-python.tar.gz"
+"""The tarball's name, as the CIFAR-10 site serves it."""
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+"""The tarball's sha256, checked unless load_data(verify=False)."""
 URLS = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)
+"""Where a missing tarball is downloaded from, in order."""
 FOLDER = "cifar-10-batches-py"  # the folder inside the tarball
+"""The folder inside the tarball that holds the batches."""
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+"""The five pickled training batches, 10,000 images each."""
 TEST_BATCH = "test_batch"
+"""The pickled test batch, 10,000 images."""
 CLASS_NAMES = (
     "airplane",
     "automobile",
@@ -47,6 +53,7 @@ CLASS_NAMES = (
     "ship",
     "truck",
 )
+"""The ten class names, indexed by label."""
 # What the batches' pickles may name: numpy's array reconstruction (under numpy 1's and 2's
 # module names) and the str-to-bytes codec that Python 3 writes bytes with at protocol 2 (a
 # batch re-pickled by Python 3), nothing else.
@@ -68,18 +75,18 @@ def load_data(
     images are NCHW (as Conv2D takes them) and scaled, its labels (N,) int64.
 
     Args:
-        path (str or PathLike or None, default None): the folder holding
+        path (str | PathLike | None): Default None. The folder holding
             cifar-10-python.tar.gz; without it, $HAT_DATASETS/cifar10 and then
             ~/.hat/datasets/cifar10 are searched. A missing tarball (163 MiB) is downloaded
             into `path`, or into ~/.hat/datasets/cifar10.
-        verify (bool, default True): check the tarball's sha256.
+        verify (bool): Default True. Check the tarball's sha256.
 
     Returns:
         tuple: x_train (50000, 3, 32, 32) float32, y_train (50000,) int64, x_test
         (10000, 3, 32, 32) float32, y_test (10000,) int64; label k names CLASS_NAMES[k].
 
     Raises:
-        DatasetError: the tarball is missing and cannot be downloaded, or is corrupt.
+        DatasetError: The tarball is missing and cannot be downloaded, or is corrupt.
     """
     folders = search_folders("cifar10", path)
     folder = next((f for f in folders if (f / FILE).is_file()), None)

@@ -45,11 +45,14 @@ SHA256 = {
         ),
     )
 }
+"""The sha256 of each .gz file, by file name."""
 FILES = tuple(SHA256)
+"""Keras' four file names."""
 MIRRORS = (
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
+"""Where missing files are downloaded from, in order."""
 CLASS_NAMES = (
     "T-shirt/top",
     "Trouser",
@@ -62,6 +65,7 @@ CLASS_NAMES = (
     "Bag",
     "Ankle boot",
 )
+"""The ten class names, indexed by label."""
 
 
 def load_data(
@@ -70,18 +74,18 @@ def load_data(
     """Fashion-MNIST as (x_train, y_train, x_test, y_test), Keras' `load_data()` contract.
 
     Args:
-        path (str or PathLike or None, default None): the folder holding the four .gz files
+        path (str | PathLike | None): Default None. The folder holding the four .gz files
             (Keras' names: train-images-idx3-ubyte.gz, ...); without it,
             $HAT_DATASETS/fashion_mnist and then ~/.hat/datasets/fashion_mnist are searched.
             Missing files are downloaded into `path`, or into ~/.hat/datasets/fashion_mnist.
-        verify (bool, default True): check the sha256 of every file.
+        verify (bool): Default True. Check the sha256 of every file.
 
     Returns:
         tuple: x_train (60000, 28, 28) uint8, y_train (60000,) int64, x_test (10000, 28, 28)
         uint8, y_test (10000,) int64; label k names CLASS_NAMES[k].
 
     Raises:
-        DatasetError: a file is missing and cannot be downloaded, or is corrupt.
+        DatasetError: A file is missing and cannot be downloaded, or is corrupt.
     """
     folders = search_folders("fashion_mnist", path)
     folder = next((f for f in folders if not _missing(f)), None)

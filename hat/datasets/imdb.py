@@ -22,12 +22,15 @@ from hat.datasets._files import DatasetError, download, home_folder, search_fold
 __all__ = ["DatasetError", "get_word_index", "load_data"]
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+"""Where Keras serves the two files; a missing one is downloaded from here."""
 # Keras' published checksums of the two files (a sha256, and an md5 for the word index).
 CHECKSUMS = {
     "imdb.npz": ("sha256", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"),
     "imdb_word_index.json": ("md5", "bfafd718b763782e994055a2d397834f"),
 }
+"""Keras' published checksum of each file: (algorithm, hex digest)."""
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+"""The arrays imdb.npz holds."""
 
 
 def load_data(
@@ -48,25 +51,25 @@ def load_data(
     0, 1 and 2 are left for padding, start_char and oov_char.
 
     Args:
-        path (str | PathLike, default 'imdb.npz'): a bare file name is looked for in
+        path (str | PathLike): Default "imdb.npz". A bare file name is looked for in
             $HAT_DATASETS/imdb and ~/.hat/datasets/imdb (downloaded into the latter when
             absent); a path with a folder in it, or a folder, is used as given (the download
             goes there).
-        num_words (int | None, default None): keep the ids below num_words, replacing the
+        num_words (int | None): Default None. Keep the ids below num_words, replacing the
             others by oov_char (dropping them if oov_char is None), so that
             Embedding(num_words, ...) takes every id. None keeps every word (Keras also
             turned the single largest id into oov_char then; hat does not).
-        skip_top (int, default 0): ids below skip_top count as out of vocabulary too (Keras
+        skip_top (int): Default 0. Ids below skip_top count as out of vocabulary too (Keras
             compares the shifted ids, so start_char falls under it when skip_top >
             start_char; so does hat).
-        maxlen (int | None, default None): keep only the reviews shorter than maxlen ids,
+        maxlen (int | None): Default None. Keep only the reviews shorter than maxlen ids,
             start_char included (Keras' rule: a review of exactly maxlen ids is dropped
             too). pad_sequences then cuts or pads to one length.
-        seed (int, default 113): seed of the shuffle of each split.
-        start_char (int | None, default 1): id put in front of every review; None: none.
-        oov_char (int | None, default 2): id of words outside [skip_top, num_words).
-        index_from (int, default 3): added to every word rank.
-        verify (bool, default True): check the file's checksum against Keras' published
+        seed (int): Default 113. The seed of the shuffle of each split.
+        start_char (int | None): Default 1. Id put in front of every review; None: none.
+        oov_char (int | None): Default 2. Id of words outside [skip_top, num_words).
+        index_from (int): Default 3. Added to every word rank.
+        verify (bool): Default True. Check the file's checksum against Keras' published
             one (a file that is not Keras' imdb.npz fails; it is loaded with numpy's
             pickle support, so verify files from elsewhere before turning this off).
 
@@ -75,9 +78,9 @@ def load_data(
         of lists of ints, y an int64 array of 0 (negative) and 1 (positive).
 
     Raises:
-        DatasetError: the file is missing and cannot be downloaded, fails its checksum, or
+        DatasetError: The file is missing and cannot be downloaded, fails its checksum, or
             lacks Keras' arrays.
-        ValueError: a bad argument, or maxlen leaves no review in a split.
+        ValueError: A bad argument, or maxlen leaves no review in a split.
     """
     num_words = _optional_count(num_words, "num_words", 1)
     skip_top = _count(skip_top, "skip_top", 0)
@@ -133,14 +136,14 @@ def get_word_index(
     """Keras' imdb.get_word_index: the dict word -> frequency rank (ids are rank + index_from).
 
     Args:
-        path (str | PathLike, default 'imdb_word_index.json'): found as load_data's path is.
-        verify (bool, default True): check the file's md5 against Keras' published one.
+        path (str | PathLike): Default "imdb_word_index.json". Found as load_data's path is.
+        verify (bool): Default True. Check the file's md5 against Keras' published one.
 
     Returns:
-        dict: word (str) -> rank (int), 1 for the most frequent word.
+        dict: Word (str) -> rank (int), 1 for the most frequent word.
 
     Raises:
-        DatasetError: the file is missing and cannot be downloaded, or fails its checksum.
+        DatasetError: The file is missing and cannot be downloaded, or fails its checksum.
     """
     file = locate(path, "imdb_word_index.json", verify)
     with open(file, encoding="utf-8") as f:
@@ -149,7 +152,20 @@ def get_word_index(
 
 def locate(path: str | os.PathLike, role: str, verify: bool = True) -> Path:
     """The file for `role` ('imdb.npz' or 'imdb_word_index.json'): found, or downloaded, and
-    checked (see load_data's path)."""
+    checked (see load_data's path).
+
+    Args:
+        path (str | PathLike): A bare file name (looked for in the dataset folders), a folder
+            (holding `role`), or a file path.
+        role (str): Which file: "imdb.npz" or "imdb_word_index.json".
+        verify (bool): Default True. Check the file's checksum.
+
+    Returns:
+        Path: The file.
+
+    Raises:
+        DatasetError: The file is missing and cannot be downloaded, or fails its checksum.
+    """
     given = Path(path).expanduser()
     if given.is_dir():
         given = given / role

@@ -34,12 +34,12 @@ def init(watchdog: float = DEFAULT_WATCHDOG, quiet: bool = True) -> Context:
     calls it itself otherwise. A second call returns the same Context with the new settings.
 
     Args:
-        watchdog (float, default 300.0): seconds a rank may wait for the others in one
+        watchdog (float): Default 300.0. Seconds a rank may wait for the others in one
             collective before the job ends with a message naming the ranks that stalled.
-        quiet (bool, default True): ranks other than 0 print nothing during fit.
+        quiet (bool): Default True. Ranks other than 0 print nothing during fit.
 
     Returns:
-        Context: this process's rank, the job's size and the collectives.
+        Context: This process's rank, the job's size and the collectives.
 
     Raises:
         ImportError: mpi4py is not installed (pip install mpi4py mpich).
@@ -58,7 +58,7 @@ def current() -> Context | None:
     """The Context of this process once init() (or a distributed fit) ran.
 
     Returns:
-        Context | None: the Context, or None before init().
+        Context | None: The Context, or None before init().
     """
     return _context
 
@@ -67,7 +67,7 @@ def rank() -> int:
     """This process's rank: 0 before init() and outside MPI.
 
     Returns:
-        int: the rank.
+        int: The rank.
     """
     return 0 if _context is None else _context.rank
 
@@ -76,7 +76,7 @@ def size() -> int:
     """The number of ranks: 1 before init() and outside MPI.
 
     Returns:
-        int: the job's size.
+        int: The job's size.
     """
     return 1 if _context is None else _context.size
 
@@ -108,13 +108,13 @@ def predict(model, x, batch_size: int | None = 100):
     in order. Every rank must call it, with the same x.
 
     Args:
-        model (hat.models.Model): the model (the same weights on every rank, as after a
+        model (hat.models.Model): The model (the same weights on every rank, as after a
             distributed fit).
-        x (numpy.ndarray | list): the inputs, as for Model.predict.
-        batch_size (int | None, default 100): samples per forward pass on each rank.
+        x (numpy.ndarray | list): The inputs, as for Model.predict.
+        batch_size (int | None): Default 100. Samples per forward pass on each rank.
 
     Returns:
-        numpy.ndarray | list: what model.predict(x) returns.
+        numpy.ndarray | list: What model.predict(x) returns.
     """
     with _split_predictions(model):
         return model.predict(x, batch_size)
@@ -125,15 +125,15 @@ def evaluate(model, x, y, batch_size: int | None = 100, metrics=None, return_dic
     same results. Every rank must call it, with the same data.
 
     Args:
-        model (hat.models.Model): the model (the same weights on every rank).
-        x (numpy.ndarray | list): the inputs, as for Model.evaluate.
-        y (numpy.ndarray | list): the targets, as for Model.evaluate.
-        batch_size (int | None, default 100): samples per forward pass on each rank.
-        metrics (list | None, default None): as for Model.evaluate.
-        return_dict (bool, default False): as for Model.evaluate.
+        model (hat.models.Model): The model (the same weights on every rank).
+        x (numpy.ndarray | list): The inputs, as for Model.evaluate.
+        y (numpy.ndarray | list): The targets, as for Model.evaluate.
+        batch_size (int | None): Default 100. Samples per forward pass on each rank.
+        metrics (list | None): Default None. As for Model.evaluate.
+        return_dict (bool): Default False. As for Model.evaluate.
 
     Returns:
-        float | list | dict: what model.evaluate returns.
+        float | list | dict: What model.evaluate returns.
     """
     with _split_predictions(model):
         return model.evaluate(x, y, batch_size, metrics, return_dict)
@@ -146,7 +146,7 @@ def setup(distributed) -> Context:
         distributed (bool | Context): True (the job's Context, init() if need be) or a Context.
 
     Returns:
-        Context: the one fit uses.
+        Context: The one fit uses.
 
     Raises:
         TypeError: distributed is neither True nor a Context.
@@ -164,13 +164,17 @@ def begin_fit(ctx: Context, model, shards, **run):
     """fit's second call, after its own checks: the agreement check, rank 0's state for all.
 
     Args:
-        ctx (Context): the job.
-        model (hat.models.Model): the model being fit.
-        shards (int | None): pieces per global batch; None is the number of ranks.
-        **run (object): fit's checked arguments: batch_size, xs, ys, val, plan, optimizer, target.
+        ctx (Context): The job.
+        model (hat.models.Model): The model being fit.
+        shards (int | None): Pieces per global batch; None is the number of ranks.
+        **run (object): Fit's checked arguments: batch_size, xs, ys, val, plan, optimizer, target.
 
     Returns:
-        FitSession: what runs the steps (hat.distributed.fit).
+        FitSession: What runs the steps (hat.distributed.fit).
+
+    Raises:
+        ValueError: shards is not an int >= 1, is not a multiple of the number of ranks, or
+            does not divide batch_size; or the ranks disagree on the model or the data.
     """
     from hat.distributed.fit import FitSession
 

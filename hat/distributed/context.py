@@ -18,7 +18,9 @@ from collections import deque
 import numpy as np
 
 NOTE_TAG = 1515  # the tag of the arrival notes, on a communicator of their own
+"""The MPI tag of the arrival notes, on a communicator of their own."""
 DEFAULT_WATCHDOG = 300.0  # seconds a rank may wait for the others in one collective
+"""Seconds a rank may wait for the others in one collective before the job is ended."""
 
 
 def _load_mpi():
@@ -36,7 +38,7 @@ def check_watchdog(value) -> float:
     """The watchdog limit as a float.
 
     Args:
-        value (float): seconds, > 0.
+        value (float): Seconds, > 0.
 
     Returns:
         float: value.
@@ -53,10 +55,10 @@ class Context:
     """One process's place in an MPI job: its rank, the job's size, hang-free collectives.
 
     Args:
-        watchdog (float, default 300.0): seconds a rank may wait for the others in one
+        watchdog (float): Default 300.0. Seconds a rank may wait for the others in one
             collective before it ends the job, naming the ranks that did not arrive.
-        quiet (bool, default True): ranks other than 0 print nothing during fit.
-        comm (mpi4py.MPI.Comm | None, default None): the communicator; None is COMM_WORLD.
+        quiet (bool): Default True. Ranks other than 0 print nothing during fit.
+        comm (mpi4py.MPI.Comm | None): Default None. The communicator; None is COMM_WORLD.
 
     Raises:
         ValueError: watchdog is not a number > 0.
@@ -84,8 +86,8 @@ class Context:
         """Print message on stderr, each line tagged with this rank, and end the whole job.
 
         Args:
-            message (str): what happened; printed once, each line tagged with the rank.
-            code (int, default 1): the exit status that MPI Abort gives the job.
+            message (str): What happened; printed once, each line tagged with the rank.
+            code (int): Default 1. The exit status that MPI Abort gives the job.
         """
         if not self._aborting:
             self._aborting = True
@@ -100,7 +102,7 @@ class Context:
         """End the job after an exception in this rank, printing its traceback once.
 
         Args:
-            exc (BaseException): the exception, with its traceback.
+            exc (BaseException): The exception, with its traceback.
         """
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.abort(f"this rank raised; ending the job so that no rank waits forever\n{text}")
@@ -137,8 +139,8 @@ class Context:
         """Wait for a non-blocking collective; past the watchdog limit, end the job.
 
         Args:
-            request (mpi4py.MPI.Request): the collective's request, as every rank posted it.
-            label (str): where the program is, for the watchdog's message ("epoch 2, ...").
+            request (mpi4py.MPI.Request): The collective's request, as every rank posted it.
+            label (str): Where the program is, for the watchdog's message ("epoch 2, ...").
         """
         seq = self._announce(label)
         start = time.perf_counter()
@@ -178,9 +180,9 @@ class Context:
         """recv = every rank's send, in rank order.
 
         Args:
-            send (numpy.ndarray): this rank's contiguous bytes, the same size on every rank.
-            recv (numpy.ndarray): size times as many bytes, filled in rank order.
-            label (str): where the program is, for the watchdog.
+            send (numpy.ndarray): This rank's contiguous bytes, the same size on every rank.
+            recv (numpy.ndarray): Size times as many bytes, filled in rank order.
+            label (str): Where the program is, for the watchdog.
         """
         MPI = self.MPI
         self.wait(self.comm.Iallgather([send, MPI.BYTE], [recv, MPI.BYTE]), label)
@@ -189,10 +191,10 @@ class Context:
         """recv = every rank's send (counts[r] bytes from rank r), in rank order.
 
         Args:
-            send (numpy.ndarray): this rank's contiguous bytes (counts[rank] of them).
+            send (numpy.ndarray): This rank's contiguous bytes (counts[rank] of them).
             recv (numpy.ndarray): sum(counts) bytes, filled in rank order.
-            counts (list[int]): how many bytes each rank sends.
-            label (str): where the program is, for the watchdog.
+            counts (list[int]): How many bytes each rank sends.
+            label (str): Where the program is, for the watchdog.
         """
         MPI = self.MPI
         displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -204,11 +206,11 @@ class Context:
         """Every rank's obj, in rank order.
 
         Args:
-            obj (object): any picklable value.
-            label (str): where the program is, for the watchdog.
+            obj (object): Any picklable value.
+            label (str): Where the program is, for the watchdog.
 
         Returns:
-            list: one value per rank, rank 0's first.
+            list: One value per rank, rank 0's first.
         """
         data = np.frombuffer(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), np.uint8)
         lengths = np.empty(self.size, np.int64)
@@ -222,9 +224,9 @@ class Context:
         """root's obj on every rank.
 
         Args:
-            obj (object): any picklable value; only root's is read.
-            label (str): where the program is, for the watchdog.
-            root (int, default 0): the rank whose value every rank receives.
+            obj (object): Any picklable value; only root's is read.
+            label (str): Where the program is, for the watchdog.
+            root (int): Default 0. The rank whose value every rank receives.
 
         Returns:
             object: root's obj.
@@ -243,11 +245,11 @@ class Context:
         """True on every rank when flag is True on at least one.
 
         Args:
-            flag (bool): this rank's vote.
-            label (str): where the program is, for the watchdog.
+            flag (bool): This rank's vote.
+            label (str): Where the program is, for the watchdog.
 
         Returns:
-            bool: whether any rank voted True.
+            bool: Whether any rank voted True.
         """
         MPI = self.MPI
         send, recv = np.array([int(bool(flag))], np.int32), np.zeros(1, np.int32)
@@ -258,6 +260,6 @@ class Context:
         """Return once every rank has reached this point.
 
         Args:
-            label (str): where the program is, for the watchdog.
+            label (str): Where the program is, for the watchdog.
         """
         self.wait(self.comm.Ibarrier(), label)

@@ -20,6 +20,19 @@ class Lambda(Layer):
     operators; in training they run on the tape, which gives the gradient. Extra keyword
     arguments go to fn on every call, as in Hat. The output shape is found by running fn once
     on zeros. A model file stores fn by its importable name (module and qualified name).
+
+    Args:
+        fn (callable): `fn(x, **kwargs) -> array`, x one batch or the list of the inputs'
+            batches; it must keep the batch axis first.
+        name (str | None): Default None. The layer's name (also the key for fn in
+            load_model's custom_objects).
+        **kwargs (dict): Extra keyword arguments passed to fn on every call (stored in the
+            model file with it).
+
+    Raises:
+        TypeError: `fn` is not callable.
+        LambdaError: At the call, fn fails on zeros of the input shape or drops the batch
+            axis; at load, fn cannot be imported.
     """
 
     flexible_inputs = True  # called on one node or on a list (graph.call_layer decides)
@@ -92,6 +105,19 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> "Lambda":
+        """The Lambda a model file describes, its function found by name.
+
+        Args:
+            config (dict): What get_config returned.
+            custom_objects (dict | None): Default None. Maps the layer's name or the
+                function's name to the function, for one that cannot be imported.
+
+        Returns:
+            Lambda: The layer.
+
+        Raises:
+            LambdaError: The function is not in custom_objects and cannot be imported.
+        """
         config = dict(config)
         config["fn"] = _function(config["fn"], config.get("name"), custom_objects or {})
         return cls(**config)

@@ -26,7 +26,14 @@ class _Merge(Layer):
 
 
 class Add(_Merge):
-    """The sum of its inputs."""
+    """The sum of its inputs, called on a list of two or more of one shape: `Add()([a, b])`.
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        GraphError: At the call, it gets fewer than two inputs, or inputs of different shapes.
+    """
 
     def forward(self, x, training):
         y = self._output(x)
@@ -41,7 +48,14 @@ class Add(_Merge):
 
 
 class Subtract(_Merge):
-    """The first input minus the second."""
+    """The first input minus the second, called on a list of two of one shape.
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        GraphError: At the call, it gets other than two inputs, or inputs of different shapes.
+    """
 
     n_inputs = 2
 
@@ -53,7 +67,14 @@ class Subtract(_Merge):
 
 
 class Multiply(_Merge):
-    """The elementwise product of its inputs."""
+    """The elementwise product of its inputs, called on a list of two or more of one shape.
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        GraphError: At the call, it gets fewer than two inputs, or inputs of different shapes.
+    """
 
     def forward(self, x, training):
         y = self._output(x)
@@ -74,7 +95,14 @@ class Multiply(_Merge):
 
 
 class Average(_Merge):
-    """The mean of its inputs."""
+    """The mean of its inputs, called on a list of two or more of one shape.
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        GraphError: At the call, it gets fewer than two inputs, or inputs of different shapes.
+    """
 
     def forward(self, x, training):
         y = self._output(x)
@@ -92,7 +120,16 @@ class Average(_Merge):
 
 
 class Maximum(_Merge):
-    """The elementwise maximum; the gradient goes to the first input that holds it."""
+    """The elementwise maximum; the gradient goes to the first input that holds it.
+
+    Called on a list of two or more inputs of one shape.
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        GraphError: At the call, it gets fewer than two inputs, or inputs of different shapes.
+    """
 
     def forward(self, x, training):
         y = self._output(x)
@@ -116,7 +153,18 @@ class Maximum(_Merge):
 
 class Concatenate(Layer):
     """Joins its inputs along `axis` (Keras' convention: the batch axis is 0, so the default -1
-    and axis=1 are the features of 2-D inputs and the channels of images)."""
+    and axis=1 are the features of 2-D inputs and the channels of images).
+
+    Args:
+        axis (int): Default -1. The axis to join on, counting the batch axis as 0; any other
+            axis, negative from the end.
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        ValueError: `axis` is 0 or not an int.
+        GraphError: At the call, it gets fewer than two inputs, `axis` is outside their
+            rank, or they differ on another axis.
+    """
 
     n_inputs = None
 
@@ -172,7 +220,15 @@ class Concatenate(Layer):
 
 
 class Merge(Concatenate):
-    """Hat's Merge: concatenates 2-D inputs on their features."""
+    """Hat's Merge: concatenates 2-D inputs on their features (Concatenate(axis=-1)).
+
+    Args:
+        name (str | None): Default None. The layer's name.
+
+    Raises:
+        GraphError: At the call, it gets fewer than two inputs, or inputs whose other axes
+            differ.
+    """
 
     def __init__(self, name: str | None = None):
         super().__init__(axis=-1, name=name)
