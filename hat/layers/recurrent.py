@@ -207,38 +207,52 @@ class RnnBase(Layer):
         n, t, _ = x.shape
         width = self.n_gates * self.n_out
         dtype = x.dtype
-        self._x, self._has_mask = x, mask is not None
+        self._x, self._given_mask, self._trained = x, mask, bool(training)
         if mask is None:
             mask = self._buffer("ones", (n, t), dtype)
             mask.fill(1)
         self._mask = mask
-        xp = self._buffer("xp", (n, t, width), dtype)  # (N, T, G*n): projections, then gates
-        threads.matmul(x.reshape(n * t, -1), self.params["W"], xp.reshape(n * t, width))
-        xp += self.params["b"]
+        # Inference keeps one step of everything: per-step arrays are (N, 1, ...), every step
+        # writes row 0 and projects its own input.
+        self._steps = t if training else 1
+        xp = self._per_step("xp", n, t, width, dtype)  # (N, T, G*n): projections, then gates
+        if training:  # every step's input projection in one GEMM
+            threads.matmul(x.reshape(n * t, -1), self.params["W"], xp.reshape(n * t, width))
+            xp += self.params["b"]
         self._xp = xp
         self._alloc_states(n, t, dtype)
         order = range(t - 1, -1, -1) if self.go_backwards else range(t)
         self._order = list(order)
         hp = self._buffer("hp", (n, width), dtype)
         y = self._buffer("y", (n, t, self.n_out), dtype) if self.return_sequence else None
-        hprev, H = self._hprev, self.params["H"]
-        first = self._order[0]
+        hprev, (W, H, b) = self._hprev, (self.params[k] for k in "WHb")
+        first = self._order[0] if training else 0
 
         def run(c):
             lo, hi = chunks[c]
             hprev[lo:hi, first] = 0
             self._zero_initial(lo, hi, first)
             for k, s in enumerate(self._order):
-                s_next = self._order[k + 1] if k + 1 < t else -1
-                np.matmul(hprev[lo:hi, s], H, out=hp[lo:hi])
-                self._forward_step(hp[lo:hi], s, s_next, k, lo, y)
+                q, q_next = s, self._order[k + 1] if k + 1 < t else -1  # storage rows
+                if not training:
+                    q, q_next = 0, min(q_next, 0)
+                    np.matmul(x[lo:hi, s], W, out=xp[lo:hi, 0])
+                    xp[lo:hi, 0] += b
+                np.matmul(hprev[lo:hi, q], H, out=hp[lo:hi])
+                self._forward_step(hp[lo:hi], q, q_next, k, lo, y, mask[:, s])
 
         chunks = _chunks(n)
         threads.parallel_for(run, len(chunks))
         self._y = y if self.return_sequence else self._hlast
         return self._y
 
+    def _per_step(self, key, n, t, width, dtype):
+        """A (N, T, width) array for the backward pass, or in inference (N, 1, width)."""
+        return self._buffer(key if self._steps > 1 else key + "_1", (n, self._steps, width), dtype)
+
     def backward(self, dy):
+        if not self._trained:  # an inference forward kept one step only: redo it for training
+            self.forward(self._x, True, mask=self._given_mask)
         n, t, _ = self._x.shape
         dtype = self._xp.dtype
         width = self.n_gates * self.n_out
@@ -291,7 +305,7 @@ class RnnBase(Layer):
 
     # -- what each cell writes ----------------------------------------------------------------
     def _alloc_states(self, n, t, dtype):
-        self._hprev = self._buffer("hprev", (n, t, self.n_out), dtype)
+        self._hprev = self._per_step("hprev", n, t, self.n_out, dtype)
         self._hlast = self._buffer("hlast", (n, self.n_out), dtype)
 
     def _zero_initial(self, lo, hi, first):
@@ -300,7 +314,7 @@ class RnnBase(Layer):
     def _begin_backward(self, n, dtype):
         self._work = self._buffer("work", (n, self.n_gates * self.n_out), dtype)
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         raise NotImplementedError
 
     def _backward_step(self, rec, dh, s, k, lo, dy, seq):
@@ -378,7 +392,7 @@ class SimpleRnn(RnnBase):
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
     """
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
         a = self.activation
         _kernels().simple_forward(
@@ -388,7 +402,7 @@ class SimpleRnn(RnnBase):
             s_next,
             k,
             lo,
-            self._mask,
+            m,
             self._hprev,
             self._hlast,
             y,
@@ -528,9 +542,9 @@ class LSTM(_GatedRnn):
 
     def _alloc_states(self, n, t, dtype):
         super()._alloc_states(n, t, dtype)
-        self._cprev = self._buffer("cprev", (n, t, self.n_out), dtype)
+        self._cprev = self._per_step("cprev", n, t, self.n_out, dtype)
         self._clast = self._buffer("clast", (n, self.n_out), dtype)
-        self._tc = self._buffer("tc", (n, t, self.n_out), dtype)
+        self._tc = self._per_step("tc", n, t, self.n_out, dtype)
 
     def _zero_initial(self, lo, hi, first):
         self._cprev[lo:hi, first] = 0
@@ -540,7 +554,7 @@ class LSTM(_GatedRnn):
         self._dc = self._buffer("dc", (n, self.n_out), dtype)
         self._dc.fill(0)
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
         _kernels().lstm_forward(
             self._xp,
@@ -549,7 +563,7 @@ class LSTM(_GatedRnn):
             s_next,
             k,
             lo,
-            self._mask,
+            m,
             self._hprev,
             self._hlast,
             self._cprev,
@@ -676,9 +690,9 @@ class GRU(_GatedRnn):
 
     def _alloc_states(self, n, t, dtype):
         super()._alloc_states(n, t, dtype)
-        self._hn = self._buffer("hn", (n, t, self.n_out), dtype)
+        self._hn = self._per_step("hn", n, t, self.n_out, dtype)
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
         _kernels().gru_forward(
             self._xp,
@@ -688,7 +702,7 @@ class GRU(_GatedRnn):
             s_next,
             k,
             lo,
-            self._mask,
+            m,
             self._hprev,
             self._hlast,
             self._hn,
