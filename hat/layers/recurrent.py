@@ -142,6 +142,19 @@ class RnnBase(Layer):
 
     # -- build -----------------------------------------------------------------------------
     def build(self, input_shape, rng, dtype=np.float32):
+        """Create W, H and b for inputs of shape (time, features).
+
+        Args:
+            input_shape (tuple): (time, features), without the batch axis.
+            rng (numpy.random.Generator): draws the initial weights.
+            dtype (numpy dtype): float32 (default) or float64.
+
+        Returns:
+            tuple: (time, n_out) with return_sequence, else (n_out,).
+
+        Raises:
+            ValueError: the input is not (time, features), or has no step or no feature.
+        """
         self._expect_rank(
             input_shape,
             3,
@@ -203,6 +216,20 @@ class RnnBase(Layer):
 
     # -- the passes --------------------------------------------------------------------------
     def forward(self, x, training, mask=None):
+        """Run the sequence; training=True keeps every step's gates for backward.
+
+        Args:
+            x (numpy.ndarray | list): (batch, time, features), or [x, mask] with masking=True.
+            training (bool): keep what backward needs (False keeps one step only).
+            mask (numpy.ndarray | None): (batch, time), nonzero on real steps; default None.
+
+        Returns:
+            numpy.ndarray: (batch, time, n_out) or (batch, n_out), the layer's own buffer.
+
+        Raises:
+            ValueError: x is not 3-D, has no step, the wrong number of features, or a mask
+                whose shape is not (batch, time).
+        """
         x, mask = self._inputs(x, mask)
         n, t, _ = x.shape
         width = self.n_gates * self.n_out
@@ -251,6 +278,15 @@ class RnnBase(Layer):
         return self._buffer(key if self._steps > 1 else key + "_1", (n, self._steps, width), dtype)
 
     def backward(self, dy):
+        """Back-propagate through time once per forward (it overwrites the stored gates).
+
+        Args:
+            dy (numpy.ndarray): the gradient of the output.
+
+        Returns:
+            numpy.ndarray | list | None: dx, [dx, None] with masking=True, or None (dx) when
+            the model needs no input gradient.
+        """
         if not self._trained:  # an inference forward kept one step only: redo it for training
             self.forward(self._x, True, mask=self._given_mask)
         n, t, _ = self._x.shape
@@ -298,7 +334,15 @@ class RnnBase(Layer):
         return dx
 
     def compute_mask(self, x, mask):
-        """The input's mask while the layer returns sequences; None once it returns a state."""
+        """The input's mask while the layer returns sequences; None once it returns a state.
+
+        Args:
+            x (numpy.ndarray | list): the layer's input ([x, mask] with masking=True).
+            mask (numpy.ndarray | None): the input's mask.
+
+        Returns:
+            numpy.ndarray | None: the output's mask.
+        """
         if self.masking:
             mask = x[1]
         return mask if self.return_sequence else None
@@ -329,6 +373,7 @@ class RnnBase(Layer):
         )
 
     def get_config(self):
+        """The constructor's arguments (Hat's names), weights excluded."""
         return {
             "n_out": self.n_out,
             "act": self.activation.name,
@@ -345,14 +390,17 @@ class RnnBase(Layer):
     # Hat's read-only properties
     @property
     def W_(self):
+        """Hat's read-only name for the input weights (n_in, G*n_out)."""
         return self.params["W"]
 
     @property
     def H_(self):
+        """Hat's read-only name for the recurrent weights (n_out, G*n_out)."""
         return self.params["H"]
 
     @property
     def b_(self):
+        """Hat's read-only name for the bias (G*n_out,)."""
         return self.params["b"]
 
 
@@ -804,6 +852,16 @@ class Bidirectional(Layer):
         ]
 
     def build(self, input_shape, rng, dtype=np.float32):
+        """Build both layers; their params become this layer's under two prefixes.
+
+        Args:
+            input_shape (tuple): (time, features).
+            rng (numpy.random.Generator): draws the initial weights.
+            dtype (numpy dtype): float32 (default) or float64.
+
+        Returns:
+            tuple: the merged output shape.
+        """
         shape = None
         for prefix, inner in self._pair:
             shape = inner.setup(input_shape, rng, dtype)
@@ -822,6 +880,16 @@ class Bidirectional(Layer):
             inner.needs_input_grad = self.needs_input_grad
 
     def forward(self, x, training, mask=None):
+        """Both directions, merged.
+
+        Args:
+            x (numpy.ndarray | list): as the wrapped layer takes it.
+            training (bool): as for the wrapped layer.
+            mask (numpy.ndarray | None): (batch, time), nonzero on real steps; default None.
+
+        Returns:
+            numpy.ndarray: the merged outputs.
+        """
         self._link()
         yf = self.forward_layer.forward(x, training, mask=mask)
         yb = self.backward_layer.forward(x, training, mask=mask)
@@ -842,6 +910,14 @@ class Bidirectional(Layer):
         return y
 
     def backward(self, dy):
+        """Split dy by the merge, back-propagate both layers, sum their input gradients.
+
+        Args:
+            dy (numpy.ndarray): the gradient of the merged output.
+
+        Returns:
+            numpy.ndarray | list | None: as the wrapped layer's backward.
+        """
         self._link()
         if self.merge_mode == "concat":
             u = self._yf.shape[-1]
@@ -865,10 +941,19 @@ class Bidirectional(Layer):
         return [dx, None] if self.n_inputs == 2 else dx
 
     def compute_mask(self, x, mask):
-        """The wrapped layer's output mask."""
+        """The wrapped layer's output mask.
+
+        Args:
+            x (numpy.ndarray | list): the layer's input.
+            mask (numpy.ndarray | None): the input's mask.
+
+        Returns:
+            numpy.ndarray | None: the output's mask.
+        """
         return self.forward_layer.compute_mask(x, mask)
 
     def get_config(self):
+        """The wrapped layer as {'class_name', 'config'}, merge_mode and name."""
         inner = self.forward_layer
         return {
             "layer": {"class_name": type(inner).__name__, "config": inner.get_config()},
