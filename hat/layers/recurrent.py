@@ -284,8 +284,8 @@ class RnnBase(Layer):
             dy (numpy.ndarray): the gradient of the output.
 
         Returns:
-            numpy.ndarray | list | None: dx, [dx, None] with masking=True, or None (dx) when
-            the model needs no input gradient.
+            numpy.ndarray | list | None: dx, [dx, None] with masking=True, or None in dx's
+                place when the model needs no input gradient.
         """
         if not self._trained:  # an inference forward kept one step only: redo it for training
             self.forward(self._x, True, mask=self._given_mask)
