@@ -265,6 +265,13 @@ def main(argv=None):
             for name in names:
                 infer[name].append(len(xt) / _timed(runs[name].predict))
         results[cell] = {"train": train, "predict": infer}
+        print(
+            f"{cell}: "
+            + "; ".join(
+                f"{k} train {_spread(train[k])}/s predict {_spread(infer[k])}/s" for k in runs
+            ),
+            flush=True,
+        )
     if args.memory:
         for cell in args.cells:
             results[cell]["peak_mb"] = {

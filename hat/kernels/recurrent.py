@@ -17,8 +17,10 @@ on the first backward step of a layer that returns its last state only, that out
 gradient), and `rec` = dZ[next step] @ H.T. `dy` is the output sequence's gradient, or a dummy
 when `seq` is False.
 
-Masked steps (mask[r, s] == 0) carry the state over and output zeros; their gate gradients
-are zero and the state's gradient passes through them unchanged.
+The forward kernels take the step's column of the mask, m = mask[:, time] (inference keeps
+one step of storage, s = 0, for every time step). Masked steps (mask == 0) carry the state
+over and output zeros; their gate gradients are zero and the state's gradient passes through
+them unchanged.
 """
 
 import numba
@@ -153,11 +155,11 @@ def _output(y, r, k, h, real, seq):
 
 
 @jit
-def simple_forward(xp, hp, s, s_next, k, lo, mask, hprev, hlast, y, seq, act, alpha):
+def simple_forward(xp, hp, s, s_next, k, lo, m, hprev, hlast, y, seq, act, alpha):
     """xp[r, s] keeps h."""
     for i in range(hp.shape[0]):
         r = lo + i
-        real = mask[r, s] != 0
+        real = m[r] != 0
         if real:
             row = xp[r, s]
             for j in range(row.shape[0]):
@@ -196,12 +198,12 @@ def simple_backward(xp, rec, dh, s, k, lo, mask, dy, seq, act, alpha):
 
 @jit
 def lstm_forward(
-    xp, hp, s, s_next, k, lo, mask, hprev, hlast, cprev, clast, tc, y, seq, gate, act, alpha
+    xp, hp, s, s_next, k, lo, m, hprev, hlast, cprev, clast, tc, y, seq, gate, act, alpha
 ):
     n = hprev.shape[2]
     for i in range(hp.shape[0]):
         r = lo + i
-        real = mask[r, s] != 0
+        real = m[r] != 0
         h_new = _state_out(hprev, hlast, r, s_next)
         c_new = _state_out(cprev, clast, r, s_next)
         if not real:
@@ -265,12 +267,12 @@ def lstm_backward(xp, rec, dh, dc, work, s, k, lo, mask, cprev, tc, dy, seq, gat
 
 
 @jit
-def gru_forward(xp, hp, bH, s, s_next, k, lo, mask, hprev, hlast, hn, y, seq, gate, act, alpha):
+def gru_forward(xp, hp, bH, s, s_next, k, lo, m, hprev, hlast, hn, y, seq, gate, act, alpha):
     n = hprev.shape[2]
     one = xp.dtype.type(1.0)
     for i in range(hp.shape[0]):
         r = lo + i
-        real = mask[r, s] != 0
+        real = m[r] != 0
         h_old, h_new = hprev[r, s], _state_out(hprev, hlast, r, s_next)
         if not real:
             _put(h_old, h_new)

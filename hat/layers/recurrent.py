@@ -142,6 +142,20 @@ class RnnBase(Layer):
 
     # -- build -----------------------------------------------------------------------------
     def build(self, input_shape, rng, dtype=np.float32):
+        """Create W, H and b for inputs of shape (time, features).
+
+        Args:
+            input_shape (tuple | list): (time, features), without the batch axis; with
+                masking=True, [(time, features), (time,)].
+            rng (numpy.random.Generator): draws the initial weights.
+            dtype (numpy dtype): float32 (default) or float64.
+
+        Returns:
+            tuple: (time, n_out) with return_sequence, else (n_out,).
+
+        Raises:
+            ValueError: the input is not (time, features), or has no step or no feature.
+        """
         if self.masking:  # Hat's [x, mask]: the mask holds one value per step
             shapes = [tuple(s) for s in input_shape]
             if len(shapes) != 2 or len(shapes[0]) != 2 or shapes[1] != shapes[0][:1]:
@@ -212,42 +226,79 @@ class RnnBase(Layer):
 
     # -- the passes --------------------------------------------------------------------------
     def forward(self, x, training, mask=None):
+        """Run the sequence; training=True keeps every step's gates for backward.
+
+        Args:
+            x (numpy.ndarray | list): (batch, time, features), or [x, mask] with masking=True.
+            training (bool): keep what backward needs (False keeps one step only).
+            mask (numpy.ndarray | None): (batch, time), nonzero on real steps; default None.
+
+        Returns:
+            numpy.ndarray: (batch, time, n_out) or (batch, n_out), the layer's own buffer.
+
+        Raises:
+            ValueError: x is not 3-D, has no step, the wrong number of features, or a mask
+                whose shape is not (batch, time).
+        """
         x, mask = self._inputs(x, mask)
         n, t, _ = x.shape
         width = self.n_gates * self.n_out
         dtype = x.dtype
-        self._x, self._has_mask = x, mask is not None
+        self._x, self._given_mask, self._trained = x, mask, bool(training)
         if mask is None:
             mask = self._buffer("ones", (n, t), dtype)
             mask.fill(1)
         self._mask = mask
-        xp = self._buffer("xp", (n, t, width), dtype)  # (N, T, G*n): projections, then gates
-        threads.matmul(x.reshape(n * t, -1), self.params["W"], xp.reshape(n * t, width))
-        xp += self.params["b"]
+        # Inference keeps one step of everything: per-step arrays are (N, 1, ...), every step
+        # writes row 0 and projects its own input.
+        self._steps = t if training else 1
+        xp = self._per_step("xp", n, t, width, dtype)  # (N, T, G*n): projections, then gates
+        if training:  # every step's input projection in one GEMM
+            threads.matmul(x.reshape(n * t, -1), self.params["W"], xp.reshape(n * t, width))
+            xp += self.params["b"]
         self._xp = xp
         self._alloc_states(n, t, dtype)
         order = range(t - 1, -1, -1) if self.go_backwards else range(t)
         self._order = list(order)
         hp = self._buffer("hp", (n, width), dtype)
         y = self._buffer("y", (n, t, self.n_out), dtype) if self.return_sequence else None
-        hprev, H = self._hprev, self.params["H"]
-        first = self._order[0]
+        hprev, (W, H, b) = self._hprev, (self.params[k] for k in "WHb")
+        first = self._order[0] if training else 0
 
         def run(c):
             lo, hi = chunks[c]
             hprev[lo:hi, first] = 0
             self._zero_initial(lo, hi, first)
             for k, s in enumerate(self._order):
-                s_next = self._order[k + 1] if k + 1 < t else -1
-                np.matmul(hprev[lo:hi, s], H, out=hp[lo:hi])
-                self._forward_step(hp[lo:hi], s, s_next, k, lo, y)
+                q, q_next = s, self._order[k + 1] if k + 1 < t else -1  # storage rows
+                if not training:
+                    q, q_next = 0, min(q_next, 0)
+                    np.matmul(x[lo:hi, s], W, out=xp[lo:hi, 0])
+                    xp[lo:hi, 0] += b
+                np.matmul(hprev[lo:hi, q], H, out=hp[lo:hi])
+                self._forward_step(hp[lo:hi], q, q_next, k, lo, y, mask[:, s])
 
         chunks = _chunks(n)
         threads.parallel_for(run, len(chunks))
         self._y = y if self.return_sequence else self._hlast
         return self._y
 
+    def _per_step(self, key, n, t, width, dtype):
+        """A (N, T, width) array for the backward pass, or in inference (N, 1, width)."""
+        return self._buffer(key if self._steps > 1 else key + "_1", (n, self._steps, width), dtype)
+
     def backward(self, dy):
+        """Back-propagate through time once per forward (it overwrites the stored gates).
+
+        Args:
+            dy (numpy.ndarray): the gradient of the output.
+
+        Returns:
+            numpy.ndarray | list | None: dx, [dx, None] with masking=True, or None in dx's
+                place when the model needs no input gradient.
+        """
+        if not self._trained:  # an inference forward kept one step only: redo it for training
+            self.forward(self._x, True, mask=self._given_mask)
         n, t, _ = self._x.shape
         dtype = self._xp.dtype
         width = self.n_gates * self.n_out
@@ -293,14 +344,22 @@ class RnnBase(Layer):
         return dx
 
     def compute_mask(self, x, mask):
-        """The input's mask while the layer returns sequences; None once it returns a state."""
+        """The input's mask while the layer returns sequences; None once it returns a state.
+
+        Args:
+            x (numpy.ndarray | list): the layer's input ([x, mask] with masking=True).
+            mask (numpy.ndarray | None): the input's mask.
+
+        Returns:
+            numpy.ndarray | None: the output's mask.
+        """
         if self.masking:
             mask = x[1]
         return mask if self.return_sequence else None
 
     # -- what each cell writes ----------------------------------------------------------------
     def _alloc_states(self, n, t, dtype):
-        self._hprev = self._buffer("hprev", (n, t, self.n_out), dtype)
+        self._hprev = self._per_step("hprev", n, t, self.n_out, dtype)
         self._hlast = self._buffer("hlast", (n, self.n_out), dtype)
 
     def _zero_initial(self, lo, hi, first):
@@ -309,7 +368,7 @@ class RnnBase(Layer):
     def _begin_backward(self, n, dtype):
         self._work = self._buffer("work", (n, self.n_gates * self.n_out), dtype)
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         raise NotImplementedError
 
     def _backward_step(self, rec, dh, s, k, lo, dy, seq):
@@ -324,6 +383,7 @@ class RnnBase(Layer):
         )
 
     def get_config(self):
+        """The constructor's arguments (Hat's names), weights excluded."""
         return {
             "n_out": self.n_out,
             "act": self.activation.name,
@@ -340,14 +400,17 @@ class RnnBase(Layer):
     # Hat's read-only properties
     @property
     def W_(self):
+        """Hat's read-only name for the input weights (n_in, G*n_out)."""
         return self.params["W"]
 
     @property
     def H_(self):
+        """Hat's read-only name for the recurrent weights (n_out, G*n_out)."""
         return self.params["H"]
 
     @property
     def b_(self):
+        """Hat's read-only name for the bias (G*n_out,)."""
         return self.params["b"]
 
 
@@ -387,7 +450,7 @@ class SimpleRnn(RnnBase):
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
     """
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
         a = self.activation
         _kernels().simple_forward(
@@ -397,7 +460,7 @@ class SimpleRnn(RnnBase):
             s_next,
             k,
             lo,
-            self._mask,
+            m,
             self._hprev,
             self._hlast,
             y,
@@ -537,9 +600,9 @@ class LSTM(_GatedRnn):
 
     def _alloc_states(self, n, t, dtype):
         super()._alloc_states(n, t, dtype)
-        self._cprev = self._buffer("cprev", (n, t, self.n_out), dtype)
+        self._cprev = self._per_step("cprev", n, t, self.n_out, dtype)
         self._clast = self._buffer("clast", (n, self.n_out), dtype)
-        self._tc = self._buffer("tc", (n, t, self.n_out), dtype)
+        self._tc = self._per_step("tc", n, t, self.n_out, dtype)
 
     def _zero_initial(self, lo, hi, first):
         self._cprev[lo:hi, first] = 0
@@ -549,7 +612,7 @@ class LSTM(_GatedRnn):
         self._dc = self._buffer("dc", (n, self.n_out), dtype)
         self._dc.fill(0)
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
         _kernels().lstm_forward(
             self._xp,
@@ -558,7 +621,7 @@ class LSTM(_GatedRnn):
             s_next,
             k,
             lo,
-            self._mask,
+            m,
             self._hprev,
             self._hlast,
             self._cprev,
@@ -685,9 +748,9 @@ class GRU(_GatedRnn):
 
     def _alloc_states(self, n, t, dtype):
         super()._alloc_states(n, t, dtype)
-        self._hn = self._buffer("hn", (n, t, self.n_out), dtype)
+        self._hn = self._per_step("hn", n, t, self.n_out, dtype)
 
-    def _forward_step(self, hp, s, s_next, k, lo, y):
+    def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
         _kernels().gru_forward(
             self._xp,
@@ -697,7 +760,7 @@ class GRU(_GatedRnn):
             s_next,
             k,
             lo,
-            self._mask,
+            m,
             self._hprev,
             self._hlast,
             self._hn,
@@ -799,6 +862,16 @@ class Bidirectional(Layer):
         ]
 
     def build(self, input_shape, rng, dtype=np.float32):
+        """Build both layers; their params become this layer's under two prefixes.
+
+        Args:
+            input_shape (tuple): (time, features).
+            rng (numpy.random.Generator): draws the initial weights.
+            dtype (numpy dtype): float32 (default) or float64.
+
+        Returns:
+            tuple: the merged output shape.
+        """
         shape = None
         for prefix, inner in self._pair:
             shape = inner.setup(input_shape, rng, dtype)
@@ -817,6 +890,16 @@ class Bidirectional(Layer):
             inner.needs_input_grad = self.needs_input_grad
 
     def forward(self, x, training, mask=None):
+        """Both directions, merged.
+
+        Args:
+            x (numpy.ndarray | list): as the wrapped layer takes it.
+            training (bool): as for the wrapped layer.
+            mask (numpy.ndarray | None): (batch, time), nonzero on real steps; default None.
+
+        Returns:
+            numpy.ndarray: the merged outputs.
+        """
         self._link()
         yf = self.forward_layer.forward(x, training, mask=mask)
         yb = self.backward_layer.forward(x, training, mask=mask)
@@ -837,6 +920,14 @@ class Bidirectional(Layer):
         return y
 
     def backward(self, dy):
+        """Split dy by the merge, back-propagate both layers, sum their input gradients.
+
+        Args:
+            dy (numpy.ndarray): the gradient of the merged output.
+
+        Returns:
+            numpy.ndarray | list | None: as the wrapped layer's backward.
+        """
         self._link()
         if self.merge_mode == "concat":
             u = self._yf.shape[-1]
@@ -860,10 +951,19 @@ class Bidirectional(Layer):
         return [dx, None] if self.n_inputs == 2 else dx
 
     def compute_mask(self, x, mask):
-        """The wrapped layer's output mask."""
+        """The wrapped layer's output mask.
+
+        Args:
+            x (numpy.ndarray | list): the layer's input.
+            mask (numpy.ndarray | None): the input's mask.
+
+        Returns:
+            numpy.ndarray | None: the output's mask.
+        """
         return self.forward_layer.compute_mask(x, mask)
 
     def get_config(self):
+        """The wrapped layer as {'class_name', 'config'}, merge_mode and name."""
         inner = self.forward_layer
         return {
             "layer": {"class_name": type(inner).__name__, "config": inner.get_config()},

@@ -33,7 +33,23 @@ def test_lstm_step(step):
     a = xp[:, 1] + hp
     c_old, h_old = cprev[:, 1].copy(), hprev[:, 1].copy()
     K.lstm_forward(
-        xp, hp, 1, 2, 1, 0, mask, hprev, hlast, cprev, clast, tc, y, True, K.SIGMOID, K.TANH, 0.0
+        xp,
+        hp,
+        1,
+        2,
+        1,
+        0,
+        mask[:, 1],
+        hprev,
+        hlast,
+        cprev,
+        clast,
+        tc,
+        y,
+        True,
+        K.SIGMOID,
+        K.TANH,
+        0.0,
     )
     i, f, g, o = _sigmoid(a[:, :2]), _sigmoid(a[:, 2:4]), np.tanh(a[:, 4:6]), _sigmoid(a[:, 6:])
     c = f * c_old + i * g
@@ -82,7 +98,9 @@ def test_gru_step(step):
     xp, hp, hprev, hlast, y = _arrays(rng, 3)
     bH, hn = rng.standard_normal(6), np.zeros((3, 3, 2))
     a, h_old = xp[:, 1].copy(), hprev[:, 1].copy()
-    K.gru_forward(xp, hp, bH, 1, -1, 1, 0, mask, hprev, hlast, hn, y, True, K.SIGMOID, K.TANH, 0)
+    K.gru_forward(
+        xp, hp, bH, 1, -1, 1, 0, mask[:, 1], hprev, hlast, hn, y, True, K.SIGMOID, K.TANH, 0
+    )
     q = hp + bH
     r, z = _sigmoid(a[:, :2] + q[:, :2]), _sigmoid(a[:, 2:4] + q[:, 2:4])
     m = np.tanh(a[:, 4:] + r * q[:, 4:])
@@ -95,7 +113,7 @@ def test_simple_step_with_relu(step):
     rng, mask = step
     xp, hp, hprev, hlast, y = _arrays(rng, 1)
     a = xp[:, 1] + hp
-    K.simple_forward(xp, hp, 1, 0, 1, 0, mask, hprev, hlast, y, True, K.RELU, 0.0)
+    K.simple_forward(xp, hp, 1, 0, 1, 0, mask[:, 1], hprev, hlast, y, True, K.RELU, 0.0)
     np.testing.assert_allclose(hprev[[0, 2], 0], np.maximum(a, 0)[[0, 2]], rtol=1e-12)
     dh, rec, dy = np.ones((3, 2)), np.zeros((3, 2)), np.ones((3, 3, 2))
     K.simple_backward(xp, rec, dh, 1, 1, 0, mask, dy, True, K.RELU, 0.0)
@@ -106,7 +124,7 @@ def test_float32_stays_float32(step):
     rng, mask = step
     xp, hp, hprev, hlast, y = (v.astype(np.float32) for v in _arrays(rng, 1))
     K.simple_forward(
-        xp, hp, 1, 0, 1, 0, mask.astype(np.float32), hprev, hlast, y, True, K.TANH, 0.0
+        xp, hp, 1, 0, 1, 0, mask[:, 1].astype(np.float32), hprev, hlast, y, True, K.TANH, 0.0
     )
     assert xp.dtype == np.float32 and np.isfinite(xp).all()
 

@@ -384,3 +384,21 @@ def test_sequential_lstm_model_trains():
     after = md.evaluate(x, y, batch_size=64, metrics=["categorical_crossentropy"])
     assert after < 0.8 * before
     assert md.predict(x[:5]).shape == (5, 2)
+
+
+@pytest.mark.parametrize("cls", CELLS)
+@pytest.mark.parametrize("options", VARIANTS[:2], ids=str)
+def test_inference_keeps_one_step_and_gives_the_same_numbers(cls, options):
+    layer = _built(_layer(cls, **options))
+    x = np.random.default_rng(1).standard_normal((3, 5, 2))
+    mask = _mask()
+    y_train = layer.forward(x, training=True, mask=mask).copy()
+    dy = np.random.default_rng(2).standard_normal(y_train.shape)
+    dx_train = layer.backward(dy).copy()
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    y_infer = layer.forward(x, training=False, mask=mask)
+    assert layer._xp.shape[1] == 1  # one row of gates for every step
+    np.testing.assert_allclose(y_infer, y_train, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.backward(dy), dx_train, rtol=1e-12, atol=1e-14)  # redone
+    for key, value in grads.items():
+        np.testing.assert_allclose(layer.grads[key], value, rtol=1e-12, atol=1e-14)
