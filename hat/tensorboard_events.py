@@ -136,7 +136,7 @@ def event(step: int, wall_time: float, values: list[bytes] = (), file_version: s
     Args:
         step (int): the Event's step (an int64).
         wall_time (float): seconds since the Unix epoch.
-        values (list of bytes, default ()): serialized Summary.Values; none: no Summary.
+        values (list[bytes]): Default empty. Serialized Summary.Values; none: no Summary.
         file_version (str, default ''): set only in a file's first Event.
 
     Returns:

@@ -148,6 +148,11 @@ COMPLETE_MODULES = (
     "hat.regularizations",
     "hat.schedules",
     "hat.serializations",
+    "hat.layers.conv1d",
+    "hat.layers.embedding",
+    "hat.layers.pooling1d",
+    "hat.layers.recurrent",
+    "hat.tensorboard_events",
 )
 ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Keyword Args|Parameters):\s*$")
 ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:")

@@ -72,7 +72,7 @@ class Conv1D(WeightedLayer):
         b_init (array | None, default None): initial b of shape (n_outfmaps,); zeros if None.
         W_reg (Regularization | None, default None): penalty on W.
         b_reg (Regularization | None, default None): penalty on b.
-        trainable_params (sequence of str, default ('W', 'b')): the params the optimizer
+        trainable_params (sequence of str): Default ("W", "b"). The params the optimizer
             updates.
         name (str | None, default None): the layer's name; the model gives one if None.
         filters (int | None, default None): Keras' name for n_outfmaps.

@@ -42,7 +42,7 @@ class Embedding(Layer):
             pre-trained vectors; overrides init_type.
         W_reg (Regularization | None, default None): penalty on W, such as L2(1e-4).
         name (str | None, default None): the layer's name; the model gives one if None.
-        trainable_params (sequence of str, default ('W',)): () freezes W (pre-trained
+        trainable_params (sequence of str): Default ("W",). An empty one freezes W (pre-trained
             vectors).
         input_dim (int | None, default None): Keras' name for n_vocab.
         output_dim (int | None, default None): Keras' name for n_out.
