@@ -36,7 +36,9 @@ from itertools import count
 import numpy as np
 
 FILE_VERSION = "brain.Event:2"
+"""The file_version of an event file's first record, as TensorBoard expects it."""
 HISTOGRAM_BUCKETS = 30  # as tf.summary.histogram's default
+"""Buckets of a weight histogram (tf.summary.histogram's default)."""
 
 
 def _crc32c_table() -> list[int]:

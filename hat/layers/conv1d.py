@@ -10,6 +10,7 @@ from hat.layers.embedding import _either
 from hat.layers.masks import as_mask, window_mask
 
 BORDER_MODES = ("valid", "same", "full", "causal")
+"""The named paddings Conv1D takes (besides an int or a pair)."""
 
 
 def _one_int(value, what: str) -> int:
@@ -284,3 +285,4 @@ class Conv1D(WeightedLayer):
 
 
 Convolution1D = Conv1D
+"""Alias of `Conv1D`, Hat's name."""

@@ -8,6 +8,7 @@ from hat.layers.core import _check_positive_int, _initial, _reg_config
 
 # float32 holds every integer up to 2**24 exactly; the model casts ids to its dtype.
 FLOAT32_EXACT_IDS = 1 << 24
+"""Ids a float32 model can hold exactly (2**24): the largest n_vocab it takes."""
 
 
 def _either(hat_value, keras_value, hat_name: str, keras_name: str):

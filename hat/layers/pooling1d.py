@@ -387,6 +387,10 @@ class GlobalMaxPool(_TimePool):
 
 
 MaxPooling1D = MaxPool1D
+"""Alias of `MaxPool1D`, Keras' name."""
 AveragePooling1D = AvgPool1D
+"""Alias of `AvgPool1D`, Keras' name."""
 GlobalAvgPool1D = GlobalAveragePooling1D
+"""Alias of `GlobalAveragePooling1D`."""
 GlobalMaxPool1D = GlobalMaxPooling1D
+"""Alias of `GlobalMaxPooling1D`."""

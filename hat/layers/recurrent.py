@@ -17,7 +17,9 @@ from hat.layers.core import _check_positive_int, _initial, _reg_config
 # is not worth a hand-off. The count depends on the shapes only, so results do not depend on
 # the number of threads.
 MIN_CHUNK_ROWS = 64
+"""The fewest batch rows a thread-pool chunk of a recurrent layer takes."""
 MAX_CHUNKS = 4
+"""The most chunks a recurrent layer splits its batch into."""
 
 
 def _one_of(hat_name, hat_value, keras_name, keras_value, default):
@@ -477,6 +479,7 @@ class SimpleRnn(RnnBase):
 
 
 SimpleRNN = SimpleRnn  # Keras' spelling
+"""Alias of `SimpleRnn`, Keras' spelling."""
 
 
 class _GatedRnn(RnnBase):
