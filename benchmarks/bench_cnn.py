@@ -1,4 +1,4 @@
-"""Time the two MNIST CNNs in hat and in PyTorch, side by side, on the CPU.
+"""Time the two MNIST CNNs in hat, PyTorch and Keras 3 on JAX, side by side, on the CPU.
 
 scratch: examples/mnist/cnn_scratch.py: Conv 16 5x5 pad 2 + ReLU, MaxPool 2, Conv 32 5x5 pad 2
     + ReLU, MaxPool 2, Dense 120 + ReLU, Dense 10 softmax, L2 on the weights; SGD Nesterov lr 0.01
@@ -13,7 +13,9 @@ python benchmarks/bench_cnn.py --memory           # peak RSS, each framework in 
 python benchmarks/bench_cnn.py --compile          # numba compile time, cold and warm cache
 python benchmarks/bench_cnn.py --profile          # + hat's time per layer, optimizer, data
 
-Shares its method and helpers with bench_mlp.py (see benchmarks/README.md).
+Keras runs the same models in its native NHWC layout (pip install keras "jax[cpu]"; left out,
+saying so, when absent). Shares its method and helpers with bench_mlp.py (see
+benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -33,17 +35,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mlp import (  # noqa: E402  (bench_mlp imports nothing heavy at module level)
     SEED,
     SETTLE_S,
+    alternate,
     blas_threads,
     cpu_name,
-    import_torch,
+    load_average,
     matmul_gflops,
     mnist_on_disk,
-    paired_ratio,
     peak_rss_mb,
+    peer_versions,
+    peers_available,
+    print_table,
+    profile_model,
     set_thread_env,
     spread,
     timed,
-    versions,
 )
 
 if TYPE_CHECKING:
@@ -66,8 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory", action="store_true", help="peak RSS, one process each")
     parser.add_argument("--compile", action="store_true", help="numba compile time, cold/warm")
     parser.add_argument("--profile", action="store_true", help="hat's time per layer too")
-    parser.add_argument("--no-torch", action="store_true", help="time hat only")
-    parser.add_argument("--worker", choices=("hat", "torch", "compile"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-keras", action="store_true", help="leave Keras-JAX out")
+    parser.add_argument(
+        "--worker", choices=("hat", "torch", "keras", "compile"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.threads < 1 or (args.steps is not None and args.steps < 1):
         parser.error("--repeats, --threads and --steps must be >= 1")
@@ -216,7 +224,17 @@ def steps_of(args: argparse.Namespace, model: str) -> int:
     return args.steps if args.steps is not None else MODELS[model]["steps"]
 
 
-def run_model(args: argparse.Namespace, model: str, have_torch: bool, ceiling: list[float]):
+def keras_runner(model: str, batch: int, x, y, x_test):
+    """Keras' model on NHWC copies of the images (its native layout, converted once)."""
+    from peer_keras import KerasRunner, cnn
+
+    net, optimizer = cnn(model, L2_FACTOR, SEED)
+    nhwc = [a.transpose(0, 2, 3, 1).copy() for a in (x, x_test)]
+    return KerasRunner(net, optimizer, batch, INFER_BATCH, nhwc[0], y, nhwc[1])
+
+
+def run_model(args: argparse.Namespace, model: str, peers: tuple, ceiling: list[float]):
+    have_torch, keras_version = peers
     batch = MODELS[model]["batch"]
     n_train = steps_of(args, model) * batch
     data_name, x, y, x_test = load_images(args.data, n_train)
@@ -224,98 +242,58 @@ def run_model(args: argparse.Namespace, model: str, have_torch: bool, ceiling: l
     runners: list[Any] = [HatRunner(model, batch, x, y, x_test)]
     if have_torch:
         runners.append(TorchRunner(model, batch, x, y, x_test, args.threads))
-    for runner in runners:  # warm-up: numba's compile or cache load, then a whole round
+    if keras_version:
+        runners.append(keras_runner(model, batch, x, y, x_test))
+    for runner in runners:  # warm-up: numba's or XLA's compile, then a whole round
         first = timed(runner.train, batch)
         runner.predict(INFER_BATCH)
         warm = timed(runner.train, n_train)
         runner.predict(N_INFER)
         print(f"- warm-up {runner.name}: first step {first:.2f} s, then one round {warm:.2f} s")
         time.sleep(SETTLE_S)
-    train = {r.name: [] for r in runners}
-    infer = {r.name: [] for r in runners}
-    for round_ in range(args.repeats):
-        for runner in runners if round_ % 2 == 0 else runners[::-1]:
-            train[runner.name].append(n_train / timed(runner.train, n_train))
-            time.sleep(SETTLE_S)
-            infer[runner.name].append(N_INFER / timed(runner.predict, N_INFER))
-            time.sleep(SETTLE_S)
+    train, infer = alternate(runners, args.repeats, n_train, N_INFER)
     flops = runners[0].train_flops_per_sample()
-    print(
-        "\n| framework | train samples/s, median (min..max) | infer samples/s, median (min..max) "
-        "| train ratio | infer ratio | train GFLOP/s (of ceiling) |"
-    )
-    print("| --- | --- | --- | --- | --- | --- |")
+    top = statistics.median(ceiling)
+    gflops = {}
     for runner in runners:
-        ratios = ["1.00", "1.00"] if runner.name == "torch" else ["-", "-"]
-        if runner.name == "hat" and have_torch:
-            ratios = [paired_ratio(train), paired_ratio(infer)]
         achieved = statistics.median(train[runner.name]) * flops / 1e9
-        print(
-            f"| {runner.name} | {spread(train[runner.name])} | {spread(infer[runner.name])} "
-            f"| {ratios[0]} | {ratios[1]} | {achieved:.1f} "
-            f"({achieved / statistics.median(ceiling):.0%}) |"
-        )
-    print(f"\nGEMM work of one training step: {flops:,} FLOP/sample")
+        gflops[runner.name] = (achieved, achieved / top)
+    print()
+    print_table(runners, train, infer, gflops)
+    print(f"\nGEMM work of one training step: {flops:,} FLOP/sample; load {load_average()}")
     if args.profile:
         profile_hat(runners[0], n_train)
 
 
 def run_benchmark(args: argparse.Namespace) -> None:
-    have_torch = not args.no_torch and import_torch()
-    print(f"# Hat CNN benchmark, {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; {versions()}")
+    have_torch, keras_version, notes = peers_available(args)
+    print(f"# Hat CNN benchmark, {time.strftime('%Y-%m-%d %H:%M')}, load {load_average()}")
+    stack = peer_versions(have_torch, keras_version)
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; {stack}")
     print(
         f"threads: {args.threads} (OpenBLAS reports {blas_threads()}"
         + (f", torch {__import__('torch').get_num_threads()}" if have_torch else "")
-        + f"); rounds: {args.repeats}, alternating, order swapped each round; "
+        + ("; XLA: its default pool" if keras_version else "")
+        + f"); rounds: {args.repeats}, alternating, order rotated each round; "
         f"predict {N_INFER:,} samples in batches of {INFER_BATCH}"
     )
+    for note in notes:
+        print(note)
     ceiling = matmul_gflops()
     print(f"numpy float32 2048x2048 matmul (the ceiling): {spread(ceiling)} GFLOP/s")
     for model in ("scratch", "bn") if args.model == "all" else (args.model,):
-        run_model(args, model, have_torch, ceiling)
+        run_model(args, model, (have_torch, keras_version), ceiling)
     print(f"\npeak RSS of this process (all frameworks): {peak_rss_mb():,.0f} MB; see --memory")
 
 
 def profile_hat(runner: HatRunner, n_train: int) -> None:
-    """hat's time per layer (forward, backward), loss, optimizer and the rest of fit (data
-    handling: shuffling, batch gather, checks), by wrapping the instances' methods for one
-    round: the wrappers live here, not in hat's hot path."""
-    times: dict[str, float] = {}
-
-    def wrap(obj: Any, attr: str, key: str) -> None:
-        inner = getattr(obj, attr)
-
-        def timed_call(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
-            out = inner(*a, **k)
-            times[key] = times.get(key, 0.0) + time.perf_counter() - start
-            return out
-
-        setattr(obj, attr, timed_call)
-
-    model = runner.model
-    for layer in model.layers:
-        wrap(layer, "forward", f"{layer.name} forward")
-        wrap(layer, "backward", f"{layer.name} backward")
-    wrap(runner.optimizer, "update", "optimizer update")
-    wrap(model, "_apply_regularizers", "regularizers")
-    total = timed(runner.train, n_train)
-    for layer in model.layers:  # back to the class's methods
-        del layer.forward, layer.backward
-    del runner.optimizer.update, model._apply_regularizers
-    steps = n_train / runner.batch
-    layers = sum(times.values())
-    times["rest of fit (data, loss, checks)"] = total - layers
-    print(f"\n### hat profile: one round, {total:.2f} s, {steps:.0f} steps\n")
-    print("| part | ms/step | share |")
-    print("| --- | --- | --- |")
-    for key, value in times.items():
-        print(f"| {key} | {1e3 * value / steps:.2f} | {value / total:.0%} |")
+    """hat's time per layer in one training round and one prediction (see bench_mlp)."""
+    profile_model(runner, n_train, N_INFER, INFER_BATCH)
 
 
 def run_memory(args: argparse.Namespace) -> None:
-    frameworks = ["hat"] + ([] if args.no_torch or not import_torch() else ["torch"])
+    have_torch, keras_version, _ = peers_available(args)
+    frameworks = ["hat"] + (["torch"] if have_torch else []) + (["keras"] if keras_version else [])
     print("# Peak RSS, one round + predict, each framework in its own process\n")
     print("| model | framework | after imports + data, MB | peak, MB | added, MB |")
     print("| --- | --- | --- | --- | --- |")
@@ -379,14 +357,19 @@ def run_worker(args: argparse.Namespace) -> None:
     _, x, y, x_test = load_images(args.data, n_train)
     if args.worker == "hat":
         import hat.models  # noqa: F401  (the import's memory belongs to the baseline)
-    else:
+    elif args.worker == "torch":
         import torch  # noqa: F401
+    else:
+        from peer_keras import import_keras
+
+        import_keras()
     base = peak_rss_mb()
-    runner = (
-        HatRunner(args.model, batch, x, y, x_test)
-        if args.worker == "hat"
-        else TorchRunner(args.model, batch, x, y, x_test, args.threads)
-    )
+    if args.worker == "hat":
+        runner = HatRunner(args.model, batch, x, y, x_test)
+    elif args.worker == "torch":
+        runner = TorchRunner(args.model, batch, x, y, x_test, args.threads)
+    else:
+        runner = keras_runner(args.model, batch, x, y, x_test)
     runner.train(n_train)
     runner.predict(N_INFER)
     print(json.dumps({"base": base, "peak": peak_rss_mb()}))

@@ -1,4 +1,4 @@
-"""Time Hat's MNIST MLP in hat and in PyTorch, side by side, on the CPU.
+"""Time Hat's MNIST MLP in hat, PyTorch and Keras 3 on JAX, side by side, on the CPU.
 
 The model is the one of examples/mnist/main_dnn.py: 784-500(relu)-Dropout 0.2-500(relu)-
 Dropout 0.2-10(softmax), categorical cross-entropy, Adam lr 1e-3, batch 500.
@@ -6,7 +6,11 @@ Dropout 0.2-10(softmax), categorical cross-entropy, Adam lr 1e-3, batch 500.
 python benchmarks/bench_mlp.py                    # 5 alternating rounds of one 50,000-sample epoch
 python benchmarks/bench_mlp.py --repeats 9 --steps 40
 python benchmarks/bench_mlp.py --memory           # peak RSS, each framework in its own process
-python benchmarks/bench_mlp.py --profile          # plus a cProfile of one hat epoch
+python benchmarks/bench_mlp.py --profile          # plus hat's time per layer
+
+The peers are optional: PyTorch (pip install torch==2.13.0) and Keras 3 on JAX (pip install
+keras "jax[cpu]"); a peer that is not importable is left out of the table, and the header
+says so.
 
 Real MNIST is used when $HAT_DATASETS/mnist or ~/.hat/datasets/mnist holds it (or with
 --data mnist, which may download it); otherwise random data of the same shape.
@@ -25,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peer_keras beside this file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,9 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--memory", action="store_true", help="peak RSS of each framework in its own process"
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile one hat epoch too")
-    parser.add_argument("--no-torch", action="store_true", help="time hat only")
-    parser.add_argument("--worker", choices=("hat", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help="hat's time per layer too")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-keras", action="store_true", help="leave Keras-JAX out")
+    parser.add_argument("--worker", choices=("hat", "torch", "keras"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.threads < 1 or (args.steps is not None and args.steps < 1):
         parser.error("--repeats, --threads and --steps must be >= 1")
@@ -271,14 +278,7 @@ def versions() -> str:
     import numba
     import numpy as np
 
-    parts = [f"numpy {np.__version__}", f"numba {numba.__version__}"]
-    try:
-        import torch
-
-        parts.append(f"torch {torch.__version__}")
-    except ImportError:
-        pass
-    return ", ".join(parts)
+    return f"numpy {np.__version__}, numba {numba.__version__}"
 
 
 def cpu_name() -> str:
@@ -300,16 +300,109 @@ def import_torch() -> bool:
     return True
 
 
+def peers_available(args: argparse.Namespace) -> tuple[bool, str | None, list[str]]:
+    """(torch importable and wanted, Keras' version or None, lines saying what is left out).
+    Keras is imported first (KERAS_BACKEND=jax must be set before anything loads it)."""
+    from peer_keras import INSTALL_HINT, import_keras
+
+    notes = []
+    keras_version = None if args.no_keras else import_keras()
+    if args.no_keras:
+        notes.append("Keras-JAX: left out (--no-keras)")
+    elif keras_version is None:
+        notes.append(f"Keras-JAX: not importable, column skipped; install: {INSTALL_HINT}")
+    have_torch = not args.no_torch and import_torch()
+    if args.no_torch:
+        notes.append("PyTorch: left out (--no-torch)")
+    elif not have_torch:
+        notes.append("PyTorch: not importable, column skipped; install: pip install torch==2.13.0")
+    return have_torch, keras_version, notes
+
+
+def peer_versions(have_torch: bool, keras_version: str | None) -> str:
+    parts = [versions()]
+    if have_torch:
+        parts.append(f"torch {__import__('torch').__version__}")
+    if keras_version:
+        from peer_keras import versions as keras_versions
+
+        parts.append(keras_versions())
+    return ", ".join(parts)
+
+
+def alternate(runners: list[Any], repeats: int, n_train: int, n_infer: int) -> tuple[dict, dict]:
+    """Timed rounds: every runner trains on n_train samples, then predicts n_infer, in an
+    order rotated each round (so no framework always follows the same one). Returns samples/s
+    per runner name, one entry a round, for training and for prediction."""
+    train = {r.name: [] for r in runners}
+    infer = {r.name: [] for r in runners}
+    for round_ in range(repeats):
+        shift = round_ % len(runners)
+        order = runners[shift:] + runners[:shift]
+        for runner in order if round_ % 2 == 0 else order[::-1]:
+            train[runner.name].append(n_train / timed(runner.train, n_train))
+            time.sleep(SETTLE_S)
+            infer[runner.name].append(n_infer / timed(runner.predict, n_infer))
+            time.sleep(SETTLE_S)
+    return train, infer
+
+
+def paired_ratio(samples: dict[str, list[float]], peer: str = "torch") -> str:
+    """hat / peer: the median of the per-round ratios, then (median / median)."""
+    per_round = [h / t for h, t in zip(samples["hat"], samples[peer], strict=True)]
+    of_medians = statistics.median(samples["hat"]) / statistics.median(samples[peer])
+    return f"{statistics.median(per_round):.2f} ({of_medians:.2f})"
+
+
+def against_faster_peer(samples: dict[str, list[float]]) -> str:
+    """hat / the faster peer of each round: median (min..max) of the per-round ratios."""
+    peers = [name for name in samples if name != "hat"]
+    per_round = [h / max(samples[p][i] for p in peers) for i, h in enumerate(samples["hat"])]
+    return f"{statistics.median(per_round):.2f} ({min(per_round):.2f}..{max(per_round):.2f})"
+
+
+def print_table(runners: list[Any], train: dict, infer: dict, gflops: dict | None = None) -> None:
+    """The results table: samples/s per framework and hat's per-round ratios to each peer.
+    gflops: name -> (achieved GFLOP/s, share of the ceiling) for an extra column."""
+    extra = " | train GFLOP/s (of ceiling)" if gflops else ""
+    print(
+        "| framework | train samples/s, median (min..max) | infer samples/s, median (min..max) "
+        f"| hat/this, train | hat/this, infer{extra} |"
+    )
+    print("| --- | --- | --- | --- | ---" + (" | --- |" if gflops else " |"))
+    for runner in runners:
+        ratios = ["-", "-"]
+        if runner.name != "hat":
+            ratios = [paired_ratio(train, runner.name), paired_ratio(infer, runner.name)]
+        cell = ""
+        if gflops:
+            achieved, share = gflops[runner.name]
+            cell = f" | {achieved:.1f} ({share:.0%})"
+        print(
+            f"| {runner.name} | {spread(train[runner.name])} | {spread(infer[runner.name])} "
+            f"| {ratios[0]} | {ratios[1]}{cell} |"
+        )
+    if len(runners) > 1:
+        print(
+            f"\nhat / the faster peer of each round: training {against_faster_peer(train)}, "
+            f"prediction {against_faster_peer(infer)} (median (min..max) over rounds)."
+        )
+        print(
+            "hat/this: median of the per-round ratios (each round times every framework back "
+            "to back); in brackets, median / median. Above 1: hat is faster."
+        )
+
+
 # -- the modes -------------------------------------------------------------------------------
 def run_benchmark(args: argparse.Namespace) -> None:
+    have_torch, keras_version, notes = peers_available(args)
     data_name, x, y, x_test = load_data(args.data)
     n_train = N_TRAIN if args.steps is None else args.steps * BATCH
-    have_torch = not args.no_torch and import_torch()
 
-    print(f"# Hat MLP benchmark, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"# Hat MLP benchmark, {time.strftime('%Y-%m-%d %H:%M')}, load {load_average()}")
     print(
-        f"machine: {cpu_name()}, {os.cpu_count()} CPUs; {versions()}; Python "
-        f"{platform.python_version()}"
+        f"machine: {cpu_name()}, {os.cpu_count()} CPUs; "
+        f"{peer_versions(have_torch, keras_version)}; Python {platform.python_version()}"
     )
     print(
         f"data: {data_name}; train {n_train:,} samples/round, batch {BATCH}; "
@@ -318,108 +411,121 @@ def run_benchmark(args: argparse.Namespace) -> None:
     print(
         f"threads: {args.threads} (OpenBLAS reports {blas_threads()}"
         + (f", torch {__import__('torch').get_num_threads()}" if have_torch else "")
-        + f"); rounds: {args.repeats}, alternating, order swapped each round"
+        + ("; XLA: its default pool" if keras_version else "")
+        + f"); rounds: {args.repeats}, alternating, order rotated each round"
     )
-    if not have_torch:
-        print("PyTorch: not importable (or --no-torch); timing hat alone")
+    for note in notes:
+        print(note)
 
     runners: list[Any] = [HatRunner(x, y, x_test)]
     if have_torch:
         runners.append(TorchRunner(x, y, x_test, args.threads))
+    if keras_version:
+        runners.append(keras_runner(x, y, x_test))
 
-    # Warm-up: the first step pays numba's compile (or cache load); then a whole round so
-    # that allocator, BLAS threads and caches are in their steady state.
+    # Warm-up: the first step pays numba's compile (or cache load), XLA's compile; then a
+    # whole round so that allocator, BLAS threads and caches are in their steady state.
     print("\n## Warm-up (not in the table)\n")
     for runner in runners:
         first_step = timed(runner.train, BATCH)
         first_predict = timed(runner.predict, INFER_BATCH)
         warm_round = timed(runner.train, n_train)
         runner.predict(N_TEST)
-        why = " (numba compiles, or loads from its cache)" if runner.name == "hat" else ""
+        why = {"hat": " (numba compiles, or loads from its cache)", "keras-jax": " (XLA compiles)"}
         print(
             f"- {runner.name}: first train step {first_step:.2f} s, first predict batch "
-            f"{first_predict:.2f} s{why}; then one round {warm_round:.2f} s"
+            f"{first_predict:.2f} s{why.get(runner.name, '')}; then one round {warm_round:.2f} s"
         )
         time.sleep(SETTLE_S)
 
-    train = {r.name: [] for r in runners}
-    infer = {r.name: [] for r in runners}
-    for round_ in range(args.repeats):
-        # Swap the order every round so neither framework always runs right after the other.
-        for runner in runners if round_ % 2 == 0 else runners[::-1]:
-            train[runner.name].append(n_train / timed(runner.train, n_train))
-            time.sleep(SETTLE_S)
-            infer[runner.name].append(N_TEST / timed(runner.predict, N_TEST))
-            time.sleep(SETTLE_S)
-
-    print("\n## Results\n")
-    print(
-        "| framework | train samples/s, median (min..max) | infer samples/s, median (min..max) "
-        "| train ratio hat/torch | infer ratio hat/torch |"
-    )
-    print("| --- | --- | --- | --- | --- |")
-    for runner in runners:
-        ratios = ["1.00", "1.00"] if runner.name == "torch" else ["-", "-"]
-        if runner.name == "hat" and have_torch:
-            ratios = [paired_ratio(train), paired_ratio(infer)]
-        print(
-            f"| {runner.name} | {spread(train[runner.name])} | {spread(infer[runner.name])} "
-            f"| {ratios[0]} | {ratios[1]} |"
-        )
-    if have_torch:
-        print(
-            "\nratio: median of the per-round ratios (each round times both frameworks back "
-            "to back); in brackets, median / median."
-        )
-
+    train, infer = alternate(runners, args.repeats, n_train, N_TEST)
     flops = runners[0].train_flops_per_sample()
     ceiling = matmul_gflops()
+    achieved = {r.name: statistics.median(train[r.name]) * flops / 1e9 for r in runners}
+    gflops = {k: (v, v / statistics.median(ceiling)) for k, v in achieved.items()}
+    print("\n## Results\n")
+    print_table(runners, train, infer, gflops)
     print("\n## Against the matrix-product ceiling\n")
     print(f"- numpy float32 2048x2048 matmul: {spread(ceiling)} GFLOP/s ({args.threads} threads)")
     print(
         f"- MLP training step: {flops:,} FLOP/sample in its GEMMs (forward 2*sum(in*out), "
-        "dW the same, dx for every Dense but the first, which hat skips)"
+        "dW the same, dx for every Dense but the first, which hat skips); the table's GFLOP/s "
+        "column is that work per second"
     )
-    for runner in runners:
-        achieved = statistics.median(train[runner.name]) * flops / 1e9
-        print(
-            f"- {runner.name}: {achieved:.1f} GFLOP/s achieved in training = "
-            f"{achieved / statistics.median(ceiling):.0%} of the 2048^3 matmul"
-        )
+    print(f"- load after the run: {load_average()}")
     print(
-        f"\npeak RSS of this process (both frameworks together): {peak_rss_mb():,.0f} MB; "
+        f"\npeak RSS of this process (all frameworks together): {peak_rss_mb():,.0f} MB; "
         "use --memory for each one alone"
     )
 
     if args.profile:
-        profile_hat_epoch(runners[0], n_train)
+        profile_model(runners[0], n_train, N_TEST, INFER_BATCH)
 
 
-def paired_ratio(samples: dict[str, list[float]]) -> str:
-    per_round = [h / t for h, t in zip(samples["hat"], samples["torch"], strict=True)]
-    of_medians = statistics.median(samples["hat"]) / statistics.median(samples["torch"])
-    return f"{statistics.median(per_round):.2f} ({of_medians:.2f})"
+def keras_runner(x, y, x_test):
+    from peer_keras import KerasRunner, mlp
+
+    model, optimizer = mlp(SIZES, P_DROP, LR, SEED)
+    return KerasRunner(model, optimizer, BATCH, INFER_BATCH, x, y, x_test)
 
 
-def profile_hat_epoch(runner: HatRunner, n_train: int) -> None:
-    import cProfile
-    import io
-    import pstats
+def load_average() -> str:
+    """The 1-minute load average: other processes on the machine (2.0 = two busy cores)."""
+    return f"{os.getloadavg()[0]:.2f}"
 
-    profiler = cProfile.Profile()
-    profiler.enable()
-    runner.train(n_train)
-    profiler.disable()
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
-    print("\n## cProfile of one hat epoch (top 15 by own time)\n")
-    print(text.getvalue())
+
+def profile_model(runner: Any, n_train: int, n_infer: int, infer_batch: int) -> None:
+    """hat's time per layer (forward, backward), the optimizer and the rest of fit (data
+    handling: shuffling, batch gather, the loss, checks) in one training round, then each
+    layer's forward in one prediction, by wrapping the instances' methods: the wrappers live
+    here, not in hat's hot path (they add about 2 us a call)."""
+    times: dict[str, float] = {}
+
+    def wrap(obj: Any, attr: str, key: str) -> None:
+        inner = getattr(obj, attr)
+
+        def timed_call(*a: Any, **k: Any) -> Any:
+            start = time.perf_counter()
+            out = inner(*a, **k)
+            times[key] = times.get(key, 0.0) + time.perf_counter() - start
+            return out
+
+        setattr(obj, attr, timed_call)
+
+    model = runner.model
+    for layer in model.layers:
+        wrap(layer, "forward", f"{layer.name} forward")
+        wrap(layer, "backward", f"{layer.name} backward")
+    wrap(runner.optimizer, "update", "optimizer update")
+    wrap(model, "_apply_regularizers", "regularizers")
+    total = timed(runner.train, n_train)
+    steps = n_train / runner.batch if hasattr(runner, "batch") else n_train / BATCH
+    times["rest of fit (data, loss, checks)"] = total - sum(times.values())
+    print(f"\n### hat profile: one training round, {total:.3f} s, {steps:.0f} steps\n")
+    print("| part | ms/step | share |")
+    print("| --- | --- | --- |")
+    for key, value in times.items():
+        print(f"| {key} | {1e3 * value / steps:.2f} | {value / total:.0%} |")
+    times.clear()
+    total = timed(runner.predict, n_infer)
+    batches = -(-n_infer // infer_batch)
+    times["rest of predict (checks, copies)"] = total - sum(times.values())
+    print(f"\n### hat profile: predict {n_infer:,} samples, {total:.3f} s, {batches} batches\n")
+    print(f"| part | ms/batch of {infer_batch} | share |")
+    print("| --- | --- | --- |")
+    for key, value in times.items():
+        if not key.endswith("backward"):
+            print(f"| {key} | {1e3 * value / batches:.2f} | {value / total:.0%} |")
+    for layer in model.layers:  # back to the class's methods
+        del layer.forward, layer.backward
+    del runner.optimizer.update, model._apply_regularizers
 
 
 def run_memory(args: argparse.Namespace) -> None:
     """Each framework in a fresh process: ru_maxrss is the peak of the whole process, so in
     one process the second framework would report the first one's peak too."""
-    frameworks = ["hat"] + ([] if args.no_torch or not import_torch() else ["torch"])
+    have_torch, keras_version, _ = peers_available(args)
+    frameworks = ["hat"] + (["torch"] if have_torch else []) + (["keras"] if keras_version else [])
     print(
         f"# Peak RSS, one training epoch + predict, each framework in its own process "
         f"({args.threads} threads)\n"
@@ -455,13 +561,20 @@ def run_worker(args: argparse.Namespace) -> None:
     _, x, y, x_test = load_data(args.data)
     if args.worker == "hat":
         import hat.models  # noqa: F401  (the import's memory belongs to the baseline)
-    else:
+    elif args.worker == "torch":
         import torch  # noqa: F401
+    else:
+        from peer_keras import import_keras
+
+        import_keras()
     base = peak_rss_mb()
     n_train = N_TRAIN if args.steps is None else args.steps * BATCH
-    runner = (
-        HatRunner(x, y, x_test) if args.worker == "hat" else TorchRunner(x, y, x_test, args.threads)
-    )
+    if args.worker == "hat":
+        runner = HatRunner(x, y, x_test)
+    elif args.worker == "torch":
+        runner = TorchRunner(x, y, x_test, args.threads)
+    else:
+        runner = keras_runner(x, y, x_test)
     runner.train(n_train)
     runner.predict(N_TEST)
     print(json.dumps({"base": base, "peak": peak_rss_mb()}))

@@ -103,22 +103,50 @@ def single_threaded_blas(active: bool = True):
 SPLIT_MIN_MACS = 1 << 20
 
 
-def matmul(a, b, out):
+def matmul(a, b, out, rows_done=None):
     """out = a @ b (2-D). Inside a pool model's passes, where OpenBLAS runs on one thread, a
     large product runs as two halves of out (split along its longer side) on the pool; outside
     them, one call that OpenBLAS threads itself. Each half is an ordinary product of the same
-    rows and columns, and the split depends on the shapes only."""
+    rows and columns, and the split depends on the shapes only.
+
+    rows_done(r0, r1), if given, runs on rows r0:r1 of out once they are complete: on the
+    thread that computed them when the split is by rows (the rows are still in its cache: a
+    Dense layer's bias and activation), else once on all rows after the product."""
     (m, k), n = a.shape, b.shape[1]
     if not _held or m * k * n < SPLIT_MIN_MACS or max(m, n) < 2:
-        return np.matmul(a, b, out=out)
+        np.matmul(a, b, out=out)
+        if rows_done is not None:
+            rows_done(0, m)
+        return out
     if m >= n:
         cut = m // 2
-        parts = [(a[:cut], b, out[:cut]), (a[cut:], b, out[cut:])]
-    else:
-        cut = n // 2
-        parts = [(a, b[:, :cut], out[:, :cut]), (a, b[:, cut:], out[:, cut:])]
-    parallel_for(lambda i: np.matmul(parts[i][0], parts[i][1], out=parts[i][2]), 2)
+        rows = [(0, cut), (cut, m)]
+
+        def half(i):
+            r0, r1 = rows[i]
+            np.matmul(a[r0:r1], b, out=out[r0:r1])
+            if rows_done is not None:
+                rows_done(r0, r1)
+
+        parallel_for(half, 2)
+        return out
+    cut = n // 2
+    parts = [(b[:, :cut], out[:, :cut]), (b[:, cut:], out[:, cut:])]
+    parallel_for(lambda i: np.matmul(a, parts[i][0], out=parts[i][1]), 2)
+    if rows_done is not None:
+        rows_done(0, m)
     return out
+
+
+def split_range(n: int, parts: int) -> list[tuple[int, int]]:
+    """(start, stop) of `parts` near-equal pieces of range(n) (empty pieces left out)."""
+    cuts = [n * k // parts for k in range(parts + 1)]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+
+def pool_active() -> bool:
+    """Whether a pool model's passes are running (OpenBLAS held to one thread)."""
+    return _held > 0
 
 
 def uses_pool(layers) -> bool:

@@ -122,3 +122,52 @@ def test_matmul_bits_do_not_depend_on_the_thread_count(monkeypatch, m, k, n):
         with threads.single_threaded_blas():
             results.append(threads.matmul(a, b, out))
     assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
+def test_matmul_rows_done_sees_every_row_once_after_its_product(m, k, n):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    for inside in (False, True):
+        out, seen = np.empty((m, n), np.float32), np.zeros(m, int)
+
+        def done(r0, r1, out=out, seen=seen):
+            seen[r0:r1] += 1
+            out[r0:r1] *= 2  # runs on finished rows only: the product is not written after
+
+        with threads.single_threaded_blas(inside):
+            expected = threads.matmul(a, b, np.empty((m, n), np.float32)) * 2
+            threads.matmul(a, b, out, done)
+        assert (seen == 1).all()
+        assert np.array_equal(out, expected)
+
+
+def _mlp(seed=3):
+    from hat.layers.core import Dense, Dropout, InputLayer
+    from hat.models import Sequential
+
+    seq = Sequential()
+    for layer in (InputLayer(300), Dense(400, act="relu"), Dropout(0.3), Dense(4, act="softmax")):
+        seq.add(layer)
+    return seq.combine(seed=seed)
+
+
+def test_dense_and_dropout_on_the_pool_give_the_bits_of_one_pass(monkeypatch):
+    """Dense's bias and activation per half and Dropout's mask in parts (a 400 x 400 batch
+    is above POOL_MIN_ELEMENTS) give the bits of a pool of one thread, which runs each pass
+    whole."""
+    from hat.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 300)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 400)]
+    results = []
+    for n_threads in (1, 2):
+        monkeypatch.setenv("HAT_NUM_THREADS", str(n_threads))
+        model = _mlp()
+        for _ in range(2):
+            model.train_on_batch(x, y, "categorical_crossentropy", Adam(1e-2))
+        results.append([model.predict(x), *model.get_weights()])
+    for one, two in zip(*results, strict=True):
+        assert np.array_equal(one, two)

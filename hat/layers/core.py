@@ -160,11 +160,22 @@ class Dense(WeightedLayer):
         self._create_weights((input_shape[0], self.n_out), self.n_out, rng, dtype)
         return (self.n_out,)
 
+    # The product runs on hat.threads' pool (OpenBLAS on one thread, the rows in two halves),
+    # each thread adding the bias and applying the activation to its rows while they are in
+    # its cache. A 2-thread OpenBLAS lost a factor whenever another process was busy: the
+    # MLP's step ran 3-10x slower at a load of 7 (its threads spin-wait for each other).
+    uses_thread_pool = True
+
     def forward(self, x, training):
         z = self._buffer("y", (x.shape[0], self.n_out), x.dtype)  # (N, n_out)
-        threads.matmul(x, self.params["W"], z)
+        spec, b = self.activation, self.params["b"]
         self._x = x
-        self._y, self._saved = activate(self.activation, z, self.params["b"])
+        if spec.is_builtin:  # row by row: the same bits as one pass after the product
+            threads.matmul(x, self.params["W"], z, lambda r0, r1: activate(spec, z[r0:r1], b))
+            self._y, self._saved = z, None
+        else:
+            threads.matmul(x, self.params["W"], z)
+            self._y, self._saved = activate(spec, z, b)
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
@@ -214,6 +225,16 @@ def _initial(given, shape, init, rng, dtype, what):
     return np.array(arr, dtype=dtype)
 
 
+# Elements from which an elementwise pass is split among the pool's threads (inside a model's
+# passes only, where OpenBLAS is held to one thread and the pool's threads are free).
+POOL_MIN_ELEMENTS = 1 << 16
+
+
+def _pool_parts(n: int) -> list[tuple[int, int]]:
+    parts = threads.num_threads() if n >= POOL_MIN_ELEMENTS and threads.pool_active() else 1
+    return threads.split_range(n, parts)
+
+
 class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability p_drop, scale the rest.
 
@@ -257,10 +278,19 @@ class Dropout(Layer):
         # sample's mask does not depend on which rank computes it.
         raw = int(self.rng.bit_generator.random_raw())
         offset = self.sample_offset * (x.size // max(x.shape[0], 1))
-        key = np.uint64((raw + offset * GOLDEN) % (1 << 64))
+        key = (raw + offset * GOLDEN) % (1 << 64)
         y = self._buffer("y", x.shape, x.dtype)
         mask = self._buffer("mask", (x.size,), x.dtype)
-        dropout_forward(x.reshape(-1), key, self.p_drop, y.reshape(-1), mask)
+        flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+        parts = _pool_parts(x.size)
+
+        def part(i):
+            a, b = parts[i]
+            # Unit a of the whole call hashes key + a * GOLDEN: the same mask for any split.
+            start = np.uint64((key + a * GOLDEN) % (1 << 64))
+            dropout_forward(flat_x[a:b], start, self.p_drop, flat_y[a:b], mask[a:b])
+
+        threads.parallel_for(part, len(parts))
         return y
 
     def backward(self, dy):
@@ -269,7 +299,14 @@ class Dropout(Layer):
         from hat.kernels.dropout import multiply
 
         dx = self._buffer("dx", dy.shape, dy.dtype)
-        multiply(dy.reshape(-1), self._buffers["mask"], dx.reshape(-1))
+        flat_dy, flat_dx, mask = dy.reshape(-1), dx.reshape(-1), self._buffers["mask"]
+        parts = _pool_parts(dy.size)
+
+        def part(i):
+            a, b = parts[i]
+            multiply(flat_dy[a:b], mask[a:b], flat_dx[a:b])
+
+        threads.parallel_for(part, len(parts))
         return dx
 
     def get_config(self):
