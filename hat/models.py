@@ -11,6 +11,7 @@ from hat import checks, graph, optimizers, threads
 from hat import metrics as metrics_mod
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import InputLayer
+from hat.layers.normalization import fold_batchnorms
 from hat.loss_plan import LossPlan
 
 
@@ -200,6 +201,7 @@ class Model:
             raise ValueError(f"layer names must be unique; {duplicates} appear more than once")
         runners = self._setup_layers()
         self._fuse_activations()
+        fold_batchnorms(self.nodes, self.out_nodes + self.any_nodes)  # inference passes only
         self._flatten_parameters()
         self._program = Program(self.nodes, runners)
         index = self._program.index

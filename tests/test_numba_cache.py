@@ -30,6 +30,9 @@ def test_numba_cache_dir_is_honoured(tmp_path):
         [sys.executable, "-c", STEP], cwd=REPO, env=env, check=True, capture_output=True, text=True
     )
     assert second.stdout == first.stdout  # the cached code computes the same loss
+    # A cold cache says once that it compiles; a warm one is silent.
+    assert first.stderr.count("compiling kernels (first run only") == 1, first.stderr
+    assert "compiling kernels" not in second.stderr, second.stderr
 
 
 READ_ONLY_STEP = """

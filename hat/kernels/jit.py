@@ -1,6 +1,10 @@
-"""The one place where numba's options live."""
+"""The one place where numba's options live, and the notice that kernels are compiling."""
+
+import os
+import sys
 
 import numba
+from numba.core import event
 
 # fastmath without 'nnan' and 'ninf': NaN and Inf checks must keep working.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -9,3 +13,33 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # hat.threads' pool of Python threads. numba's prange pool spins like OpenBLAS's, and two
 # spinning pools on two cores cost a factor (see docs/performance.md).
 jit = numba.njit(cache=True, fastmath=FASTMATH, nogil=True)
+
+COMPILE_NOTICE = (
+    "hat: compiling kernels (first run only: numba caches them on disk; about 5-30 s by model)...\n"
+)
+
+
+class _CompileNotice(event.Listener):
+    """Writes COMPILE_NOTICE to stderr once a process, when numba starts compiling one of
+    hat's kernels, i.e. when it found none in its on-disk cache: a newcomer's first run would
+    otherwise sit silent for seconds before its progress bar appears. HAT_QUIET=1 turns it
+    off."""
+
+    def __init__(self):
+        self.shown = False
+
+    def on_start(self, ev):
+        if self.shown:
+            return
+        func = getattr(ev.data.get("dispatcher"), "py_func", None)
+        if getattr(func, "__module__", "").startswith("hat.") and not os.environ.get("HAT_QUIET"):
+            self.shown = True
+            sys.stderr.write(COMPILE_NOTICE)
+            sys.stderr.flush()
+
+    def on_end(self, ev):
+        pass
+
+
+compile_notice = _CompileNotice()
+event.register("numba:compile", compile_notice)

@@ -73,8 +73,9 @@ def _normalize(x, mean, inv_std, gamma, beta, act, alpha, xhat, y, c0, c1):
             if act != LINEAR and b_n > 1:  # while the row is in cache
                 activate_row(out, act, alpha)
     if act != LINEAR and b_n == 1:  # one value per row: one pass over the channel slice
+        y2 = y.reshape(a_n, y.shape[1])  # C-contiguous rows: the same activate_row as conv's
         for a in range(a_n):
-            activate_row(y[a, c0:c1, 0], act, alpha)
+            activate_row(y2[a, c0:c1], act, alpha)
 
 
 @jit
@@ -129,9 +130,17 @@ def batchnorm_backward(
     a_n, _, b_n = dy.shape
     count = a_n * b_n
     if act != LINEAR:
+        # Dense: one pass along the channels, on 2-D views whose row slices are contiguous
+        # (strided 3-D slices would compile a second grad_row).
+        c_n = dy.shape[1]
+        dy2, y2, dz2 = (
+            dy.reshape(a_n, c_n * b_n),
+            y.reshape(a_n, c_n * b_n),
+            dz.reshape(a_n, c_n * b_n),
+        )
         for a in range(a_n):
-            if b_n == 1:  # dense: one pass along the channels
-                grad_row(dy[a, c0:c1, 0], y[a, c0:c1, 0], act, alpha, dz[a, c0:c1, 0])
+            if b_n == 1:
+                grad_row(dy2[a, c0:c1], y2[a, c0:c1], act, alpha, dz2[a, c0:c1])
                 continue
             for c in range(c0, c1):
                 grad_row(dy[a, c], y[a, c], act, alpha, dz[a, c])

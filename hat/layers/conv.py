@@ -116,6 +116,7 @@ class Conv2D(WeightedLayer):
     """
 
     uses_thread_pool = True
+    folds_batchnorm = True  # at inference, see WeightedLayer.folded_batchnorm
 
     def __init__(
         self,
@@ -216,20 +217,21 @@ class Conv2D(WeightedLayer):
             buf = self._buffers[slot] = (np.zeros if zeroed else np.empty)(size, dtype)
         return buf[:size].reshape(shape)
 
-    def _fused_activation(self) -> tuple[int, bool]:
+    def _fused_activation(self, spec=None) -> tuple[int, bool]:
         """(code, fused): the layout kernels apply elementwise built-in activations in their
         own pass; softmax and user activations (fused False) run on the whole output after."""
-        spec = self.activation
+        spec = spec or self.activation
         fused = spec.is_builtin and spec.code != SOFTMAX
         return (spec.code if fused else LINEAR), fused
 
     def forward(self, x, training):
-        (code, fused), alpha = self._fused_activation(), self.activation.alpha
+        W, b, spec = self._forward_weights(training)  # a folded BatchNorm's, at inference
+        (code, fused), alpha = self._fused_activation(spec), spec.alpha
         if self._winograd is not None:
-            z = conv_winograd.forward(self, x, training, code, alpha)
+            z = conv_winograd.forward(self, x, training, code, alpha, W, b)
         else:
-            z = self._im2col_forward(x, training, code, alpha)
-        self._y, self._saved = (z, None) if fused else activate(self.activation, z)
+            z = self._im2col_forward(x, training, code, alpha, W, b)
+        self._y, self._saved = (z, None) if fused else activate(spec, z)
         return self._y
 
     def backward(self, dy, preactivation: bool = False):
@@ -267,7 +269,7 @@ class Conv2D(WeightedLayer):
             np.sum(db_parts, axis=0, out=self.grads["b"])
         return dx
 
-    def _im2col_forward(self, x, training, code, alpha):
+    def _im2col_forward(self, x, training, code, alpha, W, b):
         """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the
         activation applied only when fused (code; else LINEAR)."""
         from hat.kernels import conv
@@ -282,7 +284,7 @@ class Conv2D(WeightedLayer):
         (oh, ow), f = self.out_hw, self.n_outfmaps
         kh, kw, plane = self.n_row, self.n_col, oh * ow
         ckk = c * kh * kw
-        W2, b = self.params["W"].reshape(f, ckk), self.params["b"]
+        W2 = W.reshape(f, ckk)
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
         z3 = z.reshape(n, f, plane)
         chunks = chunks_of(n, ckk * plane * x.itemsize, CHUNK_BYTES)

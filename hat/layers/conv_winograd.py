@@ -73,14 +73,14 @@ def _padded(layer, x, s0, s1, geo: Geometry) -> np.ndarray:
     return xp
 
 
-def forward(layer, x, training, code, alpha):
-    """The layer's output act(conv(x, W) + b) into its "y" buffer (N, F, OH, OW)."""
+def forward(layer, x, training, code, alpha, W, b):
+    """The layer's output act(conv(x, W) + b) into its "y" buffer (N, F, OH, OW); W and b are
+    the layer's weights, or at inference their BatchNorm-folded copies."""
     geo: Geometry = layer._winograd
     n, c = x.shape[:2]
     f, (oh, ow), m, th, tw = layer.n_outfmaps, layer.out_hw, geo.m, geo.th, geo.tw
     kernels, nn = geo.kernels, geo.n * geo.n
-    U = geo.weights_to_tiles(layer, layer.params["W"])
-    b = layer.params["b"]
+    U = geo.weights_to_tiles(layer, W)
     z = layer._buffer("y", (n, f, oh, ow), x.dtype)
     z3 = z.reshape(n, f, oh * ow)
     chunks = geo.chunks(n, c + f)

@@ -90,6 +90,32 @@ class WeightedLayer(Layer):
         self.params["W"] = _initial(self.W_init, W_shape, self._init, rng, dtype, "W")
         self.params["b"] = _initial(self.b_init, (n_out,), initializations.zeros, rng, dtype, "b")
 
+    # The BatchNorm right after this layer, when the model folded it in for inference
+    # (hat.layers.normalization.fold_batchnorms): forward(training=False) then computes
+    # act(x W' + b') with W' = W * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps)
+    # per output channel, and act the activation that BatchNorm applies, in one pass over the
+    # output instead of three; the BatchNorm passes that output through. Only inside a
+    # model's passes (threads.pool_active()): a layer's forward called on its own returns its
+    # own output, as the layer contract says.
+    folded_batchnorm = None
+    folds_batchnorm = False  # whether forward applies folded_batchnorm (Dense, Conv2D)
+
+    def _forward_weights(self, training: bool):
+        """(W, b, activation spec) for this forward call: the layer's own, or at inference
+        with a folded BatchNorm, the folded copies (recomputed every call: the optimizer and
+        set_weights change the weights in place, and the fold costs a pass over W only)."""
+        bn = self.folded_batchnorm
+        if training or bn is None or not threads.pool_active():
+            return self.params["W"], self.params["b"], self.activation
+        W, b = self.params["W"], self.params["b"]
+        scale, shift = bn.inference_scale_shift(b)  # (F,) each, in W's dtype
+        per_channel = scale.reshape((1, -1) if W.ndim == 2 else (-1, 1, 1, 1))
+        folded = self._buffer("W_folded", W.shape, W.dtype)
+        np.multiply(W, per_channel, out=folded)
+        spec = bn.fused_activation or activations.get("linear")
+        bn.mark_folded_output(self)
+        return folded, shift, spec
+
     def _weight_config(self) -> dict:
         return {
             "act": self.activation.name,
@@ -165,16 +191,17 @@ class Dense(WeightedLayer):
     # its cache. A 2-thread OpenBLAS lost a factor whenever another process was busy: the
     # MLP's step ran 3-10x slower at a load of 7 (its threads spin-wait for each other).
     uses_thread_pool = True
+    folds_batchnorm = True
 
     def forward(self, x, training):
         z = self._buffer("y", (x.shape[0], self.n_out), x.dtype)  # (N, n_out)
-        spec, b = self.activation, self.params["b"]
+        W, b, spec = self._forward_weights(training)
         self._x = x
         if spec.is_builtin:  # row by row: the same bits as one pass after the product
-            threads.matmul(x, self.params["W"], z, lambda r0, r1: activate(spec, z[r0:r1], b))
+            threads.matmul(x, W, z, lambda r0, r1: activate(spec, z[r0:r1], b))
             self._y, self._saved = z, None
         else:
-            threads.matmul(x, self.params["W"], z)
+            threads.matmul(x, W, z)
             self._y, self._saved = activate(spec, z, b)
         return self._y
 

@@ -138,6 +138,7 @@ class BatchNorm(Layer):
                 "(batch, channels, height, width)"
             )
         full = (None,) + tuple(input_shape)
+        self._kept_axes = kept
         self._view = (math.prod(full[a] for a in kept), math.prod(full[kept[-1] + 1 :]))
         shape = tuple(full[a] for a in kept)
         defaults = {"gamma": ones, "beta": zeros, "running_mean": zeros, "running_var": ones}
@@ -163,9 +164,28 @@ class BatchNorm(Layer):
         spec = self.fused_activation
         return (LINEAR, 0.0) if spec is None else (spec.code, spec.alpha)
 
+    def inference_scale_shift(self, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(s, (bias - running_mean) * s + beta) with s = gamma / sqrt(running_var + eps), per
+        channel in bias's dtype (computed in float64): what folds this layer's inference into
+        the Dense or Conv2D before it (see WeightedLayer.folded_batchnorm)."""
+        gamma = self.params["gamma"].reshape(-1).astype(np.float64)
+        mean = self.state["running_mean"].reshape(-1).astype(np.float64)
+        var = self.state["running_var"].reshape(-1).astype(np.float64)
+        scale = gamma / np.sqrt(var + self.eps)
+        shift = (bias.astype(np.float64) - mean) * scale + self.params["beta"].reshape(-1)
+        return scale.astype(bias.dtype), shift.astype(bias.dtype)
+
+    def mark_folded_output(self, layer) -> None:
+        """The layer before this one is about to return an output with this layer folded in:
+        forward(that output, training=False) then passes it through."""
+        self._folded_from = layer
+
     def forward(self, x, training):
         from hat.kernels import normalization as kernels
 
+        folded_from, self._folded_from = getattr(self, "_folded_from", None), None
+        if folded_from is not None and not training and x is getattr(folded_from, "_y", None):
+            return x  # normalized (and activated) by the layer before, in its own pass
         c, b = self._view
         x3 = np.ascontiguousarray(x).reshape(-1, c, b)  # (A, C, B)
         y = self._buffer("y", x.shape, x.dtype)
@@ -253,3 +273,51 @@ class BatchNorm(Layer):
 
 BN = BatchNorm
 """Alias of `BatchNorm`, Hat's name."""
+
+
+def fold_batchnorms(nodes, ends=()) -> int:
+    """Fold each BatchNorm into the Dense or Conv2D that feeds it, for inference.
+
+    A pair folds when the BatchNorm's only input is that layer's output, nothing else reads
+    that output and it is not a model output, each layer is called once, the layer's
+    activation is linear, and the BatchNorm normalizes over its channels (axis 1). Training is
+    unchanged; in a model's passes with training off, the pair then runs as one pass (see
+    WeightedLayer.folded_batchnorm). Pairs folded by an earlier call are undone first.
+
+    Args:
+        nodes (list[hat.graph.Node]): the model's nodes in topological order, each with
+            `layer` and `inputs`.
+        ends (list[hat.graph.Node]): Default (). Nodes whose values leave the model.
+
+    Returns:
+        int: the number of folded pairs.
+    """
+    readers: dict[int, int] = {}
+    calls: dict[int, int] = {}
+    for node in nodes:
+        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+        if getattr(node.layer, "folds_batchnorm", False):
+            node.layer.folded_batchnorm = None
+        for parent in node.inputs:
+            readers[id(parent)] = readers.get(id(parent), 0) + 1
+    end_ids = {id(n) for n in ends}
+    folded = 0
+    for node in nodes:
+        after = node.layer
+        if not isinstance(after, BatchNorm) or len(node.inputs) != 1:
+            continue
+        parent = node.inputs[0]
+        before = parent.layer
+        if (
+            getattr(before, "folds_batchnorm", False)
+            and before.activation.name == "linear"
+            and readers[id(parent)] == 1
+            and id(parent) not in end_ids
+            and calls[id(before)] == 1
+            and calls[id(after)] == 1
+            and after._kept_axes == [1]
+            and after.output_shape == before.output_shape
+        ):
+            before.folded_batchnorm = after
+            folded += 1
+    return folded

@@ -1,0 +1,132 @@
+"""BatchNorm folded into the Dense or Conv2D before it, at inference: the same outputs as the
+separate layers (within float32 rounding), training untouched bit for bit, never stale."""
+
+import numpy as np
+import pytest
+
+import hat.models
+from hat import threads
+from hat.layers.conv import Conv2D
+from hat.layers.core import Activation, Dense, Flatten, InputLayer
+from hat.layers.normalization import BatchNorm, fold_batchnorms
+from hat.layers.pooling import MaxPool2D
+from hat.models import Sequential
+from hat.optimizers import Adam
+
+
+def _model(in_channels=2, conv_act="linear", algorithm="auto"):
+    seq = Sequential()
+    for layer in (
+        InputLayer((in_channels, 8, 8)),
+        Conv2D(6, 3, 3, act=conv_act, border_mode="same", algorithm=algorithm),
+        BatchNorm(momentum=0.5),
+        Activation("relu"),
+        MaxPool2D(),
+        Flatten(),
+        Dense(12, trainable_params=["W"]),
+        BatchNorm(momentum=0.5),
+        Activation("tanh"),
+        Dense(3, act="softmax"),
+    ):
+        seq.add(layer)
+    return seq.combine(seed=4)
+
+
+def _data(in_channels=2):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, in_channels, 8, 8)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)]
+    return x, y
+
+
+def _train(model, x, y, steps=4):
+    opt = Adam(1e-2)  # running statistics move away from (0, 1) with momentum 0.5
+    return [model.train_on_batch(x, y, "categorical_crossentropy", opt) for _ in range(steps)]
+
+
+def test_fold_pairs_linear_layers_with_the_batchnorm_after_them():
+    model = _model()
+    conv, dense = model.layers[1], model.layers[6]
+    assert conv.folded_batchnorm is model.layers[2]
+    assert dense.folded_batchnorm is model.layers[7]
+    assert model.layers[9].folded_batchnorm is None  # no BatchNorm after it
+    assert _model(conv_act="relu").layers[1].folded_batchnorm is None  # BN after an activation
+
+
+def test_fold_leaves_a_batchnorm_over_other_axes_alone():
+    model = Sequential([InputLayer((4, 5, 5)), Conv2D(4, 3, 3), BatchNorm(axis=(0, 1))]).combine(
+        seed=0
+    )
+    assert model.layers[1].folded_batchnorm is None
+    assert fold_batchnorms(model.nodes, model.out_nodes) == 0
+
+
+def test_fold_leaves_an_output_read_twice_alone():
+    """In a graph, a Dense whose output also feeds another layer keeps its own output."""
+    from hat.graph import Input
+    from hat.layers import Add
+    from hat.models import Model
+
+    x = Input(6)
+    dense = Dense(6)
+    h = dense(x)
+    out = Dense(2, act="softmax")(Add()([BatchNorm()(h), h]))
+    model = Model(inputs=[x], outputs=[out])
+    assert dense.folded_batchnorm is None
+    single = Input(6)
+    dense2, bn2 = Dense(6), BatchNorm()
+    chain = Model(inputs=[single], outputs=[Dense(2, act="softmax")(bn2(dense2(single)))])
+    assert dense2.folded_batchnorm is bn2
+    data = np.random.default_rng(1).standard_normal((8, 6)).astype(np.float32)
+    assert np.isfinite(model.predict(data)).all() and np.isfinite(chain.predict(data)).all()
+
+
+@pytest.mark.parametrize("in_channels, algorithm", [(2, "im2col"), (8, "winograd")])
+def test_folded_predict_matches_the_separate_layers(monkeypatch, in_channels, algorithm):
+    x, y = _data(in_channels)
+    folded = _model(in_channels, algorithm=algorithm)
+    losses = _train(folded, x, y)
+    monkeypatch.setattr(hat.models, "fold_batchnorms", lambda *args: 0)
+    apart = _model(in_channels, algorithm=algorithm)
+    assert apart.layers[1].folded_batchnorm is None
+    assert _train(apart, x, y) == losses, "training does not fold: the same bits"
+    for one, two in zip(folded.get_weights(), apart.get_weights(), strict=True):
+        assert np.array_equal(one, two)
+    p_folded, p_apart = folded.predict(x), apart.predict(x)
+    assert not np.array_equal(folded.layers[2].state["running_var"], np.ones(6, np.float32))
+    np.testing.assert_allclose(p_folded, p_apart, rtol=1e-5, atol=1e-6)
+    assert "no_xhat" not in folded.layers[2]._buffers, "the folded BatchNorm ran no kernel"
+    assert "no_xhat" in apart.layers[2]._buffers
+
+
+def test_folded_predict_sees_weights_set_in_place(monkeypatch):
+    x, y = _data()
+    folded = _model()
+    _train(folded, x, y)
+    folded.predict(x)
+    weights = [w * np.float32(1.5) + np.float32(0.1) for w in folded.get_weights()]
+    folded.set_weights(weights)
+    monkeypatch.setattr(hat.models, "fold_batchnorms", lambda *args: 0)
+    apart = _model()
+    apart.set_weights(weights)
+    np.testing.assert_allclose(folded.predict(x), apart.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_layers_called_on_their_own_do_not_fold():
+    model = _model()
+    dense, bn = model.layers[6], model.layers[7]
+    x = np.random.default_rng(5).standard_normal((16, 96)).astype(np.float32)  # 6 x 4 x 4
+    np.testing.assert_allclose(dense.forward(x, training=False), x @ dense.W_ + dense.b_, 1e-5)
+    assert bn.forward(dense._y, training=False) is not dense._y
+
+
+def test_a_batchnorm_called_on_another_array_still_normalizes():
+    model = _model()
+    conv, bn = model.layers[1], model.layers[2]
+    x = _data()[0]
+    with threads.single_threaded_blas():  # as inside a model's passes
+        conv.forward(x, training=False)  # marks its output as normalized already
+    other = np.ones((16, 6, 8, 8), np.float32)
+    out = bn.forward(other, training=False)
+    expected = (1.0 - 0.0) / np.sqrt(1.0 + bn.eps)  # running mean 0, var 1, gamma 1, beta 0
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
