@@ -686,3 +686,26 @@ def test_update_in_parts_on_the_pool_gives_the_same_bits(monkeypatch, opt):
     for n_threads in (2, 3):
         np.testing.assert_array_equal(run(1, n_threads), whole)
     assert calls == [2] * 3 + [3] * 3  # the updates did run in parts on the pool
+
+
+@pytest.mark.jit
+@pytest.mark.parametrize("decoupled, clipvalue", [(False, 0.0), (True, 0.5)])
+def test_vectorized_adam_kernel_gives_the_bits_of_the_scalar_build(decoupled, clipvalue):
+    """The update kernels compile with numpy's error model so that their loops vectorize
+    (hat.kernels.jit.jit_elementwise); the default model's build, scalar, gives the same bits."""
+    import numba
+
+    from hat.kernels import optim
+    from hat.kernels.jit import FASTMATH
+
+    scalar = numba.njit(fastmath=FASTMATH, nogil=True)(optim.adam_update.py_func)
+    rng = np.random.default_rng(0)
+    base = [rng.standard_normal(1003).astype(np.float32) for _ in range(4)]
+    base[3] = np.abs(base[3])
+    results = []
+    for kernel in (optim.adam_update, scalar):
+        arrays = [a.copy() for a in base]
+        kernel(*arrays, 1e-3, 0.9, 0.999, 1e-7, 3, 0.01, decoupled, clipvalue)
+        results.append(arrays)
+    for one, two in zip(*results, strict=True):
+        assert np.array_equal(one, two)
