@@ -139,7 +139,15 @@ def matmul(a, b, out, rows_done=None):
 
 
 def split_range(n: int, parts: int) -> list[tuple[int, int]]:
-    """(start, stop) of `parts` near-equal pieces of range(n) (empty pieces left out)."""
+    """Near-equal pieces of range(n).
+
+    Args:
+        n (int): the length to split.
+        parts (int): how many pieces (empty ones are left out).
+
+    Returns:
+        list[tuple[int, int]]: (start, stop) of each piece, in order.
+    """
     cuts = [n * k // parts for k in range(parts + 1)]
     return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
 

@@ -165,9 +165,16 @@ class BatchNorm(Layer):
         return (LINEAR, 0.0) if spec is None else (spec.code, spec.alpha)
 
     def inference_scale_shift(self, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(s, (bias - running_mean) * s + beta) with s = gamma / sqrt(running_var + eps), per
-        channel in bias's dtype (computed in float64): what folds this layer's inference into
-        the Dense or Conv2D before it (see WeightedLayer.folded_batchnorm)."""
+        """What folds this layer's inference into the Dense or Conv2D before it (see
+        WeightedLayer.folded_batchnorm), per channel, computed in float64.
+
+        Args:
+            bias (np.ndarray): the bias of the layer before, shape (channels,).
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: s = gamma / sqrt(running_var + eps) and
+            (bias - running_mean) * s + beta, in bias's dtype.
+        """
         gamma = self.params["gamma"].reshape(-1).astype(np.float64)
         mean = self.state["running_mean"].reshape(-1).astype(np.float64)
         var = self.state["running_var"].reshape(-1).astype(np.float64)
@@ -176,8 +183,13 @@ class BatchNorm(Layer):
         return scale.astype(bias.dtype), shift.astype(bias.dtype)
 
     def mark_folded_output(self, layer) -> None:
-        """The layer before this one is about to return an output with this layer folded in:
-        forward(that output, training=False) then passes it through."""
+        """Say that `layer` is about to return an output with this layer folded in:
+        forward(that output, training=False) then passes it through.
+
+        Args:
+            layer (Layer): the Dense or Conv2D before this layer; its last output (`_y`) is
+                the array that forward passes through.
+        """
         self._folded_from = layer
 
     def forward(self, x, training):
