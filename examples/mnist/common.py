@@ -13,8 +13,11 @@ from hat.callbacks import Validation
 from hat.preprocessing import sparse_to_categorical
 
 
-def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool = False, flags=()):
-    """The examples' command line; flags: extra (--name, help) switches of one script."""
+def parse_args(
+    doc: str, epochs: int, batch_size: int, argv=None, augment: bool = False, flags=(), width=None
+):
+    """The examples' command line; flags: extra (--name, help) switches of one script; width:
+    the default of a --width option (a model's channel count), for scripts that have one."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
     parser.add_argument("--batch-size", type=int, default=batch_size, help=f"default {batch_size}")
@@ -31,6 +34,8 @@ def parse_args(doc: str, epochs: int, batch_size: int, argv=None, augment: bool 
         )
     for name, text in flags:
         parser.add_argument(name, action="store_true", help=text)
+    if width is not None:
+        parser.add_argument("--width", type=int, default=width, help=f"channels (default {width})")
     add_distributed_arguments(parser)
     return parser.parse_args(argv)
 

@@ -51,21 +51,23 @@ def global_mean(input):  # noqa: A002 (Hat's Lambda argument name)
     return K.mean(input, axis=(2, 3))
 
 
-def build_model() -> Model:
+def build_model(width: int = 16) -> Model:
+    """width: the stem's channels; the blocks take twice and four times as many."""
     x0 = InputLayer((1, 28, 28))
-    a = MaxPool2D(pool_size=(2, 2))(conv_bn(x0, 16))
-    a = MaxPool2D(pool_size=(2, 2))(residual_block(a, 32))
-    a = residual_block(a, 64)
+    a = MaxPool2D(pool_size=(2, 2))(conv_bn(x0, width))
+    a = MaxPool2D(pool_size=(2, 2))(residual_block(a, 2 * width))
+    a = residual_block(a, 4 * width)
     y = Dense(10, act="softmax")(Lambda(global_mean)(a))
     return Model([x0], [y])
 
 
 def main(argv=None) -> float:
     extra = [("--shift-only", "random shifts alone, no turns or zoom")]
-    args = parse_args(__doc__, epochs=15, batch_size=64, argv=argv, augment=True, flags=extra)
+    args = parse_args(__doc__, epochs=15, batch_size=64, argv=argv, augment=True, flags=extra,
+                      width=16)  # fmt: skip
     seed(args.seed)
     data = load_images(args.train_size)
-    md = build_model()
+    md = build_model(args.width)
     md.summary()
     steps = args.epochs * math.ceil(len(data[0]) / args.batch_size)
     optimizer = Adam(lr=CosineDecay(3e-3, decay_steps=steps, alpha=0.01))
