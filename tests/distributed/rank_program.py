@@ -52,16 +52,20 @@ def build(name: str):
     return model, x, y, optimizer
 
 
-def record_samples(model, x, seen: list) -> None:
-    """Wrap the model's step to note the sample indices of every batch it computes."""
-    step = model._train_step
+def record_samples(model, seen: list):
+    """Note the sample indices of every shard any model computes (replicas included: rank's
+    other shards run on copies of the model), with `model`'s epoch; returns the undo."""
+    from hat.models import Model
 
-    def recording(xs, ys, *rest):
+    step = Model._train_step
+
+    def recording(self, xs, ys, *rest):
         first = xs[0].reshape(xs[0].shape[0], -1)[:, 0]
         seen.append((model.epoch, np.rint(first * 128).astype(np.int64)))
-        return step(xs, ys, *rest)
+        return step(self, xs, ys, *rest)
 
-    model._train_step = recording
+    Model._train_step = recording
+    return lambda: setattr(Model, "_train_step", step)
 
 
 class Fault(Callback):
@@ -87,7 +91,7 @@ def train(name, args, ctx, shards, tag):
     model.train_on_batch(x[:4], y[:4], "categorical_crossentropy", SGD(0.01))  # compile kernels
     model, _, _, _ = build(name)  # the same model, untouched
     seen: list = []
-    record_samples(model, x, seen)
+    undo = record_samples(model, seen)
     folder = os.path.join(args.out, f"rank{ctx.rank}", f"{name}-{tag}")
     os.makedirs(folder, exist_ok=True)
     os.chdir(folder)
@@ -103,6 +107,7 @@ def train(name, args, ctx, shards, tag):
         distributed=shards is not None, shards=shards, resume_from=resume,
         allow_nonfinite=name == "nan",
     )  # fmt: skip
+    undo()
     samples = os.path.join(args.out, "samples")
     os.makedirs(samples, exist_ok=True)
     np.save(
