@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 
 import numpy as np
@@ -71,14 +70,14 @@ def record_samples(model, seen: list):
 class Fault(Callback):
     """On the chosen rank, at epoch 2 batch 2: raise, kill -9 or SIGSTOP this process."""
 
-    def __init__(self, kind: str, rank: int):
+    def __init__(self, kind: str, rank: int, out: str):
         super().__init__()
-        self.kind, self.rank = kind, rank
+        self.kind, self.rank, self.out = kind, rank, out
 
     def on_batch_end(self, batch, logs=None):
         if self.model.epoch == 1 and batch == 1 and hd.rank() == self.rank:
-            sys.stderr.write(f"FAULT {self.kind} AT {time.time():.3f}\n")
-            sys.stderr.flush()
+            with open(os.path.join(self.out, "fault-time"), "w") as f:  # stderr may be lost
+                f.write(f"{time.time():.3f}")
             if self.kind == "raise":
                 raise RuntimeError(f"injected fault on rank {self.rank}")
             os.kill(os.getpid(), signal.SIGKILL if self.kind == "kill" else signal.SIGSTOP)
@@ -97,7 +96,7 @@ def train(name, args, ctx, shards, tag):
     os.chdir(folder)
     callbacks = [ModelCheckpoint("ckpt-{epoch}.h5"), CSVLogger("log.csv")]
     if args.fault != "none":
-        callbacks.append(Fault(args.fault, ctx.size - 1))
+        callbacks.append(Fault(args.fault, ctx.size - 1, args.out))
     resume = None
     if args.resume:
         resume = os.path.join(args.resume, "rank0", f"{name}-{tag}", "ckpt-1.h5")
