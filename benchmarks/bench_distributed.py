@@ -50,6 +50,32 @@ def _data(n: int, shape: tuple):
     return x.astype(np.float32), y, kind
 
 
+def gather_worker(args) -> None:
+    """The gradient gather alone, ranks lined up by a barrier first: its median time for each
+    model's parameter count (what a step sends, without waiting for a slower rank)."""
+    import numpy as np
+
+    import hat.distributed as hd
+
+    sys.path.insert(0, str(EXAMPLES))
+    ctx = hd.init(watchdog=600)
+    record = {}
+    for model in args.models.split(","):
+        np.random.seed(1515)
+        size = __import__(MODELS[model][0]).build_model()._flat_grads.size
+        send = np.zeros(4 * size, np.uint8)  # float32 gradients, one shard per rank
+        recv = np.empty(ctx.size * send.size, np.uint8)
+        times = []
+        for _ in range(30):
+            ctx.barrier("line up")
+            start = time.perf_counter()
+            ctx.allgather_bytes(send, recv, "the gather")
+            times.append(time.perf_counter() - start)
+        record[model] = {"parameters": size, "ms": 1000 * statistics.median(times)}
+    if ctx.rank == 0:
+        print("RESULT " + json.dumps(record), flush=True)
+
+
 def worker(args) -> None:
     """One configuration: prints a JSON line (from rank 0)."""
     import numpy as np
@@ -94,11 +120,13 @@ def worker(args) -> None:
 
 
 def _launch(model: str, mode: str, args) -> dict:
-    ranks, threads = {"plain": (0, 2), "1x1": (1, 1), "1x2": (1, 2), "2x1": (2, 1)}[mode]
+    setups = {"plain": (0, 2), "1x1": (1, 1), "1x2": (1, 2), "2x1": (2, 1), "gather": (2, 1)}
+    ranks, threads = setups[mode]
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.update(OPENBLAS_NUM_THREADS=str(threads), HAT_NUM_THREADS=str(threads))
     command = [sys.executable, __file__, "--worker", "--model", model, "--mode", mode,
-               "--steps", str(args.steps), "--repeats", str(args.repeats)]  # fmt: skip
+               "--steps", str(args.steps), "--repeats", str(args.repeats),
+               "--models", model]  # fmt: skip
     if ranks:
         command = [str(Path(sys.executable).parent / "mpiexec"), "-n", str(ranks)] + command
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
@@ -120,7 +148,7 @@ def main() -> None:
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args)
+        gather_worker(args) if args.mode == "gather" else worker(args)
         return
     print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start "
           "(a shared machine: other processes share these cores)")  # fmt: skip
@@ -139,6 +167,10 @@ def main() -> None:
         line = f"{model:<12}" + "".join(f"{rate[m]:>11,.0f}" for m in modes)
         line += f"{ratio['1x2']:>8.2f}x{ratio['1x1']:>8.2f}x"
         print(line + f"{share['1x2']:>10.1%}{share['2x1']:>10.1%}", flush=True)
+    gathers = _launch(args.models, "gather", args)
+    print("the gather alone (2 ranks, lined up by a barrier; median of 30):")
+    for model, g in gathers.items():
+        print(f"  {model}: {g['parameters']:,} parameters, {g['ms']:.2f} ms")
     print(
         f"samples/s: median over {args.cycles} cycles of the median of {args.repeats} rounds of "
         f"{args.steps} batches ({runs[0]['plain']['data']} data); load average "

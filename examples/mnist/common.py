@@ -57,11 +57,11 @@ def add_distributed_arguments(parser) -> None:
 def start_distributed(args) -> dict:
     """fit's keyword arguments for --distributed (none without it). Joins the MPI job first,
     so that an error in any rank ends the job, and silences the ranks other than 0."""
-    if not args.distributed:
+    if not getattr(args, "distributed", False):
         return {}
     import hat.distributed as hd
 
-    if hd.init().rank != 0:
+    if hd.init().rank != 0 and sys.stdout is sys.__stdout__:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     return {"distributed": True, "shards": args.shards}
 
@@ -103,6 +103,7 @@ def train(md, args, data, name: str, **fit_kwargs) -> float:
     """fit with validation curves, the test accuracy printed each epoch, the History and a PNG
     of the curves written to --out; returns the final test accuracy."""
     tr_x, tr_y, va_x, va_y, te_x, te_y = data
+    fit_kwargs = {**start_distributed(args), **fit_kwargs}  # --distributed in every script
     out = args.out or os.path.join("out", name)
     os.makedirs(out, exist_ok=True)
     callbacks = [

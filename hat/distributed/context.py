@@ -20,6 +20,7 @@ import numpy as np
 NOTE_TAG = 1515  # the tag of the arrival notes, on a communicator of their own
 """The MPI tag of the arrival notes, on a communicator of their own."""
 DEFAULT_WATCHDOG = 300.0  # seconds a rank may wait for the others in one collective
+ABORT_GRACE = 0.5  # seconds between printing why the job ends and MPI Abort
 """Seconds a rank may wait for the others in one collective before the job is ended."""
 
 
@@ -95,6 +96,10 @@ class Context:
             lines = message.rstrip("\n").splitlines() or [""]
             sys.stderr.write("".join(tag + line + "\n" for line in lines))
             sys.stderr.flush()
+            sys.stdout.flush()
+            # mpiexec forwards a rank's output asynchronously and may end before it has
+            # passed on the last lines once Abort kills the job: give it a moment.
+            time.sleep(ABORT_GRACE)
         self.MPI.COMM_WORLD.Abort(code)
         os._exit(code)  # Abort does not return; this is for an MPI that lets it
 

@@ -6,6 +6,8 @@ each from the same weights, generator state and BatchNorm state, so a shard's gr
 not depend on which rank computes it. Each shard's gradient is scaled by its share of the
 batch; all shards' gradients are gathered and summed in shard order on every rank, which
 then makes the same update: the bits depend on `shards`, never on the number of ranks.
+With BatchNorm, a rank's shards run at once on copies of the model, meeting at each
+BatchNorm to sum their statistics with every other shard's (hat/distributed/batchnorm.py).
 """
 
 import hashlib
@@ -72,6 +74,21 @@ def predict_all(ctx, model, xs, batch_size, with_any: bool):
     return gathered[: len(outs)], gathered[len(outs) :]
 
 
+def _replica(model):
+    """A model of the same graph and weights with buffers of its own, through its file."""
+    import tempfile
+
+    from hat import io
+    from hat.models import load_model
+
+    with tempfile.TemporaryDirectory(prefix="hat-replica-") as folder:
+        path = os.path.join(folder, "model.h5")
+        io.save(model, path, include_optimizer=False)
+        replica = load_model(path)
+    replica.rng.bit_generator.state = model.rng.bit_generator.state
+    return replica
+
+
 class FitSession:
     """What a distributed fit keeps between its steps (see begin_fit)."""
 
@@ -94,29 +111,43 @@ class FitSession:
                 f"batch_size={batch_size} (the global batch) is not divisible by "
                 f"shards={self.shards}; every shard must be the same size"
             )
+        self._check_last_batch(xs[0].shape[0], batch_size)
         self._check_agreement(xs, ys, val, batch_size, plan, optimizer, target)
         self.per_rank = self.shards // ranks
-        self._dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
         self._states = [v for layer in model.layers for v in layer.state.values()]
         # Train metrics as fit computes them: on the first output, not with Hat's loss_func(md).
         self._metrics = model.train_metrics if plan.per_output is not None else []
         self._layout(model)
         self._share_rank0_state(optimizer)
+        self._replicas: list = []
+        self._replica_states: dict = {}
+        self._shard_stats: list = []
+        self._global_bn = self._setup_global_batchnorm(xs[0].shape[0], batch_size)
         self._quiet = ctx.rank != 0 and ctx.quiet
         if self._quiet:
             self._stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
             self._warnings = warnings.catch_warnings()
             self._warnings.__enter__()
             warnings.simplefilter("ignore")
-        if any(type(layer).__name__ == "BatchNorm" for layer in model.layers) and self.shards > 1:
-            warnings.warn(
-                f"BatchNorm normalizes each shard of {batch_size // self.shards} samples by its "
-                f"own statistics (shards={self.shards}), not the global batch of {batch_size}; "
-                "the result is the same on any number of ranks, but not that of plain fit",
-                stacklevel=4,
-            )
+        if self._global_bn is not None:
+            warnings.warn(self._global_bn, stacklevel=4)
 
     # -- before training -------------------------------------------------------------------
+    def _check_last_batch(self, n: int, batch_size: int) -> None:
+        """With BatchNorm over the global batch, every shard of the last batch needs a sample."""
+        from hat.layers.normalization import BatchNorm
+
+        last = n % batch_size
+        if 0 < last < self.shards and any(
+            isinstance(la, BatchNorm) and not la.frozen for la in self.model.layers
+        ):
+            raise ValueError(
+                f"the last batch holds {last} samples ({n} samples, batch_size={batch_size}), "
+                f"fewer than shards={self.shards}: with BatchNorm every shard needs a sample. "
+                "Use a batch_size or a training set size that leaves 0 or at least "
+                f"{self.shards} samples for the last batch"
+            )
+
     def _check_agreement(self, xs, ys, val, batch_size, plan, optimizer, target) -> None:
         """Refuse what would deadlock later: every rank must see the same run."""
         model = self.model
@@ -148,6 +179,38 @@ class FitSession:
                 "give every rank the same data, model (and seed) and fit arguments: "
                 + "; ".join(problems)
             )
+
+    def _setup_global_batchnorm(self, n: int, batch_size: int) -> str | None:
+        """Give each BatchNorm the exchange that makes it normalize by the global batch, and
+        build the replicas on which this rank's other shards run. Returns a warning when it
+        cannot (BatchNorm then normalizes each shard by its own statistics), else None."""
+        from hat.distributed.batchnorm import ShardStatistics, StatsExchange
+        from hat.layers.normalization import BatchNorm
+
+        model = self.model
+        if self.shards == 1 or not any(
+            isinstance(la, BatchNorm) and not la.frozen for la in model.layers
+        ):  # one shard is the global batch: BatchNorm's own kernels, plain fit's bits
+            return None
+        try:
+            self._replicas = [_replica(model) for _ in range(self.per_rank - 1)]
+        except Exception as err:  # a layer that the model file cannot rebuild
+            return (
+                f"BatchNorm normalizes each shard by its own statistics: the model could not "
+                f"be copied for this rank's {self.per_rank} shards ({err}); use as many ranks "
+                "as shards for the global batch's statistics"
+            )
+        self._exchange = StatsExchange(self.ctx, self.per_rank, self.shards)
+        for j, target in enumerate([model] + self._replicas):
+            self._shard_stats.append(ShardStatistics(self._exchange, j))
+            for layer in target.layers:
+                if isinstance(layer, BatchNorm):
+                    layer.stats_exchange = self._shard_stats[j]
+            if target is not model:
+                self._replica_states[target] = [
+                    v for layer in target.layers for v in layer.state.values()
+                ]
+        return None
 
     def _share_rank0_state(self, optimizer) -> None:
         """Rank 0's weights, optimizer state and generator state on every rank."""
@@ -192,43 +255,98 @@ class FitSession:
         model, ctx = self.model, self.ctx
         n = xbs[0].shape[0]
         bounds = shard_bounds(n, self.shards)
+        first = ctx.rank * self.per_rank
+        mine = [(bounds[first + j], bounds[first + j + 1]) for j in range(self.per_rank)]
         rng = model.rng.bit_generator
-        rng_before, rng_after = rng.state, None
+        rng_before = rng.state
+        for shard, (a, b) in zip(self._shard_stats, mine, strict=False):  # global BatchNorm
+            shard.weight, shard.n_samples = (b - a) / n, n
+        if self._replicas:  # global BatchNorm: this rank's shards in lockstep, one thread each
+            rng_after = self._lockstep(xbs, ybs, plan, n, mine, rng_before)
+        else:
+            rng_after = self._one_by_one(xbs, ybs, plan, n, mine, rng_before)
+        where = f"epoch {model.epoch + 1}, step {model.iteration + 1} (gradients)"
+        ctx.allgather_bytes(self._send, self._recv, where)
+        return self._combine(n, bounds, rng, rng_after, optimizer, clip)
+
+    def _one_by_one(self, xbs, ybs, plan, n, mine, rng_before):
+        """This rank's shards one after another on the model, each from the batch's start."""
+        model, rng = self.model, self.model.rng.bit_generator
         states_before = [v.copy() for v in self._states]
-        for j in range(self.per_rank):
-            s = ctx.rank * self.per_rank + j
-            a, b = bounds[s], bounds[s + 1]
-            grads, extras = self._grads(self._send, j), self._extras(self._send, j)
+        rng_after = None
+        for j, (a, b) in enumerate(mine):
             if j:  # every shard starts where the batch started
                 rng.state = rng_before
                 for v, before in zip(self._states, states_before, strict=True):
                     v[...] = before
-            if a == b:
-                grads[...] = 0
-                extras[...] = 0
-                extras[1] = 1.0
-                continue
-            for layer in self._dropouts:
+            if self._run_shard(model, j, xbs, ybs, plan, n, a, b):
+                rng_after = rng.state
+        return rng_after
+
+    def _lockstep(self, xbs, ybs, plan, n, mine, rng_before):
+        """This rank's shards at once, shard j on models[j], meeting at each BatchNorm."""
+        import threading
+
+        models = [self.model] + self._replicas
+        for replica in self._replicas:  # the batch's starting point, as on the model
+            replica._flat_params[...] = self.model._flat_params
+            for v, source in zip(self._replica_states[replica], self._states, strict=True):
+                v[...] = source
+            replica.rng.bit_generator.state = rng_before
+            replica.iteration = self.model.iteration
+        errors: list = []
+
+        def run(j):
+            try:
+                self._run_shard(models[j], j, xbs, ybs, plan, n, *mine[j])
+            except BaseException as err:  # the others would wait at the next exchange
+                errors.append(err)
+                self._exchange.abort()
+
+        threads = [
+            threading.Thread(target=run, args=(j,), daemon=True) for j in range(1, len(models))
+        ]
+        for thread in threads:
+            thread.start()
+        run(0)
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return self.model.rng.bit_generator.state
+
+    def _run_shard(self, model, j, xbs, ybs, plan, n, a, b) -> bool:
+        """Shard j (samples a:b of the batch) on `model`, into row j of the send buffer;
+        False for an empty shard."""
+        grads, extras = self._grads(self._send, j), self._extras(self._send, j)
+        if a == b:
+            grads[...] = 0
+            extras[...] = 0
+            extras[1] = 1.0
+            return False
+        for layer in model.layers:
+            if isinstance(layer, Dropout):
                 layer.sample_offset = a  # masks keyed by the sample's index in the batch
-            iteration = model.iteration
-            xs, ys = [v[a:b] for v in xbs], [v[a:b] for v in ybs]
+        iteration = model.iteration
+        xs, ys = [v[a:b] for v in xbs], [v[a:b] for v in ybs]
+        try:
             value, outs, finite = model._train_step(xs, ys, plan, _GRADIENTS_ONLY, None)
+        finally:
             model.iteration = iteration
-            weight = (b - a) / n
-            np.multiply(model._flat_grads, model.dtype.type(weight), out=grads)
-            extras[0], extras[1] = value * weight, float(finite)
-            for i, (_, fn) in enumerate(self._metrics):
-                extras[2 + i] = float(fn(ys[0], outs[0])) * weight
-            start = 2 + len(self._metrics)
-            for v in self._states:
-                extras[start : start + v.size] = v.reshape(-1) * weight
-                start += v.size
-            rng_after = rng.state
-        for layer in self._dropouts:
-            layer.sample_offset = 0
-        where = f"epoch {model.epoch + 1}, step {model.iteration + 1} (gradients)"
-        ctx.allgather_bytes(self._send, self._recv, where)
-        return self._combine(n, bounds, rng, rng_after, optimizer, clip)
+            for layer in model.layers:
+                if isinstance(layer, Dropout):
+                    layer.sample_offset = 0
+        weight = (b - a) / n
+        np.multiply(model._flat_grads, model.dtype.type(weight), out=grads)
+        extras[0], extras[1] = value * weight, float(finite)
+        for i, (_, fn) in enumerate(self._metrics):
+            extras[2 + i] = float(fn(ys[0], outs[0])) * weight
+        start = 2 + len(self._metrics)
+        states = self._states if model is self.model else self._replica_states[model]
+        for v in states:
+            extras[start : start + v.size] = v.reshape(-1) * weight
+            start += v.size
+        return True
 
     def _combine(self, n, bounds, rng, rng_after, optimizer, clip):
         model = self.model
@@ -276,7 +394,10 @@ class FitSession:
         self.ctx.barrier("the end of fit")
 
     def close(self) -> None:
-        """Restore this rank's printing (always runs, also after an error)."""
+        """Restore this rank's printing and BatchNorm (always runs, also after an error)."""
+        for layer in self.model.layers:
+            if hasattr(layer, "stats_exchange"):
+                layer.stats_exchange = None
         if self._quiet:
             self._quiet = False
             sys.stdout.close()

@@ -151,6 +151,9 @@ class BatchNorm(Layer):
     # Model._fuse_activations): forward applies it and backward takes its gradient, in the
     # same passes over the tensor, and the Activation layer passes values through.
     fused_activation = None
+    # Set by hat.distributed during a distributed fit: training then normalizes by the
+    # statistics of the global batch, summed over every shard (hat/distributed/batchnorm.py).
+    stats_exchange = None
 
     def _channel_split(self, x3) -> list[tuple[int, int]]:
         """Channel ranges for the pool's threads: one per thread for a large tensor, else one
@@ -218,6 +221,12 @@ class BatchNorm(Layer):
                     f"BatchNorm needs more than one value per channel in training; got input "
                     f"shape {x.shape}. Use a batch of at least 2 samples"
                 )
+            if self.stats_exchange is not None:
+                from hat.distributed import batchnorm as global_batch
+
+                global_batch.forward(self, x3, y3, xhat, inv_std, act, alpha)
+                self._y, self._x3, self._split = y, x3, [(0, c)]
+                return y
             work = self._buffer("work", (2, c), np.float64)
 
             def task(i):
@@ -259,6 +268,12 @@ class BatchNorm(Layer):
         y3, gamma, split = self._y.reshape(dy3.shape), self.params["gamma"].reshape(-1), self._split
         work = self._buffer("backward_work", (2, c), np.float64)
         xhat = self._xhat
+        if self._batch_stats and self.stats_exchange is not None:
+            from hat.distributed import batchnorm as global_batch
+
+            global_batch.backward(self, dy3, y3, act, alpha, xhat, sums["gamma"], sums["beta"],
+                                  dz, dx3, work)  # fmt: skip
+            return dx
         if xhat.shape[0] != dy3.shape[0]:  # forward ran in inference mode and kept no xhat
             mean = self.state["running_mean"].reshape(1, c, 1)
             xhat = (self._x3 - mean) * self._inv_std.astype(dy.dtype).reshape(1, c, 1)

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 
 import numpy as np
@@ -52,29 +51,33 @@ def build(name: str):
     return model, x, y, optimizer
 
 
-def record_samples(model, x, seen: list) -> None:
-    """Wrap the model's step to note the sample indices of every batch it computes."""
-    step = model._train_step
+def record_samples(model, seen: list):
+    """Note the sample indices of every shard any model computes (replicas included: rank's
+    other shards run on copies of the model), with `model`'s epoch; returns the undo."""
+    from hat.models import Model
 
-    def recording(xs, ys, *rest):
+    step = Model._train_step
+
+    def recording(self, xs, ys, *rest):
         first = xs[0].reshape(xs[0].shape[0], -1)[:, 0]
         seen.append((model.epoch, np.rint(first * 128).astype(np.int64)))
-        return step(xs, ys, *rest)
+        return step(self, xs, ys, *rest)
 
-    model._train_step = recording
+    Model._train_step = recording
+    return lambda: setattr(Model, "_train_step", step)
 
 
 class Fault(Callback):
     """On the chosen rank, at epoch 2 batch 2: raise, kill -9 or SIGSTOP this process."""
 
-    def __init__(self, kind: str, rank: int):
+    def __init__(self, kind: str, rank: int, out: str):
         super().__init__()
-        self.kind, self.rank = kind, rank
+        self.kind, self.rank, self.out = kind, rank, out
 
     def on_batch_end(self, batch, logs=None):
         if self.model.epoch == 1 and batch == 1 and hd.rank() == self.rank:
-            sys.stderr.write(f"FAULT {self.kind} AT {time.time():.3f}\n")
-            sys.stderr.flush()
+            with open(os.path.join(self.out, "fault-time"), "w") as f:  # stderr may be lost
+                f.write(f"{time.time():.3f}")
             if self.kind == "raise":
                 raise RuntimeError(f"injected fault on rank {self.rank}")
             os.kill(os.getpid(), signal.SIGKILL if self.kind == "kill" else signal.SIGSTOP)
@@ -87,13 +90,13 @@ def train(name, args, ctx, shards, tag):
     model.train_on_batch(x[:4], y[:4], "categorical_crossentropy", SGD(0.01))  # compile kernels
     model, _, _, _ = build(name)  # the same model, untouched
     seen: list = []
-    record_samples(model, x, seen)
+    undo = record_samples(model, seen)
     folder = os.path.join(args.out, f"rank{ctx.rank}", f"{name}-{tag}")
     os.makedirs(folder, exist_ok=True)
     os.chdir(folder)
     callbacks = [ModelCheckpoint("ckpt-{epoch}.h5"), CSVLogger("log.csv")]
     if args.fault != "none":
-        callbacks.append(Fault(args.fault, ctx.size - 1))
+        callbacks.append(Fault(args.fault, ctx.size - 1, args.out))
     resume = None
     if args.resume:
         resume = os.path.join(args.resume, "rank0", f"{name}-{tag}", "ckpt-1.h5")
@@ -103,6 +106,7 @@ def train(name, args, ctx, shards, tag):
         distributed=shards is not None, shards=shards, resume_from=resume,
         allow_nonfinite=name == "nan",
     )  # fmt: skip
+    undo()
     samples = os.path.join(args.out, "samples")
     os.makedirs(samples, exist_ok=True)
     np.save(

@@ -21,9 +21,9 @@ class TwoRanks:
     broadcast = allgather
 
 
-def _begin(batch_size, shards):
-    x, y, _ = blobs(n=40)
-    model = small_mlp()
+def _begin(batch_size, shards, model=None, n=40):
+    x, y, _ = blobs(n=n)
+    model = model or small_mlp()
     return begin_fit(
         TwoRanks(), model, shards, batch_size=batch_size, xs=[x], ys=[y], val=None,
         plan=LossPlan("categorical_crossentropy", 1), optimizer=SGD(0.1), target=1,
@@ -60,3 +60,13 @@ def test_distributed_must_be_true_or_a_context():
         small_mlp().fit(x, y, batch_size=8, n_epochs=1, verbose=0, distributed="yes")
     assert np.isfinite(small_mlp().fit(x, y, n_epochs=1, verbose=0, distributed=False)
                        .history["loss"][0])  # fmt: skip
+
+
+def test_a_last_batch_without_a_sample_for_every_shard_is_refused_with_batchnorm():
+    from hat.layers.core import Dense, InputLayer
+    from hat.layers.normalization import BatchNorm
+    from hat.models import Sequential
+
+    model = Sequential([InputLayer(20), Dense(8), BatchNorm(), Dense(3, act="softmax")]).combine()
+    with pytest.raises(ValueError, match="the last batch holds 1 samples .* fewer than shards=4"):
+        _begin(12, 4, model, n=37)
