@@ -105,12 +105,8 @@ class Average(_Merge):
     """
 
     def forward(self, x, training):
-        y = self._output(x)
-        np.add(x[0], x[1], out=y)
-        for other in x[2:]:
-            y += other
+        y = Add.forward(self, x, training)
         y *= y.dtype.type(1 / len(x))
-        self._count = len(x)
         return y
 
     def backward(self, dy):
