@@ -53,7 +53,7 @@ def test_hat_tutorial_program_runs_as_written(examples_path, capsys):
 @pytest.fixture
 def cnn_examples(examples_path):
     yield examples_path
-    for name in ("common", "main_cnn", "cnn_scratch", "cnn_bn", "lenet_bn"):
+    for name in ("common", "main_cnn", "cnn_scratch", "cnn_bn", "lenet_bn", "resnet"):
         sys.modules.pop(name, None)
 
 
@@ -113,3 +113,29 @@ def test_lenet_bn_study_writes_table_and_plot(cnn_examples):
     table = open("run/results.md").read()
     assert table.count("\n") == 4 and "| lenet_fc_bn2 |" in table
     assert os.path.getsize("run/lenet_bn.png") > 1000
+
+
+def test_resnet_functional_model_learns(cnn_examples, capsys):
+    import resnet
+
+    accuracy = resnet.main(
+        ["--epochs", "1", "--train-size", "3000", "--width", "8", "--verbose", "0", "--out", "run"]
+    )
+    assert accuracy > 0.3  # 10 classes: chance is 0.1 (47 steps of a narrow network)
+    assert "Lambda" in capsys.readouterr().out  # the summary lists the graph's Lambdas
+
+
+def test_mnist_autoencoder_pretrains_and_finetunes(mnist, monkeypatch, tmp_path):
+    folder = EXAMPLES.parent / "mnist_autoencoder"
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.chdir(tmp_path)
+    import main_ae
+
+    try:
+        results = main_ae.main(
+            ["--ae-epochs", "1", "--finetune-epochs", "4", "--train-size", "3000", "--out", "r"]
+        )
+    finally:
+        sys.modules.pop("main_ae", None)
+    assert results["test_error"] < 0.5  # ten classes: chance is 0.9
+    assert os.path.isfile("r/md_ae1.h5") and os.path.isfile("r/md_ae2.h5")

@@ -1,19 +1,20 @@
 """A small residual CNN on MNIST, built with the functional API (layers called on layers).
 
-    stem:    Conv 16 3x3 + BN + ReLU, MaxPool 2            (28x28 -> 14x14)
-    block 1: [Conv 32 3x3 + BN + ReLU, Conv 32 3x3 + BN] + 1x1 shortcut, ReLU, MaxPool 2
-    block 2: [Conv 64 3x3 + BN + ReLU, Conv 64 3x3 + BN] + 1x1 shortcut, ReLU
+    stem:    Conv 24 3x3 + BN + ReLU, MaxPool 2            (28x28 -> 14x14)
+    block 1: [Conv 48 3x3 + BN + ReLU, Conv 48 3x3 + BN] + 1x1 shortcut, ReLU, MaxPool 2
+    block 2: [Conv 96 3x3 + BN + ReLU, Conv 96 3x3 + BN] + 1x1 shortcut, ReLU
     head:    global average pooling written as Lambda(K.mean over the image axes), Dense 10
 
 The sums are Lambda(lambda inputs: inputs[0] + inputs[1]), as Hat's ResNet example wrote
-them (Add() is the same). Adam with a cosine from 3e-3; each training image turned by up to
-10 degrees, scaled by up to 10% and moved by up to 2 pixels (--shift-only: shifts alone);
+them (Add() is the same). Adam with a cosine from 3e-3, random shifts of up to 2 pixels
+(--affine: turns of up to 10 degrees and 10% zoom as well);
 BatchNorm's running statistics move with momentum 0.9 (Hat's 0.99 lags on short runs).
 
     python resnet.py                   # 15 epochs
     python resnet.py --epochs 2 --train-size 5000
 
-With shifts alone it reached 99.55% after 15 epochs (99.60% after 13), training at 99.86%.
+Seed 1515, 15 epochs: 99.63% test accuracy with the default width 24 (577 s on a 2-core
+machine at load 2-4); at width 16, 99.55% with shifts and 99.54% with --affine.
 """
 
 import math
@@ -51,7 +52,7 @@ def global_mean(input):  # noqa: A002 (Hat's Lambda argument name)
     return K.mean(input, axis=(2, 3))
 
 
-def build_model(width: int = 16) -> Model:
+def build_model(width: int = 24) -> Model:
     """width: the stem's channels; the blocks take twice and four times as many."""
     x0 = InputLayer((1, 28, 28))
     a = MaxPool2D(pool_size=(2, 2))(conv_bn(x0, width))
@@ -62,16 +63,16 @@ def build_model(width: int = 16) -> Model:
 
 
 def main(argv=None) -> float:
-    extra = [("--shift-only", "random shifts alone, no turns or zoom")]
+    extra = [("--affine", "turns and zoom as well as shifts")]
     args = parse_args(__doc__, epochs=15, batch_size=64, argv=argv, augment=True, flags=extra,
-                      width=16)  # fmt: skip
+                      width=24)  # fmt: skip
     seed(args.seed)
     data = load_images(args.train_size)
     md = build_model(args.width)
     md.summary()
     steps = args.epochs * math.ceil(len(data[0]) / args.batch_size)
     optimizer = Adam(lr=CosineDecay(3e-3, decay_steps=steps, alpha=0.01))
-    augment = RandomShift(2) if args.shift_only else RandomAffine(rotation=10, shift=2, zoom=0.1)
+    augment = RandomAffine(rotation=10, shift=2, zoom=0.1) if args.affine else RandomShift(2)
     augment = None if args.no_augment else augment
     return train(md, args, data, "resnet", optimizer=optimizer, augment=augment)
 
