@@ -230,6 +230,8 @@ def _show(shape) -> str:
 
 
 def _shape_key(shape):
+    if shape is None:  # an InputLayer's
+        return None
     return [tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape)
 
 

@@ -234,12 +234,17 @@ class Model:
                 runners[id(node)] = node_runner(layer)
                 node.output_shape = layer.output_shape
                 continue
+            kept = _weights_of(layer, shape, self.dtype)
             try:
                 layer.setup(shape, self.rng, self.dtype)
             except ValueError as err:
                 raise ValueError(
                     f"layer {layer.name} cannot follow {_after(node)}: {err}"
                 ) from None
+            for kind, arrays in (kept or {}).items():  # built by another model: its weights
+                for key, value in arrays.items():
+                    getattr(layer, kind)[key][...] = value
+            layer._built_for = (graph._shape_key(shape), self.dtype)
             built[id(layer)] = shape
             runners[id(node)] = layer
             node.output_shape = layer.output_shape
@@ -443,12 +448,22 @@ class Model:
             and "preactivation" in inspect.signature(step.runner.backward).parameters
         )
 
+    def _claim_parameters(self) -> None:
+        """Point the layers at this model's flat buffers again if another model built on the
+        same layers has taken them (each model trains through its own buffers)."""
+        for layer in self.layers:
+            for key in layer.trainable:
+                if layer.params[key].base is not self._flat_params:
+                    self._flatten_parameters()
+                    return
+
     def _train_step(self, xs, ys, plan, optimizer, clip) -> tuple[float, list, bool]:
         """One forward/backward/update on a batch: (loss, the batch's outputs, updated?).
 
         A step whose loss or gradients are not finite makes no update, so the weights stay
         those of the last good step; `divergence` then says where the values broke.
         """
+        self._claim_parameters()
         with (
             np.errstate(all="ignore"),  # non-finite values are caught and reported below
             threads.single_threaded_blas(self._uses_pool),
@@ -889,6 +904,17 @@ class Model:
         from hat import onnx
 
         return onnx.export(self, path, **options)
+
+
+def _weights_of(layer, shape, dtype) -> dict | None:
+    """Copies of the params and state of a layer that another model built for this shape and
+    dtype (Keras' sharing of layers between models: an encoder made from a trained
+    autoencoder keeps its weights); None for a layer not built yet."""
+    if getattr(layer, "_built_for", None) != (graph._shape_key(shape), np.dtype(dtype)):
+        return None
+    return {
+        kind: {k: v.copy() for k, v in getattr(layer, kind).items()} for kind in ("params", "state")
+    }
 
 
 def _arrays(values) -> bool:

@@ -112,8 +112,12 @@ def test_a_layer_shared_between_two_models_keeps_one_set_of_weights():
     autoencoder = Model([inp], [out], seed=0)
     x = RNG.standard_normal((32, 4)).astype(np.float32)
     autoencoder.fit(x, x, loss_func="mse", n_epochs=2, batch_size=8, verbose=0)
+    trained = autoencoder.find_layer("code").W_.copy()
     encoder = Model([inp], [code], seed=1)
-    assert np.array_equal(encoder.find_layer("code").W_, autoencoder.find_layer("code").W_)
+    assert np.array_equal(encoder.find_layer("code").W_, trained)  # not drawn again
+    autoencoder.fit(x, x, loss_func="mse", n_epochs=1, batch_size=8, verbose=0)
+    moved = encoder.find_layer("code").W_
+    assert not np.array_equal(moved, trained)  # the autoencoder still trains the shared layer
     np.testing.assert_allclose(
         encoder.predict(x), np.tanh(x @ encoder.find_layer("code").W_ + encoder.find_layer(
             "code").b_), rtol=1e-5, atol=1e-6)  # fmt: skip
