@@ -1023,12 +1023,20 @@ def _cases() -> list[Refused | Accepted]:
     ]  # fmt: skip
 
 
+def _lstm_with_short_mask():
+    from hat.layers import LSTM, InputLayer
+    from hat.models import Sequential
+
+    md = Sequential([InputLayer((5, 3)), LSTM(4, return_sequence=False)]).combine(seed=0)
+    md.layers[1].forward(np.zeros((2, 5, 3), np.float32), True, mask=np.ones((2, 4)))
+
+
 def _graph_cases() -> list[Refused]:
     import hat.backend as K
     from hat.graph import GraphError
-    from hat.layers import Add, Dense, Input, Lambda
+    from hat.layers import LSTM, Add, Dense, Input, InputLayer, Lambda
     from hat.layers.lambda_layer import LambdaError
-    from hat.models import Model
+    from hat.models import Model, Sequential
 
     def cycle():
         x = Input(4)
@@ -1084,6 +1092,19 @@ def _graph_cases() -> list[Refused]:
           r"Lambda 'whole_mean' must keep the batch axis first; .* returned shape \(\)"),
         R("backend-op-on-string", "K.mean('abc')", lambda: K.mean("abc"), TypeError,
           r"mean.*'abc'"),
+        # ---- recurrent layers
+        R("recurrent-2d-input", "an LSTM after InputLayer(28): no time axis",
+          lambda: Sequential([InputLayer(28), LSTM(8)]).combine(seed=0), ValueError,
+          r"LSTM expects a 3-D input \(batch first\); got shape \(None, 28\)\. Recurrent layers "
+          r"take \(batch, time, features\)"),
+        R("recurrent-mask-shape", "LSTM.forward(x of (2, 5, 3), mask of (2, 4))",
+          _lstm_with_short_mask, ValueError,
+          r"the mask of LSTM must have shape \(batch, time\) = \(2, 5\); got \(2, 4\)"),
+        R("recurrent-softmax", "LSTM(4, act='softmax')", lambda: LSTM(4, act="softmax"),
+          ValueError, r"act of a recurrent layer must be one of .*; got 'softmax'"),
+        R("recurrent-masking-shapes", "LSTM(4, masking=True)([x of (5, 3), mask of (4,)])",
+          lambda: LSTM(4, masking=True)([Input((5, 3)), Input(4)]), GraphError,
+          r"LSTM\(masking=True\) takes \[x, mask\] .*; got \(None, 5, 3\), \(None, 4\)"),
     ]  # fmt: skip
 
 
