@@ -209,6 +209,7 @@ class Model:
         self._out_steps = [index[id(n)] for n in out_nodes]
         self._any_steps = [index[id(n)] for n in any_nodes]
         self._grad_buffers: dict[int, np.ndarray] = {}
+        self._fusable: dict[tuple, bool] = {}  # (output, loss's fused activation) -> fuse?
         # Conv and pooling layers split their work on hat.threads' pool: the model's passes
         # then hold OpenBLAS to one thread.
         self._uses_pool = threads.uses_pool(self.layers)
@@ -434,7 +435,15 @@ class Model:
 
     def _fusable_output(self, o: int, loss) -> bool:
         """Whether output o's activation gradient can be fused into its loss: a built-in
-        activation matching the loss, on an output that nothing else reads."""
+        activation matching the loss, on an output that nothing else reads. Asked every step,
+        so the answer is kept (the graph is fixed at construction)."""
+        key = (o, loss.fused_activation)
+        known = self._fusable.get(key)
+        if known is None:
+            known = self._fusable[key] = self._check_fusable(o, loss)
+        return known
+
+    def _check_fusable(self, o: int, loss) -> bool:
         step = self._program.steps[self._out_steps[o]]
         act = getattr(step.runner, "activation", None)
         alone = step.consumers == 0 and self._out_steps.count(step.index) == 1

@@ -24,6 +24,13 @@ class _Merge(Layer):
     def _grads(self, count, like):
         return [self._buffer(f"dx{i}", like.shape, like.dtype) for i in range(count)]
 
+    def _fold(self, ufunc, x):
+        """ufunc applied across the inputs, into the layer's output buffer."""
+        y = ufunc(x[0], x[1], out=self._output(x))
+        for other in x[2:]:
+            ufunc(y, other, out=y)
+        return y
+
 
 class Add(_Merge):
     """The sum of its inputs, called on a list of two or more of one shape: `Add()([a, b])`.
@@ -36,12 +43,8 @@ class Add(_Merge):
     """
 
     def forward(self, x, training):
-        y = self._output(x)
-        np.add(x[0], x[1], out=y)
-        for other in x[2:]:
-            y += other
         self._count = len(x)
-        return y
+        return self._fold(np.add, x)
 
     def backward(self, dy):
         return [dy] * self._count  # read-only: the model never writes into a gradient it got
@@ -77,12 +80,8 @@ class Multiply(_Merge):
     """
 
     def forward(self, x, training):
-        y = self._output(x)
-        np.multiply(x[0], x[1], out=y)
-        for other in x[2:]:
-            y *= other
         self._x = x
-        return y
+        return self._fold(np.multiply, x)
 
     def backward(self, dy):
         grads = self._grads(len(self._x), dy)
