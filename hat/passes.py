@@ -25,6 +25,8 @@ class Step:
         self.many = takes_list(runner)
         self.masks = bool(runner.supports_masking)
         self.needs_grad = False  # set by Program: it or something before it has trainable params
+        # The first call of a layer with trainable params: its grads are the model's own.
+        self.owns_grads = bool(runner.trainable) and runner is node.layer
         self.consumers = 0
 
 
@@ -135,7 +137,7 @@ class Program:
         """Zero the gradients of layers that no gradient reached this pass (a stale gradient
         would move them), and sum a shared layer's calls into its own gradient arrays."""
         for step in self.steps:
-            if step.index not in ran and step.runner.trainable and step.runner is step.node.layer:
+            if step.owns_grads and step.index not in ran:
                 for grad in step.runner.grads.values():
                     grad[...] = 0
         for layer, ids in self._copies:
