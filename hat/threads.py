@@ -35,20 +35,29 @@ def num_threads() -> int:
         return os.cpu_count() or 1
 
 
+def openblas_paths() -> list[str]:
+    """The OpenBLAS libraries this process has loaded (numpy's among them), by path; empty
+    where /proc/self/maps cannot be read (not Linux).
+
+    Returns:
+        list[str]: Their paths, sorted.
+    """
+    import numpy  # noqa: F401  (loads numpy's BLAS)
+
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({ln.split()[-1] for ln in maps if "openblas" in ln.lower()})
+    except OSError:
+        return []
+
+
 def _openblas() -> tuple:
     """OpenBLAS's (get_num_threads, set_num_threads), found in the libraries this process has
     loaded (numpy's wheel ships scipy-openblas with prefixed symbols), or () if none."""
     global _blas
     if _blas is None:
-        import numpy  # noqa: F401  (loads numpy's BLAS)
-
         found: tuple = ()
-        try:
-            with open("/proc/self/maps") as maps:
-                paths = sorted({ln.split()[-1] for ln in maps if "openblas" in ln.lower()})
-        except OSError:
-            paths = []
-        for path in paths:
+        for path in openblas_paths():
             lib = ctypes.CDLL(path)
             for prefix in ("scipy_openblas_", "openblas_"):
                 for suffix in ("64_", ""):

@@ -17,6 +17,10 @@ on the first backward step of a layer that returns its last state only, that out
 gradient), and `rec` = dZ[next step] @ H.T. `dy` is the output sequence's gradient, or a dummy
 when `seq` is False.
 
+The `*_run` and `*_run_back` kernels are a chunk's (rows lo:hi) whole time loop, forward or
+back: the products through numpy's own BLAS (hat/kernels/blas.py), the step kernels between
+them, with no Python per step. `order` holds the input time of each output position.
+
 The forward kernels take the step's column of the mask, m = mask[:, time] (inference keeps
 one step of storage, s = 0, for every time step). Masked steps (mask == 0) carry the state
 over and output zeros; their gate gradients are zero and the state's gradient passes through
@@ -26,6 +30,7 @@ them unchanged.
 import numba
 import numpy as np
 
+from hat.kernels.blas import gemm
 from hat.kernels.jit import FASTMATH
 
 # hat's jit options plus numpy's error model: with Python's, every float division checks for
@@ -328,3 +333,107 @@ def gru_backward(xp, rec, dh, work, s, k, lo, mask, hprev, hn, dy, seq, gate, ac
             row[j] = w[2 * n + j]
             row[n + j] = w[n + j]
             g[j] *= z  # the direct path; rec adds the paths through H next step
+
+
+# -- whole time loops of one chunk ------------------------------------------------------------
+
+
+@jit
+def _begin(hprev, lo, hi, order, training):
+    """Zero the initial state; returns the storage row the first step reads."""
+    first = order[0] if training else 0
+    hprev[lo:hi, first] = 0
+    return first
+
+
+@jit
+def _rows(order, k, training):
+    """(storage row that step k reads, the one it writes, -1 after the last step): every step
+    has its own in training, inference keeps row 0."""
+    q_next = order[k + 1] if k + 1 < order.shape[0] else -1
+    if training:
+        return order[k], q_next
+    return 0, min(q_next, 0)
+
+
+@jit
+def _project(x, W, b, out, blas):
+    """out = x @ W + b, one step's input projection (inference projects step by step)."""
+    gemm(x, W, out, blas)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] += b[j]
+
+
+@jit
+def simple_run(x, W, b, H, hp, lo, hi, order, training, mask, xp, hprev, hlast, y, seq, act,
+               alpha, blas):  # fmt: skip
+    _begin(hprev, lo, hi, order, training)
+    for k in range(order.shape[0]):
+        s = order[k]
+        q, q_next = _rows(order, k, training)
+        if not training:
+            _project(x[lo:hi, s], W, b, xp[lo:hi, 0], blas)
+        gemm(hprev[lo:hi, q], H, hp[lo:hi], blas)
+        simple_forward(xp, hp[lo:hi], q, q_next, k, lo, mask[:, s], hprev, hlast, y, seq, act,
+                       alpha)  # fmt: skip
+
+
+@jit
+def simple_run_back(xp, H, rec, dh, lo, hi, order, mask, dy, seq, act, alpha, blas):
+    for k in range(order.shape[0] - 1, -1, -1):
+        s = order[k]
+        simple_backward(xp, rec[lo:hi], dh[lo:hi], s, k, lo, mask, dy, seq, act, alpha)
+        if k:
+            gemm(xp[lo:hi, s], H.T, rec[lo:hi], blas)
+
+
+@jit
+def lstm_run(x, W, b, H, hp, lo, hi, order, training, mask, xp, hprev, hlast, cprev, clast, tc,
+             y, seq, gate, act, alpha, blas):  # fmt: skip
+    first = _begin(hprev, lo, hi, order, training)
+    cprev[lo:hi, first] = 0
+    for k in range(order.shape[0]):
+        s = order[k]
+        q, q_next = _rows(order, k, training)
+        if not training:
+            _project(x[lo:hi, s], W, b, xp[lo:hi, 0], blas)
+        gemm(hprev[lo:hi, q], H, hp[lo:hi], blas)
+        lstm_forward(xp, hp[lo:hi], q, q_next, k, lo, mask[:, s], hprev, hlast, cprev, clast,
+                     tc, y, seq, gate, act, alpha)  # fmt: skip
+
+
+@jit
+def lstm_run_back(xp, H, rec, dh, dc, work, lo, hi, order, mask, cprev, tc, dy, seq, gate, act,
+                  alpha, blas):  # fmt: skip
+    for k in range(order.shape[0] - 1, -1, -1):
+        s = order[k]
+        lstm_backward(xp, rec[lo:hi], dh[lo:hi], dc[lo:hi], work[lo:hi], s, k, lo, mask, cprev,
+                      tc, dy, seq, gate, act, alpha)  # fmt: skip
+        if k:
+            gemm(xp[lo:hi, s], H.T, rec[lo:hi], blas)
+
+
+@jit
+def gru_run(x, W, b, H, bH, hp, lo, hi, order, training, mask, xp, hprev, hlast, hn, y, seq,
+            gate, act, alpha, blas):  # fmt: skip
+    _begin(hprev, lo, hi, order, training)
+    for k in range(order.shape[0]):
+        s = order[k]
+        q, q_next = _rows(order, k, training)
+        if not training:
+            _project(x[lo:hi, s], W, b, xp[lo:hi, 0], blas)
+        gemm(hprev[lo:hi, q], H, hp[lo:hi], blas)
+        gru_forward(xp, hp[lo:hi], bH, q, q_next, k, lo, mask[:, s], hprev, hlast, hn, y, seq,
+                    gate, act, alpha)  # fmt: skip
+
+
+@jit
+def gru_run_back(xp, H, rec, dh, work, lo, hi, order, mask, hprev, hn, dy, seq, gate, act, alpha,
+                 blas):  # fmt: skip
+    for k in range(order.shape[0] - 1, -1, -1):
+        s = order[k]
+        gru_backward(xp, rec[lo:hi], dh[lo:hi], work[lo:hi], s, k, lo, mask, hprev, hn, dy, seq,
+                     gate, act, alpha)  # fmt: skip
+        if k:
+            gemm(xp[lo:hi, s], H.T, rec[lo:hi], blas)

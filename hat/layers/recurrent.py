@@ -266,9 +266,13 @@ class RnnBase(Layer):
         y = self._buffer("y", (n, t, self.n_out), dtype) if self.return_sequence else None
         hprev, (W, H, b) = self._hprev, (self.params[k] for k in "WHb")
         first = self._order[0] if training else 0
+        blas, order_steps = _blas(), np.asarray(self._order, np.int64)
 
         def run(c):
             lo, hi = chunks[c]
+            if blas is not None:  # the whole time loop in one kernel call
+                self._run(x, hp, lo, hi, order_steps, training, mask, y, blas)
+                return
             hprev[lo:hi, first] = 0
             self._zero_initial(lo, hi, first)
             for k, s in enumerate(self._order):
@@ -311,11 +315,15 @@ class RnnBase(Layer):
         xp, H = self._xp, self.params["H"]
         dummy = self._buffer("dummy", (1, 1, 1), dtype)
         self._begin_backward(n, dtype)
+        blas, order_steps = _blas(), np.asarray(self._order, np.int64)
 
         def run(c):
             lo, hi = chunks[c]
             dh[lo:hi] = 0 if seq else dy[lo:hi]
             rec[lo:hi] = 0
+            if blas is not None:
+                self._run_back(rec, dh, lo, hi, order_steps, dy if seq else dummy, seq, blas)
+                return
             for k in range(t - 1, -1, -1):
                 s = self._order[k]
                 self._backward_step(rec[lo:hi], dh[lo:hi], s, k, lo, dy if seq else dummy, seq)
@@ -376,6 +384,14 @@ class RnnBase(Layer):
     def _backward_step(self, rec, dh, s, k, lo, dy, seq):
         raise NotImplementedError
 
+    def _run(self, x, hp, lo, hi, order, training, mask, y, blas):
+        """The forward time loop of rows lo:hi in one kernel call (see hat/kernels/blas.py)."""
+        raise NotImplementedError
+
+    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+        """The backward time loop of rows lo:hi in one kernel call."""
+        raise NotImplementedError
+
     def _seq_out(self, y):
         """The output sequence for the kernel, or a dummy and False for a last-state layer."""
         return (
@@ -421,6 +437,14 @@ def _kernels():
     from hat.kernels import recurrent
 
     return recurrent
+
+
+def _blas():
+    """numpy's GEMM for the kernels' own time loops, or None: then a Python loop runs the
+    steps (see hat/kernels/blas.py)."""
+    from hat.kernels import blas
+
+    return blas.handle()
 
 
 class SimpleRnn(RnnBase):
@@ -476,6 +500,21 @@ class SimpleRnn(RnnBase):
         _kernels().simple_backward(
             self._xp, rec, dh, s, k, lo, self._mask, dy, seq, a.code, a.alpha
         )
+
+    def _run(self, x, hp, lo, hi, order, training, mask, y, blas):
+        y, seq = self._seq_out(y)
+        a, (W, H, b) = self.activation, (self.params[k] for k in "WHb")
+        _kernels().simple_run(
+            x, W, b, H, hp, lo, hi, order, training, mask, self._xp, self._hprev, self._hlast,
+            y, seq, a.code, a.alpha, blas,
+        )  # fmt: skip
+
+    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+        a = self.activation
+        _kernels().simple_run_back(
+            self._xp, self.params["H"], rec, dh, lo, hi, order, self._mask, dy, seq, a.code,
+            a.alpha, blas,
+        )  # fmt: skip
 
 
 SimpleRNN = SimpleRnn  # Keras' spelling
@@ -653,6 +692,20 @@ class LSTM(_GatedRnn):
             *self._codes(),
         )
 
+    def _run(self, x, hp, lo, hi, order, training, mask, y, blas):
+        y, seq = self._seq_out(y)
+        W, H, b = (self.params[k] for k in "WHb")
+        _kernels().lstm_run(
+            x, W, b, H, hp, lo, hi, order, training, mask, self._xp, self._hprev, self._hlast,
+            self._cprev, self._clast, self._tc, y, seq, *self._codes(), blas,
+        )  # fmt: skip
+
+    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+        _kernels().lstm_run_back(
+            self._xp, self.params["H"], rec, dh, self._dc, self._work, lo, hi, order,
+            self._mask, self._cprev, self._tc, dy, seq, *self._codes(), blas,
+        )  # fmt: skip
+
     def get_config(self):
         return {**super().get_config(), "bf_bias": self.bf_bias}
 
@@ -788,6 +841,20 @@ class GRU(_GatedRnn):
             seq,
             *self._codes(),
         )
+
+    def _run(self, x, hp, lo, hi, order, training, mask, y, blas):
+        y, seq = self._seq_out(y)
+        W, H, b = (self.params[k] for k in "WHb")
+        _kernels().gru_run(
+            x, W, b, H, self.params["bH"], hp, lo, hi, order, training, mask, self._xp,
+            self._hprev, self._hlast, self._hn, y, seq, *self._codes(), blas,
+        )  # fmt: skip
+
+    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+        _kernels().gru_run_back(
+            self._xp, self.params["H"], rec, dh, self._work, lo, hi, order, self._mask,
+            self._hprev, self._hn, dy, seq, *self._codes(), blas,
+        )  # fmt: skip
 
     def _weight_grads(self, n, t, width):
         """xp holds the recurrent side's gate gradients, hn the input side's for n."""

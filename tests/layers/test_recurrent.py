@@ -188,6 +188,31 @@ def test_the_same_numbers_on_one_thread_and_in_chunks(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("cls", CELLS)
+@pytest.mark.parametrize("options", VARIANTS, ids=str)
+def test_the_kernel_time_loop_gives_the_python_loops_bits(cls, options, monkeypatch):
+    """Each chunk's time loop runs in one kernel, its products through numpy's own cblas;
+    the per-step Python loop (kept where numpy's BLAS exports no cblas) is the reference."""
+    from hat.kernels import blas
+    from hat.layers import recurrent
+
+    assert blas.handle() is not None  # numpy's OpenBLAS, as CI installs it
+    x = np.random.default_rng(1).standard_normal((130, 4, 2)).astype(np.float32)  # 2 chunks
+    mask = np.ones((130, 4), np.float32)
+    mask[::3, :2] = 0
+    runs = []
+    for handle in (blas.handle(), None):
+        monkeypatch.setattr(recurrent, "_blas", lambda h=handle: h)
+        layer = _built(_layer(cls, **options), (4, 2), np.float32)
+        y = layer.forward(x, training=True, mask=mask).copy()
+        dx = layer.backward(np.cos(y)).copy()
+        y_infer = layer.forward(x, training=False, mask=mask).copy()
+        runs.append((y, dx, y_infer, *(g.copy() for g in layer.grads.values())))
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(runs[0][2], runs[0][0], rtol=1e-6, atol=1e-6)
+
+
 # -- names, configs, bad inputs ------------------------------------------------------------------
 
 

@@ -1,0 +1,143 @@
+"""numpy's own GEMM (OpenBLAS's cblas_sgemm / cblas_dgemm), callable from inside numba kernels.
+
+A recurrent layer does one small product per time step (64 x 128 @ 128 x 512 for an LSTM
+chunk). Called from Python, each step also paid its slicing, numpy's dispatch and the GIL,
+which the batch chunks on hat's pool then fought over: an LSTM forward of 28 steps spent about
+a quarter of its time there. With the product called from numba, a chunk's whole time loop is
+one nogil kernel call.
+
+The function's address is looked up at run time in the OpenBLAS that numpy loaded, and passed
+to the kernels as an argument: an address fixed at compile time would be baked into numba's
+on-disk cache and be wrong in the next process. Being numpy's own routine with the same
+arguments, a product here gives the bits np.matmul gives. `handle()` is None where numpy's
+BLAS is not an OpenBLAS that exports cblas (Accelerate, MKL): the layers then keep their
+per-step Python loop. With NUMBA_DISABLE_JIT, gemm() is np.matmul.
+"""
+
+import ctypes
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from hat.kernels.jit import jit
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+# (prefix, suffix, 64-bit integers) of the cblas names numpy's OpenBLAS builds export.
+_NAMES = (("scipy_cblas_", "64_", True), ("scipy_cblas_", "", False), ("cblas_", "", False))
+
+_handle: tuple | None | bool = False  # False: not looked up yet
+
+
+def _find() -> tuple | None:
+    from hat import threads
+
+    # numpy's own first, where another package brought an OpenBLAS of its own too
+    for path in sorted(threads.openblas_paths(), key=lambda p: "numpy" not in p):
+        lib = ctypes.CDLL(path)
+        for prefix, suffix, ilp64 in _NAMES:
+            s = getattr(lib, f"{prefix}sgemm{suffix}", None)
+            d = getattr(lib, f"{prefix}dgemm{suffix}", None)
+            if s is not None and d is not None:
+                address = ctypes.c_void_p
+                return (
+                    ctypes.cast(s, address).value,
+                    ctypes.cast(d, address).value,
+                    int(ilp64),
+                )
+    return None
+
+
+def handle() -> tuple | None:
+    """(sgemm address, dgemm address, 1 if its integers are 64-bit else 0) of numpy's OpenBLAS,
+    or None where there is none. With NUMBA_DISABLE_JIT the kernels run as Python and gemm()
+    is np.matmul, which needs no address: (0, 0, 0)."""
+    global _handle
+    if _handle is False:
+        _handle = (0, 0, 0) if numba.config.DISABLE_JIT else _find()
+    return _handle
+
+
+@intrinsic
+def _cblas_gemm(typingctx, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """cblas_?gemm(RowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) through
+    the function at `address`; pointers come as integers, `wide` (a literal-free int) picks
+    64- or 32-bit integer arguments."""
+    sig = types.void(address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):
+        i32, i64, ptr = ir.IntType(32), ir.IntType(64), ir.IntType(8).as_pointer()
+        real = context.get_value_type(signature.args[7])
+        (fn_int, is_wide, ta_, tb_, m_, n_, k_, al, a_, lda_, b_, ldb_, be, c_, ldc_) = args
+
+        def call(int_type):
+            fnty = ir.FunctionType(
+                ir.VoidType(),
+                [i32, i32, i32, int_type, int_type, int_type, real, ptr, int_type, ptr]
+                + [int_type, real, ptr, int_type],
+            )
+            fn = builder.inttoptr(fn_int, fnty.as_pointer())
+
+            def size(v):
+                return v if int_type is i64 else builder.trunc(v, i32)
+
+            builder.call(
+                fn,
+                [ir.Constant(i32, _ROW_MAJOR), builder.trunc(ta_, i32), builder.trunc(tb_, i32)]
+                + [size(m_), size(n_), size(k_), al, builder.inttoptr(a_, ptr), size(lda_)]
+                + [builder.inttoptr(b_, ptr), size(ldb_), be, builder.inttoptr(c_, ptr)]
+                + [size(ldc_)],
+            )
+
+        with builder.if_else(builder.icmp_signed("!=", is_wide, is_wide.type(0))) as (yes, no):
+            with yes:
+                call(i64)
+            with no:
+                call(i32)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@jit
+def _layout(v):
+    """(transpose flag, leading dimension) of a 2-D view with a unit stride on one axis."""
+    step = v.itemsize
+    if v.strides[1] == step or v.shape[1] == 1:
+        return _NO_TRANS, max(v.strides[0] // step, v.shape[1])
+    return _TRANS, max(v.strides[1] // step, v.shape[0])
+
+
+if numba.config.DISABLE_JIT:
+
+    def gemm(a, b, c, blas, accumulate=False):
+        """c = a @ b (or c += a @ b), as np.matmul: kernels running as plain Python."""
+        if accumulate:
+            c += a @ b
+        else:
+            np.matmul(a, b, out=c)
+
+else:
+
+    @jit
+    def gemm(a, b, c, blas, accumulate=False):
+        """c = a @ b (or c += a @ b) with numpy's BLAS, from inside a kernel.
+
+        a (m, k), b (k, n) and c (m, n) are 2-D views of one dtype (float32 or float64) with
+        a unit stride on one axis (a row block of a larger array, a transpose); c's rows are
+        contiguous. blas is handle(), which must not be None."""
+        m, k, n = a.shape[0], a.shape[1], b.shape[1]
+        if m == 0 or n == 0:
+            return
+        ta, lda = _layout(a)
+        tb, ldb = _layout(b)
+        ldc = max(c.strides[0] // c.itemsize, n)
+        one = a.dtype.type(1.0)
+        beta = one if accumulate else a.dtype.type(0.0)
+        address = blas[0] if a.itemsize == 4 else blas[1]
+        _cblas_gemm(
+            address, blas[2], ta, tb, m, n, k, one,
+            a.ctypes.data, lda, b.ctypes.data, ldb, beta, c.ctypes.data, ldc,
+        )  # fmt: skip
