@@ -260,6 +260,11 @@ def chain(layers: list) -> tuple[list[Node], Node]:
     for layer in layers[1:]:
         if isinstance(layer, InputLayer):
             raise ValueError(f"only the first layer may be an InputLayer; got {layer!r}")
+        if getattr(layer, "return_state", False):
+            raise ValueError(
+                f"{_label(layer)} has return_state=True, which gives several outputs; a "
+                "Sequential chain carries one. Use the functional API: y, h = layer(x)"
+            )
         node = Node(layer, [node], None)
     return [first], node
 

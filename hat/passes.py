@@ -48,6 +48,8 @@ class Program:
             for i, node in enumerate(order)
         ]
         for step in self.steps:
+            if hasattr(step.runner, "link"):  # RnnState: the runner that computes its input
+                step.runner.link([self.steps[j].runner for j in step.inputs])
             own = bool(step.runner.trainable) and not step.is_input
             step.needs_grad = own or any(self.steps[j].needs_grad for j in step.inputs)
             for j in step.inputs:

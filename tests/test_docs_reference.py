@@ -56,6 +56,7 @@ PUBLIC_MODULES = (
     "hat.layers.pool",
     "hat.layers.pooling",
     "hat.layers.recurrent",
+    "hat.layers.recurrent_state",
     "hat.layers.rnn",
     "hat.layers.pooling1d",
     "hat.losses",
@@ -152,6 +153,7 @@ COMPLETE_MODULES = (
     "hat.layers.embedding",
     "hat.layers.pooling1d",
     "hat.layers.recurrent",
+    "hat.layers.recurrent_state",
     "hat.tensorboard_events",
 )
 ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Keyword Args|Parameters):\s*$")

@@ -28,6 +28,7 @@ from hat.layers.pooling1d import (
     MaxPooling1D,
 )
 from hat.layers.recurrent import GRU, LSTM, Bidirectional, RnnBase, SimpleRNN, SimpleRnn
+from hat.layers.recurrent_state import RnnState
 
 __all__ = [
     # sequences, non-recurrent
@@ -67,6 +68,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RnnBase",
+    "RnnState",
     "SimpleRNN",
     "SimpleRnn",
     "ZeroPadding2D",

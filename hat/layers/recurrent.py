@@ -57,8 +57,10 @@ class RnnBase(Layer):
     (as Keras does); the original Hat reversed the batch axis instead, a bug not reproduced.
     `masking=True` (Hat) makes the layer take two inputs, [x, mask]; without it, the model may
     still pass a mask (`forward(x, training, mask=mask)`), from Embedding(mask_zero=True) say.
-    Masked steps carry the state over and output zeros. `return_state` is not offered: the
-    models take one output per layer.
+    Masked steps carry the state over and output zeros. `return_state=True` (Keras) makes a
+    call on a node return a list, [output, h] or for an LSTM [output, h, c]: the final states
+    as nodes of their own (RnnState layers), which other layers, outputs and losses can use;
+    it needs the functional API (a Sequential chain carries one output).
 
     Args:
         n_out (int): units (Keras: `units`).
@@ -81,12 +83,14 @@ class RnnBase(Layer):
         units (int | None): Keras' name for n_out.
         activation (str | None): Keras' name for act.
         return_sequences (bool | None): Keras' name for return_sequence.
+        return_state (bool): a call returns [output, *final states] (Keras), default False.
 
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
     """
 
     n_gates = 1
+    n_states = 1  # h; an LSTM also has c
     supports_masking = True
     uses_thread_pool = True
     _param_keys = ("W", "H", "b")
@@ -111,8 +115,11 @@ class RnnBase(Layer):
         units=None,
         activation=None,
         return_sequences=None,
+        return_state=False,
     ):
         super().__init__(name)
+        self.return_state = bool(return_state)
+        self._state_grads: dict = {}  # final states' gradients from RnnState layers
         n_out = _one_of("n_out", n_out, "units", units, None)
         if n_out is None:
             raise TypeError(f"{type(self).__name__} needs n_out (Keras: units)")
@@ -141,6 +148,34 @@ class RnnBase(Layer):
                 f"trainable_params may hold {list(self._param_keys)}; got {list(keys)}"
             )
         self.trainable_params = list(keys)
+
+    def __call__(self, inputs):
+        """Call the layer on a node: the new node, or with return_state=True the list
+        [node, h] ([node, h, c] for an LSTM), the final states read by RnnState layers."""
+        node = super().__call__(inputs)
+        if not self.return_state:
+            return node
+        from hat.layers.recurrent_state import RnnState
+
+        return [node] + [RnnState(i)(node) for i in range(self.n_states)]
+
+    def final_states(self) -> list:
+        """The last forward pass's final states: [h] ([h, c] for an LSTM), (batch, n_out).
+
+        Returns:
+            list[numpy.ndarray]: The layer's own buffers.
+        """
+        return [self._hlast]
+
+    def add_state_grad(self, index: int, grad) -> None:
+        """Add the gradient of final state `index` for the next backward pass (RnnState's).
+
+        Args:
+            index (int): 0 for h, 1 for an LSTM's c.
+            grad (numpy.ndarray): (batch, n_out).
+        """
+        held = self._state_grads.get(index)
+        self._state_grads[index] = grad.copy() if held is None else held + grad
 
     # -- build -----------------------------------------------------------------------------
     def build(self, input_shape, rng, dtype=np.float32):
@@ -247,6 +282,7 @@ class RnnBase(Layer):
         width = self.n_gates * self.n_out
         dtype = x.dtype
         self._x, self._given_mask, self._trained = x, mask, bool(training)
+        self._state_grads = {}
         if mask is None:
             mask = self._buffer("ones", (n, t), dtype)
             mask.fill(1)
@@ -304,7 +340,9 @@ class RnnBase(Layer):
                 place when the model needs no input gradient.
         """
         if not self._trained:  # an inference forward kept one step only: redo it for training
+            state_grads = self._state_grads
             self.forward(self._x, True, mask=self._given_mask)
+            self._state_grads = state_grads
         n, t, _ = self._x.shape
         dtype = self._xp.dtype
         width = self.n_gates * self.n_out
@@ -315,11 +353,12 @@ class RnnBase(Layer):
         xp, H = self._xp, self.params["H"]
         dummy = self._buffer("dummy", (1, 1, 1), dtype)
         self._begin_backward(n, dtype)
+        dh[...] = 0 if seq else dy
+        self._take_state_grads(dh)
         blas, order_steps = _blas(), np.asarray(self._order, np.int64)
 
         def run(c):
             lo, hi = chunks[c]
-            dh[lo:hi] = 0 if seq else dy[lo:hi]
             rec[lo:hi] = 0
             if blas is not None:
                 self._run_back(rec, dh, lo, hi, order_steps, dy if seq else dummy, seq, blas)
@@ -336,6 +375,13 @@ class RnnBase(Layer):
         if self.masking:
             return [dx, None]
         return dx
+
+    def _take_state_grads(self, dh):
+        """The final states' gradients (RnnState's) join the last step's, once."""
+        grads, self._state_grads = self._state_grads, {}
+        if 0 in grads:
+            dh += grads[0]
+        return grads
 
     def _weight_grads(self, n, t, width):
         """dW, dH, db from the gate gradients left in xp, and dx (None if not needed)."""
@@ -413,6 +459,7 @@ class RnnBase(Layer):
             "go_backwards": self.go_backwards,
             "masking": self.masking,
             "name": self.name,
+            "return_state": self.return_state,
         }
 
     # Hat's read-only properties
@@ -471,6 +518,7 @@ class SimpleRnn(RnnBase):
         units (int | None): Keras' name for n_out.
         activation (str | None): Keras' name for act.
         return_sequences (bool | None): Keras' name for return_sequence.
+        return_state (bool): a call returns [output, *final states] (Keras), default False.
 
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
@@ -579,12 +627,14 @@ class LSTM(_GatedRnn):
         activation (str | None): Keras' name for act.
         recurrent_activation (str | None): Keras' name for gate_act.
         return_sequences (bool | None): Keras' name for return_sequence.
+        return_state (bool): a call returns [output, *final states] (Keras), default False.
 
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
     """
 
     n_gates = 4
+    n_states = 2  # h and c
 
     def __init__(
         self,
@@ -609,6 +659,7 @@ class LSTM(_GatedRnn):
         activation=None,
         recurrent_activation=None,
         return_sequences=None,
+        return_state=False,
     ):
         super().__init__(
             n_out,
@@ -629,6 +680,7 @@ class LSTM(_GatedRnn):
             units,
             activation,
             return_sequences,
+            return_state,
         )
         self._set_gate(gate_act, recurrent_activation)
         if isinstance(bf_bias, bool) or not isinstance(bf_bias, (int, float, np.number)):
@@ -653,6 +705,20 @@ class LSTM(_GatedRnn):
         super()._begin_backward(n, dtype)
         self._dc = self._buffer("dc", (n, self.n_out), dtype)
         self._dc.fill(0)
+
+    def _take_state_grads(self, dh):
+        grads = super()._take_state_grads(dh)
+        if 1 in grads:
+            self._dc += grads[1]
+        return grads
+
+    def final_states(self) -> list:
+        """The last forward pass's final states [h, c], each (batch, n_out).
+
+        Returns:
+            list[numpy.ndarray]: The layer's own buffers.
+        """
+        return [self._hlast, self._clast]
 
     def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
@@ -744,6 +810,7 @@ class GRU(_GatedRnn):
         activation (str | None): Keras' name for act.
         recurrent_activation (str | None): Keras' name for gate_act.
         return_sequences (bool | None): Keras' name for return_sequence.
+        return_state (bool): a call returns [output, *final states] (Keras), default False.
 
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
@@ -774,6 +841,7 @@ class GRU(_GatedRnn):
         activation=None,
         recurrent_activation=None,
         return_sequences=None,
+        return_state=False,
     ):
         super().__init__(
             n_out,
@@ -794,6 +862,7 @@ class GRU(_GatedRnn):
             units,
             activation,
             return_sequences,
+            return_state,
         )
         self._set_gate(gate_act, recurrent_activation)
 
@@ -917,6 +986,12 @@ class Bidirectional(Layer):
             )
         if merge_mode not in _MERGES:
             raise ValueError(f"merge_mode must be one of {_MERGES}; got {merge_mode!r}")
+        if layer.return_state:
+            raise ValueError(
+                f"Bidirectional does not return states; got {type(layer).__name__}"
+                "(return_state=True). Wrap a layer without it, or use two layers (one with "
+                "go_backwards=True) and merge them yourself"
+            )
         self.merge_mode = merge_mode
         self.forward_layer = layer
         config = {**layer.get_config(), "go_backwards": not layer.go_backwards, "name": None}
