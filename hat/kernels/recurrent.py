@@ -19,7 +19,9 @@ when `seq` is False.
 
 The `*_run` and `*_run_back` kernels are a chunk's (rows lo:hi) whole time loop, forward or
 back: the products through numpy's own BLAS (hat/kernels/blas.py), the step kernels between
-them, with no Python per step. `order` holds the input time of each output position.
+them, with no Python per step. `order` holds the input time of each output position; `HT` is
+H.T as a contiguous copy (OpenBLAS's AVX-512 kernels took 125 us for 128 x 512 @ H.T as a
+transposed view, 86 us for the copy).
 
 The forward kernels take the step's column of the mask, m = mask[:, time] (inference keeps
 one step of storage, s = 0, for every time step). Masked steps (mask == 0) carry the state
@@ -380,12 +382,12 @@ def simple_run(x, W, b, H, hp, lo, hi, order, training, mask, xp, hprev, hlast, 
 
 
 @jit
-def simple_run_back(xp, H, rec, dh, lo, hi, order, mask, dy, seq, act, alpha, blas):
+def simple_run_back(xp, HT, rec, dh, lo, hi, order, mask, dy, seq, act, alpha, blas):
     for k in range(order.shape[0] - 1, -1, -1):
         s = order[k]
         simple_backward(xp, rec[lo:hi], dh[lo:hi], s, k, lo, mask, dy, seq, act, alpha)
         if k:
-            gemm(xp[lo:hi, s], H.T, rec[lo:hi], blas)
+            gemm(xp[lo:hi, s], HT, rec[lo:hi], blas)
 
 
 @jit
@@ -404,14 +406,14 @@ def lstm_run(x, W, b, H, hp, lo, hi, order, training, mask, xp, hprev, hlast, cp
 
 
 @jit
-def lstm_run_back(xp, H, rec, dh, dc, work, lo, hi, order, mask, cprev, tc, dy, seq, gate, act,
+def lstm_run_back(xp, HT, rec, dh, dc, work, lo, hi, order, mask, cprev, tc, dy, seq, gate, act,
                   alpha, blas):  # fmt: skip
     for k in range(order.shape[0] - 1, -1, -1):
         s = order[k]
         lstm_backward(xp, rec[lo:hi], dh[lo:hi], dc[lo:hi], work[lo:hi], s, k, lo, mask, cprev,
                       tc, dy, seq, gate, act, alpha)  # fmt: skip
         if k:
-            gemm(xp[lo:hi, s], H.T, rec[lo:hi], blas)
+            gemm(xp[lo:hi, s], HT, rec[lo:hi], blas)
 
 
 @jit
@@ -429,11 +431,11 @@ def gru_run(x, W, b, H, bH, hp, lo, hi, order, training, mask, xp, hprev, hlast,
 
 
 @jit
-def gru_run_back(xp, H, rec, dh, work, lo, hi, order, mask, hprev, hn, dy, seq, gate, act, alpha,
+def gru_run_back(xp, HT, rec, dh, work, lo, hi, order, mask, hprev, hn, dy, seq, gate, act, alpha,
                  blas):  # fmt: skip
     for k in range(order.shape[0] - 1, -1, -1):
         s = order[k]
         gru_backward(xp, rec[lo:hi], dh[lo:hi], work[lo:hi], s, k, lo, mask, hprev, hn, dy, seq,
                      gate, act, alpha)  # fmt: skip
         if k:
-            gemm(xp[lo:hi, s], H.T, rec[lo:hi], blas)
+            gemm(xp[lo:hi, s], HT, rec[lo:hi], blas)

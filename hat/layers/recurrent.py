@@ -351,6 +351,8 @@ class RnnBase(Layer):
         dh = self._buffer("dh", (n, self.n_out), dtype)
         rec = self._buffer("rec", (n, self.n_out), dtype)
         xp, H = self._xp, self.params["H"]
+        HT = self._buffer("HT", H.T.shape, dtype)  # contiguous: see hat/kernels/recurrent.py
+        np.copyto(HT, H.T)
         dummy = self._buffer("dummy", (1, 1, 1), dtype)
         self._begin_backward(n, dtype)
         dh[...] = 0 if seq else dy
@@ -361,13 +363,13 @@ class RnnBase(Layer):
             lo, hi = chunks[c]
             rec[lo:hi] = 0
             if blas is not None:
-                self._run_back(rec, dh, lo, hi, order_steps, dy if seq else dummy, seq, blas)
+                self._run_back(HT, rec, dh, lo, hi, order_steps, dy if seq else dummy, seq, blas)
                 return
             for k in range(t - 1, -1, -1):
                 s = self._order[k]
                 self._backward_step(rec[lo:hi], dh[lo:hi], s, k, lo, dy if seq else dummy, seq)
                 if k:
-                    np.matmul(xp[lo:hi, s], H.T, out=rec[lo:hi])
+                    np.matmul(xp[lo:hi, s], HT, out=rec[lo:hi])
 
         chunks = _chunks(n)
         threads.parallel_for(run, len(chunks))
@@ -434,7 +436,7 @@ class RnnBase(Layer):
         """The forward time loop of rows lo:hi in one kernel call (see hat/kernels/blas.py)."""
         raise NotImplementedError
 
-    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+    def _run_back(self, HT, rec, dh, lo, hi, order, dy, seq, blas):
         """The backward time loop of rows lo:hi in one kernel call."""
         raise NotImplementedError
 
@@ -557,10 +559,10 @@ class SimpleRnn(RnnBase):
             y, seq, a.code, a.alpha, blas,
         )  # fmt: skip
 
-    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+    def _run_back(self, HT, rec, dh, lo, hi, order, dy, seq, blas):
         a = self.activation
         _kernels().simple_run_back(
-            self._xp, self.params["H"], rec, dh, lo, hi, order, self._mask, dy, seq, a.code,
+            self._xp, HT, rec, dh, lo, hi, order, self._mask, dy, seq, a.code,
             a.alpha, blas,
         )  # fmt: skip
 
@@ -766,9 +768,9 @@ class LSTM(_GatedRnn):
             self._cprev, self._clast, self._tc, y, seq, *self._codes(), blas,
         )  # fmt: skip
 
-    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+    def _run_back(self, HT, rec, dh, lo, hi, order, dy, seq, blas):
         _kernels().lstm_run_back(
-            self._xp, self.params["H"], rec, dh, self._dc, self._work, lo, hi, order,
+            self._xp, HT, rec, dh, self._dc, self._work, lo, hi, order,
             self._mask, self._cprev, self._tc, dy, seq, *self._codes(), blas,
         )  # fmt: skip
 
@@ -919,9 +921,9 @@ class GRU(_GatedRnn):
             self._hprev, self._hlast, self._hn, y, seq, *self._codes(), blas,
         )  # fmt: skip
 
-    def _run_back(self, rec, dh, lo, hi, order, dy, seq, blas):
+    def _run_back(self, HT, rec, dh, lo, hi, order, dy, seq, blas):
         _kernels().gru_run_back(
-            self._xp, self.params["H"], rec, dh, self._work, lo, hi, order, self._mask,
+            self._xp, HT, rec, dh, self._work, lo, hi, order, self._mask,
             self._hprev, self._hn, dy, seq, *self._codes(), blas,
         )  # fmt: skip
 
