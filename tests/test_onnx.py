@@ -428,6 +428,22 @@ def test_recurrent_layers(tmp_path, kind, go_backwards, return_sequence):
     assert report.verification.max_abs_diff < 1e-5
 
 
+@pytest.mark.parametrize("kind", ["SimpleRnn", "LSTM", "GRU"])
+def test_final_states(tmp_path, kind):
+    import hat.layers
+    from hat.layers import Input
+    from hat.models import Model
+
+    x = Input((6, 3))
+    y, *states = getattr(hat.layers, kind)(5, return_state=True, go_backwards=True)(x)
+    md = Model(inputs=x, outputs=[y, *states], seed=3)
+    for value in md.layers[1].params.values():
+        value[...] = np.random.default_rng(1).normal(0, 0.5, value.shape)
+    data = np.random.default_rng(0).normal(0, 1, (5, 6, 3)).astype(np.float32)
+    report = md.export(tmp_path / "states.onnx", verify=data)
+    assert report.verification.max_abs_diff < 1e-5
+
+
 def test_a_leaky_relu_recurrent_layer_writes_its_alpha(tmp_path):
     from hat.layers import GRU, Input
     from hat.models import Model

@@ -7,6 +7,7 @@ GRU is PyTorch's (the recurrent bias inside the reset product): linear_before_re
 go_backwards runs over the time-reversed input and returns the outputs in the order
 computed, as hat does. The operators take (time, batch, features), hence the Transposes.
 Bidirectional is its two layers and a merge; layers with masking=True are not exported.
+An RnnState node (return_state=True) is the operator's Y_h or Y_c output.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from hat.export.emitters import PROBLEMS, register
 from hat.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRnn
+from hat.layers.recurrent_state import RnnState
 
 # hat's activation -> (ONNX's name, its alpha and beta or ())
 _ACTIVATIONS = {
@@ -98,11 +100,14 @@ def _recurrent(layer, graph, inputs, output, params=None, name=None):
         op = "GRU"
         specs, extra = [layer.gate_activation, layer.activation], {"linear_before_reset": 1}
     y, y_last = graph.fresh(f"{name}/Y"), graph.fresh(f"{name}/Y_h")
+    states = [y_last] + ([graph.fresh(f"{name}/Y_c")] if cls is LSTM else [])
     weights = [graph.weight(f"{name}.{k}", v) for k, v in (("W", W), ("R", R), ("B", B[None]))]
     graph.node(
-        op, [x, *weights], [y, y_last], f"{name}/{op}", hidden_size=n, direction="forward",
+        op, [x, *weights], [y, *states], f"{name}/{op}", hidden_size=n, direction="forward",
         **_activation_attributes(specs), **extra,
     )  # fmt: skip
+    # The final states, (1, batch, n) each, for the RnnState nodes that read this output.
+    graph.__dict__.setdefault("rnn_states", {})[output] = states
     if not layer.return_sequence:  # Y_h: (1, batch, n)
         axes = graph.weight(f"{name}.direction_axis", [0], np.int64)
         graph.node("Squeeze", [y_last, axes], [output], f"{name}/last")
@@ -134,4 +139,13 @@ def _bidirectional(layer, graph, inputs, output):
     else:
         op = {"sum": "Sum", "mul": "Mul", "ave": "Mean"}[mode]
         graph.node(op, [forward, backward], [output], layer.name)
+    return output
+
+
+@register(RnnState)
+def _state(layer, graph, inputs, output):
+    """A final state: the Y_h or Y_c the recurrent layer's operator wrote for its input."""
+    state = graph.rnn_states[inputs[0]][layer.index]
+    axes = graph.weight(f"{layer.name}.direction_axis", [0], np.int64)
+    graph.node("Squeeze", [state, axes], [output], f"{layer.name}/state")
     return output
