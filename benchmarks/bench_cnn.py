@@ -36,6 +36,7 @@ from bench_mlp import (  # noqa: E402  (bench_mlp imports nothing heavy at modul
     SEED,
     SETTLE_S,
     alternate,
+    blas_kernels,
     blas_threads,
     cpu_name,
     load_average,
@@ -277,6 +278,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         + f"); rounds: {args.repeats}, alternating, order rotated each round; "
         f"predict {N_INFER:,} samples in batches of {INFER_BATCH}"
     )
+    print(f"OpenBLAS kernels: {blas_kernels()}")
     for note in notes:
         print(note)
     ceiling = matmul_gflops()

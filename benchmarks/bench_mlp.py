@@ -266,6 +266,28 @@ def blas_threads() -> str:
     return "unknown"
 
 
+def blas_kernels() -> str:
+    """The kernel set numpy's OpenBLAS runs (its get_corename), and OPENBLAS_CORETYPE if the
+    environment forces one: on an AVX-512 CPU, "Haswell" means AVX2 kernels (this project's
+    machine sets OPENBLAS_CORETYPE=Haswell; unset, OpenBLAS picks SkylakeX there)."""
+    import ctypes
+
+    import numpy as np  # noqa: F401  (loads OpenBLAS)
+
+    with open("/proc/self/maps") as maps:
+        libs = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    core = "unknown"
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
+            if hasattr(lib, symbol):
+                getattr(lib, symbol).restype = ctypes.c_char_p
+                core = getattr(lib, symbol)().decode()
+                break
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return core + (f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced else "")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -414,6 +436,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         + ("; XLA: its default pool" if keras_version else "")
         + f"); rounds: {args.repeats}, alternating, order rotated each round"
     )
+    print(f"OpenBLAS kernels: {blas_kernels()}")
     for note in notes:
         print(note)
 

@@ -249,6 +249,9 @@ def main(argv=None):
         f"data: {source}; threads: {args.threads}; batch {BATCH}; predict batch "
         f"{INFER_BATCH}; load average at start {load[0]:.1f} on {os.cpu_count()} CPUs"
     )
+    from bench_mlp import blas_kernels
+
+    print(f"OpenBLAS kernels: {blas_kernels()}")
     results = {}
     for cell in args.cells:
         runs = {name: cls(cell, x, labels, xt) for name, cls in frameworks.items()}
