@@ -123,3 +123,18 @@ def test_refusals():
     d = Dense(3)(x)
     with pytest.raises(TypeError, match="return_state=True"):
         Model(inputs=x, outputs=RnnState(0)(d))
+
+
+def test_a_shared_layer_gives_each_call_its_own_states():
+    a, b = Input((4, 2)), Input((4, 2))
+    shared = GRU(3, return_sequence=False, return_state=True, **INIT)
+    _, ha = shared(a)
+    _, hb = shared(b)
+    md = Model([a, b], [Dense(2, act="linear")(Concatenate()([ha, hb]))], seed=0,
+               dtype=np.float64)  # fmt: skip
+    xa, xb = RNG.standard_normal((5, 4, 2)), RNG.standard_normal((5, 4, 2))
+    states = Model([a, b], [ha, hb], seed=0, dtype=np.float64)
+    got_a, got_b = states.predict([xa, xb])
+    assert not np.allclose(got_a, got_b)
+    y = RNG.standard_normal((5, 2))
+    assert model_gradient_error(md, [xa, xb], y, "mse") < 1e-6
