@@ -324,6 +324,8 @@ def _build(f, path, custom_objects: dict):
     nodes = [graph.Node(layers[e["layer"]], [], None) for e in described["nodes"]]
     for node, entry in zip(nodes, described["nodes"], strict=True):
         node.inputs = [nodes[i] for i in entry["inputs"]]
+        if len(node.inputs) > 1 and hasattr(node.layer, "accept_inputs"):
+            node.layer.accept_inputs(len(node.inputs))  # a recurrent layer's initial states
         if not node.inputs:
             node.layer._input_node = node
             node.output_shape = tuple(node.layer.in_shape)

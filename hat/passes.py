@@ -85,7 +85,8 @@ class Program:
                 continue
             if step.many:
                 x = [values[j] for j in step.inputs]
-                mask = None
+                # A recurrent layer's [x, initial states]: the sequence's mask
+                mask = masks[step.inputs[0]] if getattr(step.runner, "_n_initial", 0) else None
             else:
                 x = values[step.inputs[0]]
                 mask = masks[step.inputs[0]]

@@ -444,6 +444,23 @@ def test_final_states(tmp_path, kind):
     assert report.verification.max_abs_diff < 1e-5
 
 
+@pytest.mark.parametrize("kind", ["SimpleRnn", "LSTM", "GRU"])
+def test_initial_states(tmp_path, kind):
+    import hat.layers
+    from hat.layers import Dense, Input
+    from hat.models import Model
+
+    x, z = Input((6, 3)), Input(2)
+    starts = [Dense(5, act="tanh")(z) for _ in range(2 if kind == "LSTM" else 1)]
+    y = getattr(hat.layers, kind)(5, go_backwards=True)(x, initial_state=starts)
+    md = Model(inputs=[x, z], outputs=y, seed=3)
+    rng = np.random.default_rng(0)
+    data = [rng.normal(0, 1, (5, 6, 3)).astype(np.float32),
+            rng.normal(0, 1, (5, 2)).astype(np.float32)]  # fmt: skip
+    report = md.export(tmp_path / "started.onnx", verify=data)
+    assert report.verification.max_abs_diff < 1e-5
+
+
 def test_a_leaky_relu_recurrent_layer_writes_its_alpha(tmp_path):
     from hat.layers import GRU, Input
     from hat.models import Model

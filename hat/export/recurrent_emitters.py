@@ -7,7 +7,8 @@ GRU is PyTorch's (the recurrent bias inside the reset product): linear_before_re
 go_backwards runs over the time-reversed input and returns the outputs in the order
 computed, as hat does. The operators take (time, batch, features), hence the Transposes.
 Bidirectional is its two layers and a merge; layers with masking=True are not exported.
-An RnnState node (return_state=True) is the operator's Y_h or Y_c output.
+An RnnState node (return_state=True) is the operator's Y_h or Y_c output; initial states
+(initial_state=) are its initial_h and initial_c inputs.
 """
 
 from __future__ import annotations
@@ -102,9 +103,14 @@ def _recurrent(layer, graph, inputs, output, params=None, name=None):
     y, y_last = graph.fresh(f"{name}/Y"), graph.fresh(f"{name}/Y_h")
     states = [y_last] + ([graph.fresh(f"{name}/Y_c")] if cls is LSTM else [])
     weights = [graph.weight(f"{name}.{k}", v) for k, v in (("W", W), ("R", R), ("B", B[None]))]
+    starts = []  # initial states (batch, n) -> ONNX's initial_h, initial_c (1, batch, n)
+    for k, start in enumerate(inputs[1:]):
+        starts.append(graph.fresh(f"{name}/initial_{k}"))
+        axes = graph.weight(f"{name}.direction_axis", [0], np.int64)
+        graph.node("Unsqueeze", [start, axes], [starts[-1]], f"{name}/initial_{k}")
     graph.node(
-        op, [x, *weights], [y, *states], f"{name}/{op}", hidden_size=n, direction="forward",
-        **_activation_attributes(specs), **extra,
+        op, [x, *weights] + ([""] + starts if starts else []), [y, *states], f"{name}/{op}",
+        hidden_size=n, direction="forward", **_activation_attributes(specs), **extra,
     )  # fmt: skip
     # The final states, (1, batch, n) each, for the RnnState nodes that read this output.
     graph.__dict__.setdefault("rnn_states", {})[output] = states

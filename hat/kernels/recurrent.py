@@ -19,9 +19,10 @@ when `seq` is False.
 
 The `*_run` and `*_run_back` kernels are a chunk's (rows lo:hi) whole time loop, forward or
 back: the products through numpy's own BLAS (hat/kernels/blas.py), the step kernels between
-them, with no Python per step. `order` holds the input time of each output position; `HT` is
-H.T as a contiguous copy (OpenBLAS's AVX-512 kernels took 125 us for 128 x 512 @ H.T as a
-transposed view, 86 us for the copy).
+them, with no Python per step. `order` holds the input time of each output position; the
+layer has written the initial states into the rows the first step reads; `HT` is H.T as a
+contiguous copy (OpenBLAS's AVX-512 kernels took 125 us for 128 x 512 @ H.T as a transposed
+view, 86 us for the copy).
 
 The forward kernels take the step's column of the mask, m = mask[:, time] (inference keeps
 one step of storage, s = 0, for every time step). Masked steps (mask == 0) carry the state
@@ -341,14 +342,6 @@ def gru_backward(xp, rec, dh, work, s, k, lo, mask, hprev, hn, dy, seq, gate, ac
 
 
 @jit
-def _begin(hprev, lo, hi, order, training):
-    """Zero the initial state; returns the storage row the first step reads."""
-    first = order[0] if training else 0
-    hprev[lo:hi, first] = 0
-    return first
-
-
-@jit
 def _rows(order, k, training):
     """(storage row that step k reads, the one it writes, -1 after the last step): every step
     has its own in training, inference keeps row 0."""
@@ -370,7 +363,6 @@ def _project(x, W, b, out, blas):
 @jit
 def simple_run(x, W, b, H, hp, lo, hi, order, training, mask, xp, hprev, hlast, y, seq, act,
                alpha, blas):  # fmt: skip
-    _begin(hprev, lo, hi, order, training)
     for k in range(order.shape[0]):
         s = order[k]
         q, q_next = _rows(order, k, training)
@@ -393,8 +385,6 @@ def simple_run_back(xp, HT, rec, dh, lo, hi, order, mask, dy, seq, act, alpha, b
 @jit
 def lstm_run(x, W, b, H, hp, lo, hi, order, training, mask, xp, hprev, hlast, cprev, clast, tc,
              y, seq, gate, act, alpha, blas):  # fmt: skip
-    first = _begin(hprev, lo, hi, order, training)
-    cprev[lo:hi, first] = 0
     for k in range(order.shape[0]):
         s = order[k]
         q, q_next = _rows(order, k, training)
@@ -419,7 +409,6 @@ def lstm_run_back(xp, HT, rec, dh, dc, work, lo, hi, order, mask, cprev, tc, dy,
 @jit
 def gru_run(x, W, b, H, bH, hp, lo, hi, order, training, mask, xp, hprev, hlast, hn, y, seq,
             gate, act, alpha, blas):  # fmt: skip
-    _begin(hprev, lo, hi, order, training)
     for k in range(order.shape[0]):
         s = order[k]
         q, q_next = _rows(order, k, training)

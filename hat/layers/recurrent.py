@@ -60,7 +60,9 @@ class RnnBase(Layer):
     Masked steps carry the state over and output zeros. `return_state=True` (Keras) makes a
     call on a node return a list, [output, h] or for an LSTM [output, h, c]: the final states
     as nodes of their own (RnnState layers), which other layers, outputs and losses can use;
-    it needs the functional API (a Sequential chain carries one output).
+    it needs the functional API (a Sequential chain carries one output). `layer(x,
+    initial_state=[h0])` ([h0, c0] for an LSTM, Keras') starts from those states instead of
+    zeros, with their gradients.
 
     Args:
         n_out (int): units (Keras: `units`).
@@ -120,6 +122,8 @@ class RnnBase(Layer):
         super().__init__(name)
         self.return_state = bool(return_state)
         self._state_grads: dict = {}  # final states' gradients from RnnState layers
+        self._n_initial = 0  # initial states taken as inputs after the sequence
+        self._initial: list = []  # their values in the last forward pass
         n_out = _one_of("n_out", n_out, "units", units, None)
         if n_out is None:
             raise TypeError(f"{type(self).__name__} needs n_out (Keras: units)")
@@ -149,15 +153,65 @@ class RnnBase(Layer):
             )
         self.trainable_params = list(keys)
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, initial_state=None):
         """Call the layer on a node: the new node, or with return_state=True the list
-        [node, h] ([node, h, c] for an LSTM), the final states read by RnnState layers."""
+        [node, h] ([node, h, c] for an LSTM), the final states read by RnnState layers.
+
+        Args:
+            inputs (Node | InputLayer): The sequence, (batch, time, features).
+            initial_state (Node | list | None): Default None (zero states). The states the
+                first step reads (Keras'): [h0] ([h0, c0] for an LSTM), nodes of shape
+                (batch, n_out); gradients flow back into them.
+
+        Returns:
+            Node | list: The output node, or [node, *final states] with return_state=True.
+
+        Raises:
+            ValueError: initial_state has the wrong number of states, or comes with Hat's
+                masking=True.
+        """
+        if initial_state is not None:
+            states = (
+                list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            )
+            if self.masking:
+                raise ValueError(
+                    f"{type(self).__name__}(masking=True) takes [x, mask]; with initial_state, "
+                    "give the mask through Embedding(mask_zero=True) instead"
+                )
+            if len(states) != self.n_states:
+                which = "[h0, c0]" if self.n_states == 2 else "[h0]"
+                raise ValueError(
+                    f"{type(self).__name__} takes {self.n_states} initial state(s), {which}; "
+                    f"got {len(states)}"
+                )
+            self.accept_inputs(1 + len(states))
+            inputs = [inputs, *states]
         node = super().__call__(inputs)
         if not self.return_state:
             return node
         from hat.layers.recurrent_state import RnnState
 
         return [node] + [RnnState(i)(node) for i in range(self.n_states)]
+
+    def accept_inputs(self, count: int) -> None:
+        """Take `count` inputs: the sequence, then count - 1 initial states (a model file's
+        node says how many the layer was called on).
+
+        Args:
+            count (int): 1, or 1 + n_states.
+
+        Raises:
+            ValueError: another count.
+        """
+        if count not in (1, 1 + self.n_states) or (count > 1 and self.masking):
+            raise ValueError(
+                f"{type(self).__name__} takes its sequence and {self.n_states} initial "
+                f"state(s); got {count} inputs"
+            )
+        if not self.masking:
+            self.n_inputs = count
+        self._n_initial = count - 1
 
     def final_states(self) -> list:
         """The last forward pass's final states: [h] ([h, c] for an LSTM), (batch, n_out).
@@ -202,6 +256,15 @@ class RnnBase(Layer):
                     f"features) and mask (batch, time); got {shown}"
                 )
             input_shape = shapes[0]
+        elif self._n_initial:  # [x, h0(, c0)]
+            shapes = [tuple(s) for s in input_shape]
+            if any(shape != (self.n_out,) for shape in shapes[1:]):
+                shown = ", ".join(str(shape_with_batch(s)) for s in shapes[1:])
+                raise ValueError(
+                    f"the initial states of {type(self).__name__}({self.n_out}) must each be "
+                    f"(batch, {self.n_out}); got {shown}"
+                )
+            input_shape = shapes[0]
         self._expect_rank(
             input_shape,
             3,
@@ -233,6 +296,14 @@ class RnnBase(Layer):
                     f"{type(x).__name__}"
                 )
             x, mask = x
+        initial = []
+        if self._n_initial:
+            if not isinstance(x, (list, tuple)) or len(x) != 1 + self._n_initial:
+                raise TypeError(
+                    f"{type(self).__name__} was called with initial states: it takes "
+                    f"[x, {', '.join(['h0', 'c0'][: self._n_initial])}]; got {type(x).__name__}"
+                )
+            x, *initial = x
         x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError(
@@ -251,6 +322,13 @@ class RnnBase(Layer):
             )
         dtype = self.params["W"].dtype
         x = np.ascontiguousarray(x, dtype)
+        self._initial = [np.asarray(v, dtype) for v in initial]
+        for name, value in zip(("h0", "c0"), self._initial, strict=False):
+            if value.shape != (len(x), self.n_out):
+                raise ValueError(
+                    f"the initial state {name} of {type(self).__name__} must be (batch, n_out) "
+                    f"= {(len(x), self.n_out)}; got {value.shape}"
+                )
         if mask is not None:
             mask = np.asarray(mask)
             if mask.shape != x.shape[:2]:
@@ -302,6 +380,7 @@ class RnnBase(Layer):
         y = self._buffer("y", (n, t, self.n_out), dtype) if self.return_sequence else None
         hprev, (W, H, b) = self._hprev, (self.params[k] for k in "WHb")
         first = self._order[0] if training else 0
+        self._set_initial(first)
         blas, order_steps = _blas(), np.asarray(self._order, np.int64)
 
         def run(c):
@@ -309,8 +388,6 @@ class RnnBase(Layer):
             if blas is not None:  # the whole time loop in one kernel call
                 self._run(x, hp, lo, hi, order_steps, training, mask, y, blas)
                 return
-            hprev[lo:hi, first] = 0
-            self._zero_initial(lo, hi, first)
             for k, s in enumerate(self._order):
                 q, q_next = s, self._order[k + 1] if k + 1 < t else -1  # storage rows
                 if not training:
@@ -341,7 +418,13 @@ class RnnBase(Layer):
         """
         if not self._trained:  # an inference forward kept one step only: redo it for training
             state_grads = self._state_grads
-            self.forward(self._x, True, mask=self._given_mask)
+            if self.masking:  # the inputs as they came: [x, mask], or [x, *initial states]
+                again = [self._x, self._given_mask]
+            elif self._n_initial:
+                again = [self._x, *self._initial]
+            else:
+                again = self._x
+            self.forward(again, True, mask=None if self.masking else self._given_mask)
             self._state_grads = state_grads
         n, t, _ = self._x.shape
         dtype = self._xp.dtype
@@ -376,7 +459,18 @@ class RnnBase(Layer):
         dx = self._weight_grads(n, t, width)
         if self.masking:
             return [dx, None]
+        if self._n_initial:
+            return [dx, *self._initial_grads(HT, dh)]
         return dx
+
+    def _initial_grads(self, HT, dh):
+        """dL/d(initial states): what the first step's gates send back through H, plus the
+        state's direct path (masked first steps pass it on unchanged)."""
+        first = self._order[0]
+        dh0 = self._buffer("dh0", dh.shape, dh.dtype)
+        threads.matmul(self._xp[:, first], HT, dh0)
+        dh0 += dh
+        return [dh0] + ([self._dc.copy()] if self.n_states == 2 else [])
 
     def _take_state_grads(self, dh):
         """The final states' gradients (RnnState's) join the last step's, once."""
@@ -420,8 +514,11 @@ class RnnBase(Layer):
         self._hprev = self._per_step("hprev", n, t, self.n_out, dtype)
         self._hlast = self._buffer("hlast", (n, self.n_out), dtype)
 
-    def _zero_initial(self, lo, hi, first):
-        pass
+    def _set_initial(self, first):
+        """The states step `first` reads: the initial states given, else zeros."""
+        states = [self._hprev] + ([self._cprev] if self.n_states == 2 else [])
+        for k, state in enumerate(states):
+            state[:, first] = self._initial[k] if self._initial else 0
 
     def _begin_backward(self, n, dtype):
         self._work = self._buffer("work", (n, self.n_gates * self.n_out), dtype)
@@ -699,9 +796,6 @@ class LSTM(_GatedRnn):
         self._cprev = self._per_step("cprev", n, t, self.n_out, dtype)
         self._clast = self._buffer("clast", (n, self.n_out), dtype)
         self._tc = self._per_step("tc", n, t, self.n_out, dtype)
-
-    def _zero_initial(self, lo, hi, first):
-        self._cprev[lo:hi, first] = 0
 
     def _begin_backward(self, n, dtype):
         super()._begin_backward(n, dtype)

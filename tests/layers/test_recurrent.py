@@ -427,3 +427,13 @@ def test_inference_keeps_one_step_and_gives_the_same_numbers(cls, options):
     np.testing.assert_allclose(layer.backward(dy), dx_train, rtol=1e-12, atol=1e-14)  # redone
     for key, value in grads.items():
         np.testing.assert_allclose(layer.grads[key], value, rtol=1e-12, atol=1e-14)
+
+
+def test_backward_after_an_inference_forward_redoes_it_with_hats_two_inputs():
+    """masking=True: the redone forward takes [x, mask] again (it once raised TypeError)."""
+    layer = _built(_layer(LSTM, masking=True))
+    x, mask = np.random.default_rng(1).standard_normal((3, 5, 2)), _mask()
+    y = layer.forward([x, mask], training=True).copy()
+    dx_train = layer.backward(np.cos(y))[0].copy()
+    layer.forward([x, mask], training=False)
+    np.testing.assert_allclose(layer.backward(np.cos(y))[0], dx_train, rtol=1e-12)
