@@ -52,7 +52,10 @@ class _Pool2D(Layer):
             s0, s1 = chunks[i]
             arg = argmax[s0:s1] if training else argmax[i : i + 1]
             if self.mode == "max" and self.pool_size == self.strides == (2, 2):
-                pooling.maxpool2x2_forward(x[s0:s1], y[s0:s1], arg)
+                if training:
+                    pooling.maxpool2x2_forward(x[s0:s1], y[s0:s1], arg)
+                else:  # no argmax to keep
+                    pooling.maxpool2x2_values(x[s0:s1], y[s0:s1])
             elif self.mode == "max":
                 pooling.maxpool_forward(x[s0:s1], *self.pool_size, *self.strides, y[s0:s1], arg)
             else:

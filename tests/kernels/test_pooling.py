@@ -112,6 +112,9 @@ def test_maxpool2x2_gives_the_generic_kernels_bits(shape, dtype):
     K.maxpool2x2_forward(x, y2, argmax2)
     np.testing.assert_array_equal(y2, y)  # NaN where y has NaN
     np.testing.assert_array_equal(argmax2, argmax)
+    y3 = np.full_like(y, 7.0)
+    K.maxpool2x2_values(x, y3)  # inference's: the values alone
+    np.testing.assert_array_equal(y3, y)
     ok = ~np.isnan(y)
     expected = ref.maxpool2d_forward(x, (2, 2), (2, 2)).astype(dtype)
     np.testing.assert_array_equal(y2[ok], expected[ok])
