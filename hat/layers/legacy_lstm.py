@@ -15,21 +15,27 @@ from hat.layers.base import Layer
 from hat.layers.core import _check_positive_int, _initial, _reg_config
 
 
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+def _sigmoid(a):
+    a *= 0.5  # sigmoid(z) = (1 + tanh(z / 2)) / 2: no overflow for large |z|
+    np.tanh(a, out=a)
+    a += 1
+    a *= 0.5
 
 
-def _hard_sigmoid(z):
-    return np.clip(0.2 * z + 0.5, 0.0, 1.0)
+def _hard_sigmoid(a):
+    a *= 0.2
+    a += 0.5
+    np.clip(a, 0.0, 1.0, out=a)
 
 
-# name -> (act(z), dact/dz written with y = act(z)); the activations Hat's cells used
+# name -> (a -> act(a) in place, dact/dz written with y = act(z)); the activations Hat's
+# cells used
 _ACTIVATIONS = {
-    "linear": (lambda z: z, lambda y: np.ones_like(y)),
-    "tanh": (np.tanh, lambda y: 1 - y * y),
+    "linear": (lambda a: None, lambda y: np.ones_like(y)),
+    "tanh": (lambda a: np.tanh(a, out=a), lambda y: 1 - y * y),
     "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
     "hard_sigmoid": (_hard_sigmoid, lambda y: 0.2 * ((y > 0) & (y < 1))),
-    "relu": (lambda z: np.maximum(z, 0), lambda y: (y > 0).astype(y.dtype)),
+    "relu": (lambda a: np.maximum(a, 0, out=a), lambda y: (y > 0).astype(y.dtype)),
 }
 ACTIVATIONS = tuple(_ACTIVATIONS)
 """The activations LegacyLSTM takes for act and gate_act."""
@@ -153,14 +159,18 @@ class LegacyLSTM(Layer):
         z += b
         hs, cs = np.empty((n, t, u), W.dtype), np.empty((n, t, u), W.dtype)
         h, c = np.zeros((n, u), W.dtype), np.zeros((n, u), W.dtype)
-        for s in range(t):
+        rec, ig = np.empty((n, 4 * u), W.dtype), np.empty((n, u), W.dtype)
+        for s in range(t):  # z keeps the activated gates for backward
             a = z[:, s]
-            a += h @ H
-            a[:, : 2 * u] = gate(a[:, : 2 * u])  # z keeps the activated gates for backward
-            a[:, 2 * u : 3 * u] = act(a[:, 2 * u : 3 * u])
-            a[:, 3 * u :] = gate(a[:, 3 * u :])
-            c = a[:, u : 2 * u] * c + a[:, :u] * a[:, 2 * u : 3 * u]
-            h = a[:, 3 * u :] * c
+            np.matmul(h, H, out=rec)
+            a += rec
+            gate(a[:, : 2 * u])
+            act(a[:, 2 * u : 3 * u])
+            gate(a[:, 3 * u :])
+            np.multiply(a[:, u : 2 * u], c, out=c)  # c = f c + i g
+            np.multiply(a[:, :u], a[:, 2 * u : 3 * u], out=ig)
+            c += ig
+            np.multiply(a[:, 3 * u :], c, out=h)  # h = o c
             hs[:, s], cs[:, s] = h, c
         self._x, self._gates, self._hs, self._cs = x, z, hs, cs
         if not self.masking:
