@@ -171,10 +171,11 @@ def _function(ref: HatReference, layer_name, path, custom_objects):
         if ref.module == "__main__":
             return getattr(sys.modules["__main__"], ref.name)
         return getattr(importlib.import_module(ref.module), ref.name)
-    except (ImportError, AttributeError):
+    except Exception as err:  # a Python 2 module fails with a SyntaxError, say
         raise LegacyFileError(
-            f"{path!r}: Hat's Lambda layer {layer_name!r} calls {ref!r}, which hat cannot find; "
-            f"write it with hat.backend and pass custom_objects={{{ref.name!r}: {ref.name}}}"
+            f"{path!r}: Hat's Lambda layer {layer_name!r} calls {ref!r}, which hat cannot find "
+            f"({type(err).__name__}: {err}); write it with hat.backend and pass "
+            f"custom_objects={{{ref.name!r}: {ref.name}}}"
         ) from None
 
 

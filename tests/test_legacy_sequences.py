@@ -188,6 +188,18 @@ def test_a_lambda_whose_function_is_not_given(tmp_path):
         load(tmp_path, data)
 
 
+def test_a_lambda_function_found_in_its_module(tmp_path):
+    rng = np.random.default_rng(2)
+    data, infos = imdb_model(rng)
+    data["atom_list"][3]["info"]["fn"] = Py2Global("tests.test_legacy_sequences", "mean_pool")
+    md = load(tmp_path, data)
+    ids = token_ids(rng)
+    np.testing.assert_allclose(md.predict(ids), imdb_reference(ids, infos), rtol=1e-5, atol=1e-6)
+    data["atom_list"][3]["info"]["fn"] = Py2Global("my_py2_utils", "mean_pool")
+    with pytest.raises(LegacyFileError, match="calls my_py2_utils.mean_pool.*ModuleNotFoundError"):
+        load(tmp_path, data)
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
