@@ -450,3 +450,18 @@ def test_swaps_cancel():
     a, b = object(), object()
     assert cancel_swaps([SWAP, a, SWAP, SWAP, b, SWAP, SWAP, SWAP]) == [SWAP, a, b, SWAP]
     assert isinstance(Lambda(mean_pool), Lambda)
+
+
+def test_lstm_frozen_recurrent_weights_and_penalties(tmp_path):
+    """Hat froze and penalised the four gates' arrays together: hat's H and W."""
+    rng = np.random.default_rng(10)
+    trainable = [p + g for g in "gifo" for p in "Wb"]
+    lstm = hat_lstm_info(
+        rng, trainable_params=trainable, W_reg_info={"class_name": "L1", "l1": 0.1}
+    )
+    md = load(tmp_path, chain(lstm, in_shape=(T, N_IN)))
+    layer = md.layers[1]
+    assert layer.trainable_params == ["W", "b"]
+    assert layer.regularizers["W"].get_config() == {"class_name": "L1", "l1": 0.1}
+    assert "H" not in layer.regularizers
+    np.testing.assert_array_equal(layer.params["H"][:, N_HID : 2 * N_HID], lstm["Uf"])
