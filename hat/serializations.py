@@ -13,11 +13,14 @@ __all__ = ["LegacyFileError", "ModelFileError", "load", "save"]
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def load(path):
+def load(path, custom_objects: dict | None = None):
     """A model from a hat model file, or from an original Hat pickle.
 
     Args:
         path (str | os.PathLike): A file written by `save` (HDF5) or Hat's `md<N>_epochs.p`.
+        custom_objects (dict | None): Default None. Your own layer classes and Lambda
+            functions by name, for those that cannot be imported (a Hat pickle names a
+            Lambda's function as `__main__.<name>`).
 
     Returns:
         Model: The model, with its weights and epoch counter.
@@ -35,5 +38,5 @@ def load(path):
     with open(path, "rb") as f:
         head = f.read(8)
     if head == _HDF5_SIGNATURE or not head:
-        return io.load(path)
-    return load_hat_pickle(path)
+        return io.load(path, custom_objects=custom_objects)
+    return load_hat_pickle(path, custom_objects=custom_objects)

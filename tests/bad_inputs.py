@@ -198,6 +198,21 @@ def _legacy(content: bytes):
         return load_hat_pickle(str(folder / "md.p"))
 
 
+def _legacy_rnn(class_name: str, **info):
+    """A Hat pickle of InputLayer((5, 3)) -> one recurrent layer (its weights left out)."""
+    import pickle
+
+    atoms = [
+        {"info": {"class_name": "InputLayer", "id": 0, "name": "InputLayer_0", "in_shape": (5, 3)},
+         "prev_ids": [], "next_ids": [1]},
+        {"info": {"class_name": class_name, "id": 1, "name": f"{class_name}_1", **info},
+         "prev_ids": [0], "next_ids": []},
+    ]  # fmt: skip
+    counters = {"epoch": 0, "iter": 0, "in_ids": [0], "out_ids": [1], "any_ids": []}
+    model = {"class_name": "Model", "atom_list": atoms, "info": counters}
+    return _legacy(pickle.dumps(model, protocol=2))
+
+
 def _mnist_with(damage: Callable[[Path], None], patch_hashes: bool = True):
     """load_data on a tiny synthetic MNIST (as tests/datasets/test_mnist.py writes it), with
     the checksums patched to its own, after `damage` altered one file."""
@@ -961,6 +976,13 @@ def _cases() -> list[Refused | Accepted]:
         R("hat-pickle-other", "load_hat_pickle(a pickle of a list)",
           lambda: _legacy(__import__("pickle").dumps([1, 2])), ValueError,
           r"is a pickle, but not of a Hat model; got a list"),
+        R("hat-pickle-gru", "load_hat_pickle(a model with Hat's GRU)",
+          lambda: _legacy_rnn("GRU", n_out=4), ValueError,
+          r"Hat's GRU layer 'GRU_1' is not loaded: Hat's GRU resets the state before the "
+          r"recurrent product"),
+        R("hat-pickle-lstm-backwards", "load_hat_pickle(a model with LSTM(go_backwards=True))",
+          lambda: _legacy_rnn("LSTM", n_out=4, go_backwards=True), ValueError,
+          r"is not loaded: go_backwards=True: Hat's LSTM reversed the batch axis instead of time"),
         # ---- the dataset loader
         R("mnist-checksum", "mnist.load_data on a folder whose train labels fail their sha256",
           lambda: _mnist_with(_relabel), __import__("hat.datasets.mnist").datasets.mnist

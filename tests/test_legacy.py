@@ -21,6 +21,14 @@ from hat.legacy import LegacyFileError
 from hat.models import load_model
 
 
+class Py2Global:
+    """A function as Hat pickled it, by module and name (a Lambda's fn, such as
+    __main__.mean_pool), without the function itself."""
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+
 class Py2Pickler(pickle._Pickler):
     """Protocol 2 as Python 2 wrote it: str and bytes both as 8-bit strings."""
 
@@ -36,6 +44,12 @@ class Py2Pickler(pickle._Pickler):
 
     dispatch[str] = save_py2_str
     dispatch[bytes] = save_py2_str
+
+    def save_py2_global(self, obj):
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
+        self.memoize(obj)
+
+    dispatch[Py2Global] = save_py2_global
 
     def save_global(self, obj, name=None):
         module = obj.__module__.replace("numpy._core", "numpy.core")
@@ -232,16 +246,17 @@ def test_two_inputs(tmp_path, weights):
 
 
 def test_an_unknown_layer(tmp_path):
+    """Hat's Reweight (normalization.py, November 2016) has no counterpart in hat."""
     atoms = [
         atom(
-            {"class_name": "InputLayer", "id": 0, "name": "InputLayer_0", "in_shape": (5, 4)},
+            {"class_name": "InputLayer", "id": 0, "name": "InputLayer_0", "in_shape": (4,)},
             [],
             [1],
         ),
-        atom({"class_name": "LSTM", "id": 1, "name": "LSTM_1", "n_out": 3}, [0], []),
+        atom({"class_name": "Reweight", "id": 1, "name": "Reweight_1", "W": np.ones(4)}, [0], []),
     ]
-    path = write(tmp_path / "rnn.p", hat_model(atoms, in_ids=[0], out_ids=[1]))
-    with pytest.raises(LegacyFileError, match="holds a Hat LSTM layer"):
+    path = write(tmp_path / "rw.p", hat_model(atoms, in_ids=[0], out_ids=[1]))
+    with pytest.raises(LegacyFileError, match="holds a Hat Reweight layer"):
         serializations.load(path)
 
 

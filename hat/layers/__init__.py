@@ -98,3 +98,7 @@ __all__ += [
     "Multiply",
     "Subtract",
 ]
+
+# The original Hat's LSTM cell, which models read from Hat's pickles hold: imported so that a
+# model file holding one finds its class (it is not one of the names above).
+from hat.layers import legacy_lstm  # noqa: E402, F401
