@@ -25,8 +25,10 @@ from numba.extending import intrinsic
 from hat.kernels.jit import jit
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-# (prefix, suffix, 64-bit integers) of the cblas names numpy's OpenBLAS builds export.
-_NAMES = (("scipy_cblas_", "64_", True), ("scipy_cblas_", "", False), ("cblas_", "", False))
+# numpy's wheels ship OpenBLAS with 64-bit integers (ILP64) and these names; other builds
+# (32-bit integers, other BLAS libraries) take the layers' Python loop rather than an ABI this
+# code was never run against.
+_NAMES = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
 
 _handle: tuple | None | bool = False  # False: not looked up yet
 
@@ -37,65 +39,41 @@ def _find() -> tuple | None:
     # numpy's own first, where another package brought an OpenBLAS of its own too
     for path in sorted(threads.openblas_paths(), key=lambda p: "numpy" not in p):
         lib = ctypes.CDLL(path)
-        for prefix, suffix, ilp64 in _NAMES:
-            s = getattr(lib, f"{prefix}sgemm{suffix}", None)
-            d = getattr(lib, f"{prefix}dgemm{suffix}", None)
-            if s is not None and d is not None:
-                address = ctypes.c_void_p
-                return (
-                    ctypes.cast(s, address).value,
-                    ctypes.cast(d, address).value,
-                    int(ilp64),
-                )
+        found = [getattr(lib, name, None) for name in _NAMES]
+        if all(f is not None for f in found):
+            return tuple(ctypes.cast(f, ctypes.c_void_p).value for f in found)
     return None
 
 
 def handle() -> tuple | None:
-    """(sgemm address, dgemm address, 1 if its integers are 64-bit else 0) of numpy's OpenBLAS,
-    or None where there is none. With NUMBA_DISABLE_JIT the kernels run as Python and gemm()
-    is np.matmul, which needs no address: (0, 0, 0)."""
+    """(sgemm address, dgemm address) of numpy's OpenBLAS, or None where there is none. With
+    NUMBA_DISABLE_JIT the kernels run as Python and gemm() is np.matmul, which needs no
+    address: (0, 0)."""
     global _handle
     if _handle is False:
-        _handle = (0, 0, 0) if numba.config.DISABLE_JIT else _find()
+        _handle = (0, 0) if numba.config.DISABLE_JIT else _find()
     return _handle
 
 
 @intrinsic
-def _cblas_gemm(typingctx, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-    """cblas_?gemm(RowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) through
-    the function at `address`; pointers come as integers, `wide` (a literal-free int) picks
-    64- or 32-bit integer arguments."""
-    sig = types.void(address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+def _cblas_gemm(typingctx, address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """cblas_?gemm64_(RowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) through
+    the function at `address`: the enums as C ints, the sizes as 64-bit ints, the pointers
+    given as integers."""
+    sig = types.void(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
     def codegen(context, builder, signature, args):
         i32, i64, ptr = ir.IntType(32), ir.IntType(64), ir.IntType(8).as_pointer()
-        real = context.get_value_type(signature.args[7])
-        (fn_int, is_wide, ta_, tb_, m_, n_, k_, al, a_, lda_, b_, ldb_, be, c_, ldc_) = args
-
-        def call(int_type):
-            fnty = ir.FunctionType(
-                ir.VoidType(),
-                [i32, i32, i32, int_type, int_type, int_type, real, ptr, int_type, ptr]
-                + [int_type, real, ptr, int_type],
-            )
-            fn = builder.inttoptr(fn_int, fnty.as_pointer())
-
-            def size(v):
-                return v if int_type is i64 else builder.trunc(v, i32)
-
-            builder.call(
-                fn,
-                [ir.Constant(i32, _ROW_MAJOR), builder.trunc(ta_, i32), builder.trunc(tb_, i32)]
-                + [size(m_), size(n_), size(k_), al, builder.inttoptr(a_, ptr), size(lda_)]
-                + [builder.inttoptr(b_, ptr), size(ldb_), be, builder.inttoptr(c_, ptr)]
-                + [size(ldc_)],
-            )
-
-        with builder.if_else(builder.icmp_signed("!=", is_wide, is_wide.type(0))) as (yes, no):
-            with yes:
-                call(i64)
-            with no:
-                call(i32)
+        real = context.get_value_type(signature.args[6])
+        fn_int, ta_, tb_, m_, n_, k_, al, a_, lda_, b_, ldb_, be, c_, ldc_ = args
+        params = [i32, i32, i32, i64, i64, i64, real, ptr, i64, ptr, i64, real, ptr, i64]
+        fn = builder.inttoptr(fn_int, ir.FunctionType(ir.VoidType(), params).as_pointer())
+        builder.call(
+            fn,
+            [ir.Constant(i32, _ROW_MAJOR), builder.trunc(ta_, i32), builder.trunc(tb_, i32)]
+            + [m_, n_, k_, al, builder.inttoptr(a_, ptr), lda_, builder.inttoptr(b_, ptr)]
+            + [ldb_, be, builder.inttoptr(c_, ptr), ldc_],
+        )
         return context.get_dummy_value()
 
     return sig, codegen
@@ -138,6 +116,6 @@ else:
         beta = one if accumulate else a.dtype.type(0.0)
         address = blas[0] if a.itemsize == 4 else blas[1]
         _cblas_gemm(
-            address, blas[2], ta, tb, m, n, k, one,
+            address, ta, tb, m, n, k, one,
             a.ctypes.data, lda, b.ctypes.data, ldb, beta, c.ctypes.data, ldc,
         )  # fmt: skip
