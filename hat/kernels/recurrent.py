@@ -339,6 +339,9 @@ def gru_backward(xp, rec, dh, work, s, k, lo, mask, hprev, hn, dy, seq, gate, ac
 
 
 # -- whole time loops of one chunk ------------------------------------------------------------
+# One loop per cell and direction, alike in shape: a loop taking its step kernel as an argument
+# would be one function, but numba does not cache functions that take other jitted functions
+# (measured: recompiled in every process), and these run in every recurrent model.
 
 
 @jit

@@ -9,6 +9,7 @@ from hat.layers import GRU, LSTM, Dense, Embedding, Input, SimpleRnn
 from hat.models import Model, load_model
 from tests.helpers.model_gradcheck import model_gradient_error
 from tests.helpers.optional import require
+from tests.helpers.torch_rnn import torch_twin
 
 INIT = dict(W_init_type="glorot_uniform", H_init_type="orthogonal")
 RNG = np.random.default_rng(11)
@@ -64,13 +65,7 @@ def test_matches_torch_started_from_h0_and_c0(cls):
     y = cls(5, **INIT)(x, initial_state=states)
     md = Model([x, *states], [y], seed=2)
     layer = y.layer
-    net = (torch.nn.LSTM if cls is LSTM else torch.nn.GRU)(4, 5, batch_first=True)
-    b_hh = layer.params["bH"] if cls is GRU else np.zeros_like(layer.params["b"])
-    with torch.no_grad():
-        net.weight_ih_l0.copy_(torch.tensor(layer.params["W"].T))
-        net.weight_hh_l0.copy_(torch.tensor(layer.params["H"].T))
-        net.bias_ih_l0.copy_(torch.tensor(layer.params["b"]))
-        net.bias_hh_l0.copy_(torch.tensor(b_hh))
+    net = torch_twin(torch, layer)
     xs = RNG.standard_normal((3, 6, 4)).astype(np.float32)
     starts = [RNG.standard_normal((3, 5)).astype(np.float32) for _ in states]
     torch_starts = [torch.tensor(s)[None] for s in starts]

@@ -20,6 +20,7 @@ from hat.layers import (
 from hat.models import Model, Sequential, load_model
 from tests.helpers.model_gradcheck import model_gradient_error
 from tests.helpers.optional import require
+from tests.helpers.torch_rnn import torch_twin
 
 INIT = dict(W_init_type="glorot_uniform", H_init_type="orthogonal")
 RNG = np.random.default_rng(4)
@@ -71,14 +72,7 @@ def test_states_match_torchs_h_n_and_c_n(cls):
     outputs = cls(5, return_state=True, **INIT)(x)
     md = Model(inputs=x, outputs=outputs, seed=3)
     layer = outputs[0].layer
-    n_in, u = 4, 5
-    net = (torch.nn.LSTM if cls is LSTM else torch.nn.GRU)(n_in, u, batch_first=True)
-    b_hh = layer.params["bH"] if cls is GRU else np.zeros_like(layer.params["b"])
-    with torch.no_grad():
-        net.weight_ih_l0.copy_(torch.tensor(layer.params["W"].T))
-        net.weight_hh_l0.copy_(torch.tensor(layer.params["H"].T))
-        net.bias_ih_l0.copy_(torch.tensor(layer.params["b"]))
-        net.bias_hh_l0.copy_(torch.tensor(b_hh))
+    net = torch_twin(torch, layer)
     xs = RNG.standard_normal((3, 6, 4)).astype(np.float32)
     mine = md.predict(xs)
     theirs = net(torch.tensor(xs))

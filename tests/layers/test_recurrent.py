@@ -9,6 +9,7 @@ from hat.layers.base import Layer
 from hat.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, SimpleRnn
 from tests.helpers.gradcheck import check_layer_gradients, numeric_grad
 from tests.helpers.optional import require
+from tests.helpers.torch_rnn import torch_twin
 
 
 def _sigmoid(v):
@@ -341,32 +342,12 @@ def test_numeric_grad_helper_sees_the_mask():
 # -- parity with PyTorch --------------------------------------------------------------------------
 
 
-def _torch_twin(torch, layer):
-    """torch.nn.RNN / LSTM / GRU with the layer's weights (W.T is weight_ih, H.T weight_hh)."""
-    n_in, u = layer.params["W"].shape[0], layer.n_out
-    if isinstance(layer, LSTM):
-        net = torch.nn.LSTM(n_in, u, batch_first=True)
-        b_hh = np.zeros_like(layer.params["b"])  # hat's b is b_ih + b_hh
-    elif isinstance(layer, GRU):
-        net = torch.nn.GRU(n_in, u, batch_first=True)
-        b_hh = layer.params["bH"]
-    else:
-        net = torch.nn.RNN(n_in, u, nonlinearity=layer.activation.name, batch_first=True)
-        b_hh = np.zeros_like(layer.params["b"])
-    with torch.no_grad():
-        net.weight_ih_l0.copy_(torch.tensor(layer.params["W"].T))
-        net.weight_hh_l0.copy_(torch.tensor(layer.params["H"].T))
-        net.bias_ih_l0.copy_(torch.tensor(layer.params["b"]))
-        net.bias_hh_l0.copy_(torch.tensor(b_hh))
-    return net
-
-
 @pytest.mark.parametrize("cls", CELLS)
 @pytest.mark.parametrize("return_sequence", [True, False])
 def test_matches_torch(cls, return_sequence):
     torch = require("torch")
     layer = _built(_layer(cls, return_sequence=return_sequence), (6, 4), np.float32)
-    net = _torch_twin(torch, layer)
+    net = torch_twin(torch, layer)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 6, 4)).astype(np.float32)
     y = layer.forward(x, training=True)
