@@ -48,7 +48,9 @@ class SaveModel(Callback):
 class Validation(Callback):
     """Hat's evaluation callback: metrics of each given split (tr, va, te) in inference mode,
     printed, written into the epoch's logs (as tr_<metric>, va_<metric>, te_<metric>) and, if
-    dump_path is set, pickled there with one list entry per call.
+    dump_path is set, pickled there with one list entry per call. In a distributed fit each
+    rank predicts its share of every split and all ranks get the same values (see
+    `hat.distributed.split_in_fit`).
 
     Args:
         tr_x (np.ndarray | list | None): Default None. The training split's inputs.
@@ -116,12 +118,17 @@ class Validation(Callback):
                 self.results[f"{prefix}_{name}"] = []
 
     def call(self):
+        from hat.distributed import split_in_fit
+
         start = time.perf_counter()
         self.results["epochs"].append(self.model.epoch)
         for prefix, (x, y) in self.splits.items():
             split_start = time.perf_counter()
             try:
-                values = self.model.evaluate(x, y, self.batch_size, self.metrics, return_dict=True)
+                with split_in_fit(self.model):  # in a distributed fit, each rank its share
+                    values = self.model.evaluate(
+                        x, y, self.batch_size, self.metrics, return_dict=True
+                    )
             except (ValueError, TypeError) as err:
                 kind = ValueError if isinstance(err, ValueError) else TypeError
                 raise kind(f"checking {prefix}_x and {prefix}_y: {err}") from err

@@ -22,6 +22,7 @@ __all__ = [
     "rank",
     "setup",
     "size",
+    "split_in_fit",
     "writes_here",
 ]
 
@@ -90,17 +91,45 @@ def writes_here() -> bool:
     return _context is None or _context.rank == 0
 
 
+# The models in a distributed fit right now, by id, with their fit's Context (FitSession
+# adds and removes them): split_in_fit reads it.
+_fitting: dict[int, Context] = {}
+
+
 @contextmanager
-def _split_predictions(model):
-    """Inside: model's predictions split over the ranks and gathered in order."""
+def _split_predictions(model, ctx: Context | None = None):
+    """Inside: model's predictions split over the ranks of ctx (default: the job's) and
+    gathered in order."""
     from hat.distributed.fit import predict_all
 
-    ctx = _context if _context is not None else init()
+    if ctx is None:
+        ctx = _context if _context is not None else init()
     model._predict_all = functools.partial(predict_all, ctx, model)  # shadows the method
     try:
         yield
     finally:
         del model._predict_all
+
+
+@contextmanager
+def split_in_fit(model):
+    """Inside a distributed fit of model (in its callbacks), model.predict and model.evaluate
+    split their samples over the ranks and gather the outputs in order, so every rank gets
+    all of them for its share of the work; outside one, nothing changes. Every rank must run
+    the same predictions, as the callbacks of a distributed fit do. Hat's Validation uses it.
+
+    Args:
+        model (hat.models.Model): The model that fit is training.
+
+    Yields:
+        bool: Whether the predictions are split (a distributed fit of model is running).
+    """
+    ctx = _fitting.get(id(model))
+    if ctx is None or ctx.size == 1 or "_predict_all" in vars(model):  # already split
+        yield False
+        return
+    with _split_predictions(model, ctx):
+        yield True
 
 
 def predict(model, x, batch_size: int | None = 100):

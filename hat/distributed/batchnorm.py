@@ -1,10 +1,14 @@
-"""BatchNorm over the global batch in a distributed fit: statistics summed over every shard.
+"""BatchNorm over the global batch in a distributed fit: statistics combined over every shard.
 
-Forward needs each channel's sum and centred sum of squares over all shards, backward the
-sums of the output gradient and of its product with xhat; each is summed in shard order
-(a rank's shards, then all ranks' through one Allgather), so the bits do not depend on the
-number of ranks. The shards of one rank run in lockstep, one thread each on a replica of
-the model (its own layer buffers), meeting at every exchange.
+Each BatchNorm layer meets the other shards twice a step, once in each direction. Forward:
+every shard sends its (count, mean, centred sum of squares) per channel, computed on its own
+samples in float64, and every rank combines all shards' in shard order with the parallel-
+variance formula (Chan et al.): mean = sum(n_s m_s) / N, M2 = sum(M2_s + n_s (m_s - mean)^2).
+Backward: the sums of the output gradient and of its product with xhat, summed in shard order.
+Each exchange is one Allgather of every shard's vector (a rank's shards, then all ranks'), and
+the combination runs alike on every rank, so the bits do not depend on the number of ranks.
+The shards of one rank run in lockstep, one thread each on a replica of the model (its own
+layer buffers), meeting at every exchange.
 
 Backward in a shard's own units: fit weights shard s's gradients by w_s = n_s / n, so the
 gradient of the global loss with respect to BatchNorm's output is w_s * g for a sample of s.
@@ -21,7 +25,7 @@ from hat.kernels.activations import LINEAR
 
 
 class StatsExchange:
-    """Where the shards of one rank meet to sum their statistics with every other rank's."""
+    """Where the shards of one rank meet to gather their statistics with every other rank's."""
 
     def __init__(self, ctx, per_rank: int, shards: int):
         self.ctx, self.per_rank, self.shards = ctx, per_rank, shards
@@ -33,20 +37,17 @@ class StatsExchange:
 
     def _reduce(self) -> None:
         """In one thread, once this rank's shards have all arrived: every shard's vector,
-        summed in shard order."""
+        one row per shard in shard order."""
         mine = np.stack(self._slots)  # (per_rank, length) float64
         everyone = np.empty((self.shards,) + mine.shape[1:], np.float64)
         self.calls += 1
         where = f"BatchNorm statistics (exchange {self.calls})"
         self.ctx.allgather_bytes(mine.view(np.uint8).reshape(-1),
                                  everyone.view(np.uint8).reshape(-1), where)  # fmt: skip
-        total = everyone[0].copy()
-        for s in range(1, self.shards):
-            total += everyone[s]
-        self._result = total
+        self._result = everyone
 
-    def sum(self, j: int, vector: np.ndarray) -> np.ndarray:
-        """The sum over every shard of the global batch of each shard's vector (float64)."""
+    def gather(self, j: int, vector: np.ndarray) -> np.ndarray:
+        """Every shard's vector (float64), as rows in shard order: (shards, len(vector))."""
         self._slots[j] = np.ascontiguousarray(vector, np.float64)
         self._gathered.wait()
         result = self._result
@@ -67,8 +68,35 @@ class ShardStatistics:
         self.exchange, self.j = exchange, j
         self.weight, self.n_samples = 1.0, 0
 
-    def sum(self, vector):
-        return self.exchange.sum(self.j, vector)
+    def gather(self, vector):
+        return self.exchange.gather(self.j, vector)
+
+
+def _in_shard_order(rows: np.ndarray) -> np.ndarray:
+    """The sum of the rows, first to last (numpy's sum over an axis may pair them otherwise)."""
+    total = rows[0].copy()
+    for row in rows[1:]:
+        total += row
+    return total
+
+
+def combine_moments(rows: np.ndarray, c: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """The global batch's (count, mean, biased variance) per channel from every shard's
+    (count, mean, centred sum of squares), rows of 1 + 2c float64 values in shard order.
+
+    Args:
+        rows (np.ndarray): (shards, 1 + 2c): a shard's count, then its c means, then its c
+            sums of squared deviations from its own mean.
+        c (int): The number of channels.
+
+    Returns:
+        tuple[float, np.ndarray, np.ndarray]: N, the mean and M2 / N, both float64 (c,).
+    """
+    counts = rows[:, :1]
+    count = float(_in_shard_order(counts)[0])
+    mean = _in_shard_order(counts * rows[:, 1 : 1 + c]) / count
+    spread = rows[:, 1 + c :] + counts * np.square(rows[:, 1 : 1 + c] - mean)
+    return count, mean, _in_shard_order(spread) / count
 
 
 def forward(layer, x3, y3, xhat, inv_std, act, alpha) -> None:
@@ -76,13 +104,14 @@ def forward(layer, x3, y3, xhat, inv_std, act, alpha) -> None:
     from hat.kernels.normalization import _channel_sums, _normalize
 
     shard = layer.stats_exchange
-    _, c, b = x3.shape
-    count = shard.n_samples * b
-    sums = np.empty(c, np.float64)
-    _channel_sums(x3, np.zeros(c), False, sums, 0, c)
-    mean = shard.sum(sums) / count
-    _channel_sums(x3, mean, True, sums, 0, c)
-    var = shard.sum(sums) / count
+    a, c, b = x3.shape
+    mine = np.empty(1 + 2 * c, np.float64)  # count, mean, M2 (about this shard's own mean)
+    mine[0] = a * b
+    mean, m2 = mine[1 : 1 + c], mine[1 + c :]
+    _channel_sums(x3, np.zeros(c), False, mean, 0, c)
+    mean /= mine[0]
+    _channel_sums(x3, mean, True, m2, 0, c)
+    count, mean, var = combine_moments(shard.gather(mine), c)
     inv_std[...] = 1.0 / np.sqrt(var + layer.eps)
     gamma, beta = layer.params["gamma"].reshape(-1), layer.params["beta"].reshape(-1)
     _normalize(x3, mean, inv_std, gamma, beta, act, alpha, xhat, y3, 0, c)
@@ -105,12 +134,9 @@ def backward(layer, dy3, y3, act, alpha, xhat, dgamma, dbeta, dz, dx3, work) -> 
     empty = np.empty((0, c, b), dy3.dtype)
     kernels.batchnorm_backward(dy3, y3, act, alpha, xhat, gamma, layer._inv_std, True,
                                dgamma, dbeta, dz, empty, work, 0, c)  # fmt: skip
-    totals = shard.sum(shard.weight * work[:, :c].reshape(-1))  # (sum g, sum g * xhat)
+    rows = shard.gather(shard.weight * work[:, :c].reshape(-1))  # (w_s sum g, w_s sum g xhat)
     if dx3.shape[0] == 0:
         return
-    scale_down = 1.0 / (shard.n_samples * b * shard.weight)
-    mean_g = (totals[:c] * scale_down).astype(dx3.dtype).reshape(1, c, 1)
-    mean_gh = (totals[c:] * scale_down).astype(dx3.dtype).reshape(1, c, 1)
-    scale = (gamma * layer._inv_std.astype(dx3.dtype)).astype(dx3.dtype).reshape(1, c, 1)
+    means = _in_shard_order(rows) / (shard.n_samples * b * shard.weight)
     g = dz if act != LINEAR else dy3
-    np.multiply(scale, g - mean_g - xhat * mean_gh, out=dx3)
+    kernels.batchnorm_input_grad(g, xhat, gamma, layer._inv_std, means[:c], means[c:], dx3, 0, c)

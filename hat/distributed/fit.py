@@ -131,6 +131,9 @@ class FitSession:
             warnings.simplefilter("ignore")
         if self._global_bn is not None:
             warnings.warn(self._global_bn, stacklevel=4)
+        from hat import distributed
+
+        distributed._fitting[id(model)] = ctx  # callbacks' predictions split (split_in_fit)
 
     # -- before training -------------------------------------------------------------------
     def _check_last_batch(self, n: int, batch_size: int) -> None:
@@ -395,6 +398,9 @@ class FitSession:
 
     def close(self) -> None:
         """Restore this rank's printing and BatchNorm (always runs, also after an error)."""
+        from hat import distributed
+
+        distributed._fitting.pop(id(self.model), None)
         for layer in self.model.layers:
             if hasattr(layer, "stats_exchange"):
                 layer.stats_exchange = None

@@ -187,3 +187,25 @@ def batchnorm_backward(
             g_row, h_row, out = g_in[a, c], xhat[a, c], dx[a, c]
             for b in range(b_n):
                 out[b] = scale * (g_row[b] - mean_dy - h_row[b] * mean_dy_xhat)
+
+
+@jit
+def batchnorm_input_grad(g_in, xhat, gamma, inv_std, mean_g, mean_g_xhat, dx, c0, c1):
+    """dx = gamma * inv_std * (g_in - mean_g - xhat * mean_g_xhat) per channel, where g_in is
+    the gradient at the normalized output (through the activation) and mean_g, mean_g_xhat
+    (float64, per channel) the means of g_in and g_in * xhat that the statistics take away.
+    batchnorm_backward's last loop with the means given (hat.distributed's BatchNorm takes
+    them from every shard); that loop stays inline there, where the compiler keeps plain
+    fit's bits (as a call, fastmath rounded the means differently)."""
+    a_n, _, b_n = g_in.shape
+    for c in range(c0, c1):
+        scale = dx.dtype.type(gamma[c] * inv_std[c])
+        mean_dy = dx.dtype.type(mean_g[c])
+        mean_dy_xhat = dx.dtype.type(mean_g_xhat[c])
+        for a in range(a_n):
+            if b_n == 1:  # dense (see _channel_sums)
+                dx[a, c, 0] = scale * (g_in[a, c, 0] - mean_dy - xhat[a, c, 0] * mean_dy_xhat)
+                continue
+            g_row, h_row, out = g_in[a, c], xhat[a, c], dx[a, c]
+            for b in range(b_n):
+                out[b] = scale * (g_row[b] - mean_dy - h_row[b] * mean_dy_xhat)

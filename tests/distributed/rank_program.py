@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import hat.distributed as hd
-from hat.callbacks import Callback, CSVLogger, ModelCheckpoint
+from hat.callbacks import Callback, CSVLogger, ModelCheckpoint, Validation
 from hat.layers.conv import Conv2D
 from hat.layers.core import Dense, Dropout, Flatten, InputLayer
 from hat.layers.normalization import BatchNorm
@@ -83,6 +83,45 @@ class Fault(Callback):
             os.kill(os.getpid(), signal.SIGKILL if self.kind == "kill" else signal.SIGSTOP)
 
 
+VALIDATION = slice(30, 65)  # Validation's samples (35: the ranks' shares differ in size)
+VALIDATION_METRICS = ["categorical_error", "categorical_crossentropy"]
+
+
+class CountedValidation(Validation):
+    """Hat's Validation, noting how many samples this rank predicted at each call."""
+
+    def __init__(self, x, y):
+        super().__init__(va_x=x, va_y=y, batch_size=8, call_freq=1, metrics=VALIDATION_METRICS,
+                         verbose=0)  # fmt: skip
+        self.predicted: list[int] = []
+
+    def call(self):
+        from hat.models import Model
+
+        predict_all, counted = Model._predict_all, []
+
+        def counting(model, xs, *rest, **named):
+            counted.append(xs[0].shape[0])
+            return predict_all(model, xs, *rest, **named)
+
+        Model._predict_all = counting
+        try:
+            super().call()
+        finally:
+            Model._predict_all = predict_all
+        self.predicted.append(sum(counted))
+
+
+def save_validation(args, ctx, name, tag, model, validation, x, y):
+    """Each rank's Validation results and predicted counts, and a local evaluate's values."""
+    local = model.evaluate(x[VALIDATION], y[VALIDATION], 8, VALIDATION_METRICS, return_dict=True)
+    folder = os.path.join(args.out, "validation")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}-{tag}-rank{ctx.rank}.json"), "w") as f:
+        json.dump({"results": validation.results, "predicted": validation.predicted,
+                   "local": local}, f)  # fmt: skip
+
+
 def train(name, args, ctx, shards, tag):
     model, x, y, optimizer = build(name)
     if args.fault == "mismatch" and ctx.rank == ctx.size - 1:
@@ -97,6 +136,8 @@ def train(name, args, ctx, shards, tag):
     callbacks = [ModelCheckpoint("ckpt-{epoch}.h5"), CSVLogger("log.csv")]
     if args.fault != "none":
         callbacks.append(Fault(args.fault, ctx.size - 1, args.out))
+    validation = CountedValidation(x[VALIDATION], y[VALIDATION]) if name == "mlp" else None
+    callbacks += [validation] if validation else []
     resume = None
     if args.resume:
         resume = os.path.join(args.resume, "rank0", f"{name}-{tag}", "ckpt-1.h5")
@@ -107,6 +148,8 @@ def train(name, args, ctx, shards, tag):
         allow_nonfinite=name == "nan",
     )  # fmt: skip
     undo()
+    if validation:
+        save_validation(args, ctx, name, tag, model, validation, x, y)
     samples = os.path.join(args.out, "samples")
     os.makedirs(samples, exist_ok=True)
     np.save(

@@ -78,7 +78,8 @@ def test_only_rank_0_wrote_files(runs):
             assert [p for p in (out / f"rank{rank}").rglob("*") if p.is_file()] == []
         written = sorted(p.name for p in (out / "rank0" / "mlp-4").iterdir())
         assert written == (["ckpt-1.h5", "ckpt-2.h5"] if ranks == 4 else ["ckpt-2.h5"]) + [
-            "log.csv"
+            "log.csv",
+            "validation.p",
         ]
 
 
@@ -99,3 +100,34 @@ def test_a_non_finite_batch_stops_every_rank_at_the_same_step(runs):
                for r, t in ((4, "4"), (1, "4"), (1, "plain"))]  # fmt: skip
     assert len({(r["epoch"], r["iteration"]) for r in records}) == 1, records
     assert records[0]["epoch"] == 1 and records[0]["iteration"] < 5  # stopped in epoch 1
+
+
+def _validation(out, tag: str, rank: int) -> dict:
+    import json
+
+    return json.loads((out / "validation" / f"mlp-{tag}-rank{rank}.json").read_text())
+
+
+@pytest.mark.parametrize("ranks", [4, 2])
+def test_validation_callback_splits_its_predictions_over_the_ranks(runs, ranks):
+    import pickle
+
+    records = [_validation(runs[ranks], "4", r) for r in range(ranks)]
+    results = records[0]["results"]
+    assert all(record["results"] == results for record in records)  # the same on every rank
+    n = 35  # Validation's samples (rank_program.VALIDATION)
+    cuts = [n * r // ranks for r in range(ranks + 1)]
+    for r, record in enumerate(records):  # each rank predicted its share only, at each call
+        calls = 3 if ranks == 4 else 1  # epochs 0, 1, 2; the resumed run calls at epoch 2
+        assert record["predicted"] == [cuts[r + 1] - cuts[r]] * calls, (r, record["predicted"])
+    # The gathered predictions give what one process computes: the last call (at the end of
+    # fit) against a local evaluate with the final weights, and every call against plain fit.
+    for key, value in records[0]["local"].items():
+        assert abs(results[f"va_{key}"][-1] - value) < 1e-6, (key, results, records[0])
+    plain = _validation(runs[1], "plain", 0)
+    assert plain["predicted"] == [n, n, n]  # plain fit: one process predicts everything
+    for key, values in plain["results"].items():
+        assert np.allclose(results[key], values, rtol=0, atol=1e-5), (key, results, values)
+    with open(runs[ranks] / "rank0" / "mlp-4" / "validation.p", "rb") as f:
+        dumped = pickle.load(f)  # rank 0's file
+    assert all(dumped[key] == values for key, values in results.items())

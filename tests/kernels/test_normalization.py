@@ -165,3 +165,25 @@ def test_channel_ranges_give_the_same_bits_as_one_range(shape):
     split = _train_pass(x, gamma, beta, "relu", [(0, 2), (2, 3), (3, shape[1])], np.float32)
     for a, b in zip(whole, split, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_input_grad_with_given_means_is_backwards_dx(shape, dtype):
+    # hat.distributed's BatchNorm passes the means of the global batch; given this batch's
+    # own, batchnorm_input_grad gives batchnorm_backward's dx.
+    x, gamma, beta = _inputs(shape, dtype)
+    y, dx, _, _, _, _, dy = _train_pass(x, gamma, beta, "linear", [(0, shape[1])], dtype)
+    c = shape[1]
+    xhat, inv_std = np.empty_like(x), np.empty(c)
+    K.batchnorm_forward_train(
+        x, gamma, beta, 1e-3, 0.9, np.zeros(c, dtype), np.ones(c, dtype), False, LINEAR, 0.0,
+        xhat, inv_std, np.empty_like(x), np.empty((2, c)), 0, c,
+    )  # fmt: skip
+    count = shape[0] * shape[2]
+    mean_g = dy.astype(np.float64).sum(axis=(0, 2)) / count
+    mean_g_xhat = (dy.astype(np.float64) * xhat).sum(axis=(0, 2)) / count
+    got = np.full_like(x, np.nan)
+    for c0, c1 in [(0, 1), (1, c)]:  # channel ranges, as the layer's threads split them
+        K.batchnorm_input_grad(dy, xhat, gamma, inv_std, mean_g, mean_g_xhat, got, c0, c1)
+    np.testing.assert_allclose(got, dx, **_tol(dtype))
