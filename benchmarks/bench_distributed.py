@@ -10,7 +10,8 @@ rounds of `--steps` batches with fit(distributed=True) after a warm-up round; th
 repeat `--cycles` times. The table gives the median samples/s, the ratios 2x1 / 1x2 (the
 goal: >= 0.9) and 2x1 / 1x1 (2 would be perfect scaling), each the median of the cycles'
 ratios, and the share of the fit's time that rank 0 spent in MPI waits (the gradient gather,
-the per-batch stop vote; waiting for a slower rank counts too).
+the per-batch stop vote, BatchNorm's exchanges; waiting for a slower rank counts too), with
+the 2-rank share split by kind.
 """
 
 import argparse
@@ -105,18 +106,43 @@ def worker(args) -> None:
         verbose=0,
         **kwargs,
     )  # fmt: skip  (numba's compile or cache load)
-    rates, shares = [], []
-    for _ in range(args.repeats + 1):  # the first round warms up
+    waits = _time_waits_by_kind(ctx) if ctx else {}
+    rates, shares, timed = [], [], 0.0
+    for round_ in range(args.repeats + 1):  # the first round warms up
         comm_before = ctx.comm_seconds if ctx else 0.0
+        if round_ == 1:
+            waits.update({k: 0.0 for k in waits})
         start = time.perf_counter()
         md.fit(x, y, batch_size=batch, n_epochs=1, optimizer=optimizer, verbose=0, **kwargs)
         elapsed = time.perf_counter() - start
+        timed += elapsed if round_ else 0.0
         rates.append(x.shape[0] / elapsed)
         shares.append(((ctx.comm_seconds if ctx else 0.0) - comm_before) / elapsed)
     if ctx is None or ctx.rank == 0:
         record = {"samples_s": statistics.median(rates[1:]), "rates": rates[1:], "data": kind,
-                  "comm_share": statistics.median(shares[1:])}  # fmt: skip
+                  "comm_share": statistics.median(shares[1:]),
+                  "comm_by_kind": {k: v / timed for k, v in waits.items()}}  # fmt: skip
         print("RESULT " + json.dumps(record), flush=True)
+
+
+def _time_waits_by_kind(ctx) -> dict:
+    """Seconds this rank waits in each kind of collective, from the labels fit gives them."""
+    waits = {"BatchNorm": 0.0, "gradients": 0.0, "votes": 0.0, "other": 0.0}
+    wait = ctx.wait
+
+    def timed(request, label):
+        start = time.perf_counter()
+        wait(request, label)
+        if label.startswith("BatchNorm"):
+            kind = "BatchNorm"
+        elif label.endswith("(gradients)"):
+            kind = "gradients"
+        else:  # the stop votes after each batch and epoch ("batch 3's end"), the end of fit
+            kind = "votes" if label.endswith("end") or label.endswith("end of fit") else "other"
+        waits[kind] += time.perf_counter() - start
+
+    ctx.wait = timed
+    return waits
 
 
 def _launch(model: str, mode: str, args) -> dict:
@@ -167,6 +193,9 @@ def main() -> None:
         line = f"{model:<12}" + "".join(f"{rate[m]:>11,.0f}" for m in modes)
         line += f"{ratio['1x2']:>8.2f}x{ratio['1x1']:>8.2f}x"
         print(line + f"{share['1x2']:>10.1%}{share['2x1']:>10.1%}", flush=True)
+        kinds = {k: statistics.median(r["2x1"]["comm_by_kind"][k] for r in runs)
+                 for k in runs[0]["2x1"]["comm_by_kind"]}  # fmt: skip
+        print(f"{'':<12}comm 2x1 by kind: " + ", ".join(f"{k} {v:.1%}" for k, v in kinds.items()))
     gathers = _launch(args.models, "gather", args)
     print("the gather alone (2 ranks, lined up by a barrier; median of 30):")
     for model, g in gathers.items():
