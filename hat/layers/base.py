@@ -133,6 +133,17 @@ class Layer:
         """
         raise NotImplementedError
 
+    def backward_kernels(self) -> list:
+        """The numba kernels `backward` calls in training, with their argument types, so that
+        a cold start compiles them ahead in a helper process while the forward pass runs
+        (hat.kernels.ahead). Optional: the default names none (no head start, same results).
+
+        Returns:
+            list: (kernel, spec) pairs in the order backward calls them, spec as in
+                hat.kernels.ahead.signature ("A3 A1 i f": arrays of the model's dtype, ...).
+        """
+        return []
+
     def get_config(self) -> dict:
         """The constructor's arguments: `type(layer)(**layer.get_config())` rebuilds the layer.
 
