@@ -504,11 +504,15 @@ class Model:
     def _compile_ahead(self, optimizer) -> None:
         """At the first training step: start compiling the kernels that backward, the
         regularizers and the optimizer will call, where numba's cache lacks them, in a helper
-        process while forward runs (hat.kernels.ahead), in the order the step needs them."""
+        process while forward runs (hat.kernels.ahead), in the order the step needs them.
+        Not for a distributed shard's step (its optimizer only keeps the gradients): the
+        ranks already keep the cores busy."""
         from hat.kernels import ahead
 
         program = self._program
         program.ahead_checked = True
+        if not hasattr(optimizer, "update_kernels"):
+            return
 
         def typed(calls):
             return [(kernel, ahead.signature(spec, self.dtype)) for kernel, spec in calls]

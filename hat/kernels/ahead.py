@@ -16,7 +16,8 @@ shares the CPU between sessions (Linux's autogroup) gives it a share of its own 
 half of the caller's.
 
 Nothing runs when every kernel is cached (the warm start pays one index lookup per kernel),
-with NUMBA_DISABLE_JIT, on one core, or with HAT_COMPILE_AHEAD=0.
+with NUMBA_DISABLE_JIT, on one core, in hat.distributed's ranks (they keep the cores busy
+already), or with HAT_COMPILE_AHEAD=0.
 
 A kernel's argument types are written as a spec string, one word per argument: "A3" a
 C-contiguous 3-D array of the model's dtype, "D1" / "I4" / "L1" a float64 / int32 / int64
