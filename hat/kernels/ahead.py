@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -108,6 +107,8 @@ class Ahead:
                 self.by_key.setdefault(key, []).append(self.jobs.index(job))
         self.state = ["queued"] * len(self.jobs)
         self.changed = threading.Condition()
+        import subprocess  # here: a warm start, which starts no helper, does not import it
+
         root = str(Path(__file__).resolve().parents[2])  # the folder that holds hat/
         env = dict(os.environ, HAT_QUIET="1", HAT_COMPILE_AHEAD="0")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
@@ -163,7 +164,11 @@ def start(groups: list) -> Ahead | None:
     """
     if not _enabled():
         return None
-    todo = [(key, [c for c in calls if not _is_ready(*c)]) for key, calls in groups]
+    ready = {}  # a kernel several layers call is looked up once
+    for call in (c for _, calls in groups for c in calls):
+        if call not in ready:
+            ready[call] = _is_ready(*call)
+    todo = [(key, [c for c in calls if not ready[c]]) for key, calls in groups]
     todo = [(key, calls) for key, calls in todo if calls]
     if not todo:
         return None

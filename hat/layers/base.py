@@ -8,6 +8,8 @@
 - `backward(dy) -> dx` writes `grads` in place (same keys as `params`) and returns dL/dx, or
   None when the model has set `needs_input_grad = False` (the first layer).
 - `get_config() -> dict`: `type(layer)(**layer.get_config())` rebuilds the layer.
+- `backward_kernels() -> list` (optional): the numba kernels backward calls, with their argument
+  types, compiled ahead in a helper process on a cold start (hat/kernels/ahead.py).
 
 Layers with several inputs (merge layers, Lambda, a recurrent layer given [x, mask]) set
 `n_inputs` (None: any number of at least two); their forward takes the list of inputs and their
