@@ -504,7 +504,7 @@ class Model:
     def _compile_ahead(self, optimizer) -> None:
         """At the first training step: start compiling the kernels that backward, the
         regularizers and the optimizer will call, where numba's cache lacks them, in a helper
-        process while forward runs (hat.kernels.ahead), in the order the step needs them.
+        process while forward runs (hat.kernels.ahead); listed in the order the step needs them.
         Not for a distributed shard's step (its optimizer only keeps the gradients): the
         ranks already keep the cores busy."""
         from hat.kernels import ahead
