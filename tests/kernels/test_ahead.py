@@ -1,6 +1,7 @@
 """Compiling the backward kernels ahead (hat.kernels.ahead): the declared argument types are
 the ones the layers pass, the helper fills the cache, and a cold start trains the same bits."""
 
+import ast
 import os
 import pickle
 import subprocess
@@ -127,4 +128,7 @@ def test_a_cold_start_with_the_helper_trains_the_same_bits(tmp_path):
     assert outs["1"][0] == outs["0"][0]  # the same two losses, to the last bit
     assert outs["0"][1] == "None"  # HAT_COMPILE_AHEAD=0: no helper
     if (os.cpu_count() or 1) > 1:
-        assert outs["1"][1] == "['done']", outs["1"]  # it compiled every declared kernel
+        # Each declared kernel compiled by the helper or taken back by the main process:
+        # none failed in the helper ("gone").
+        states = set(ast.literal_eval(outs["1"][1]))
+        assert states and states <= {"done", "claimed"}, outs["1"]
