@@ -102,12 +102,14 @@ class Ahead:
 
     def __init__(self, groups: list):
         self.jobs = []  # (module, name, sig), in the helper's order, each once
+        self.calls = []  # (kernel, sig) of each job, for the main process to compile
         self.by_key = {}
         for key, calls in reversed(groups):
             for kernel, sig in calls:
                 job = (kernel.py_func.__module__, kernel.py_func.__name__, sig)
                 if job not in self.jobs:
                     self.jobs.append(job)
+                    self.calls.append((kernel, sig))
                 self.by_key.setdefault(key, []).append(self.jobs.index(job))
         self.state = ["queued"] * len(self.jobs)
         self.changed = threading.Condition()
@@ -139,18 +141,25 @@ class Ahead:
 
     def wait(self, key) -> None:
         """Before key's group runs: take back from the helper the group's jobs it has not
-        started (the caller compiles them when it calls the kernels, and the helper moves on
-        to later groups), then wait for the one it is compiling, if any."""
+        started and compile them here (the helper moves on to other groups), then wait for
+        the one it is compiling, if any."""
         mine = self.by_key.get(key, ())
         with self.changed:
             claims = [i for i in mine if self.state[i] == "queued"]
             for i in claims:
                 self.state[i] = "claimed"
+        try:
+            self.process.stdin.write(b"".join(b"claim %d\n" % i for i in claims))
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):  # the helper has ended (or its pipe closed)
+            pass
+        for i in claims:  # the same specialisation the call would compile, compiled first
+            kernel, sig = self.calls[i]
             try:
-                self.process.stdin.write(b"".join(b"claim %d\n" % i for i in claims))
-                self.process.stdin.flush()
-            except (BrokenPipeError, ValueError):  # the helper has ended (or its pipe closed)
+                kernel.compile(sig)
+            except Exception:  # a spec that does not type: the call itself will tell
                 pass
+        with self.changed:
             for i in mine:
                 while self.state[i] == "started":
                     self.changed.wait()
