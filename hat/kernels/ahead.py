@@ -135,9 +135,11 @@ class Ahead:
                 self.state[int(index)] = word.decode()
                 self.changed.notify_all()
         self.process.wait()
+        self.process.stdout.close()
         with self.changed:  # the helper ended: whatever it did not finish is the main's
             self.state = [s if s in ("done", "claimed") else "gone" for s in self.state]
             self.changed.notify_all()
+            self.process.stdin.close()  # under the lock, as wait() writes its claims
 
     def wait(self, key) -> None:
         """Before key's group runs: take back from the helper the group's jobs it has not
@@ -148,11 +150,11 @@ class Ahead:
             claims = [i for i in mine if self.state[i] == "queued"]
             for i in claims:
                 self.state[i] = "claimed"
-        try:
-            self.process.stdin.write(b"".join(b"claim %d\n" % i for i in claims))
-            self.process.stdin.flush()
-        except (BrokenPipeError, ValueError):  # the helper has ended (or its pipe closed)
-            pass
+            try:
+                self.process.stdin.write(b"".join(b"claim %d\n" % i for i in claims))
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):  # the helper has ended (its pipe closed)
+                pass
         for i in claims:  # the same specialisation the call would compile, compiled first
             kernel, sig = self.calls[i]
             try:
