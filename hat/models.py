@@ -480,17 +480,57 @@ class Model:
             return self._checked_step(xs, ys, plan, optimizer, clip)
 
     def _checked_step(self, xs, ys, plan, optimizer, clip):
-        self._program.forward(xs, training=True)
+        program = self._program
+        if not program.ahead_checked:
+            self._compile_ahead(optimizer)
+        program.forward(xs, training=True)
         value, seeds, pre = plan.value_and_seeds(self, ys)
-        self._program.backward(seeds, pre)
+        program.backward(seeds, pre)
+        if program.ahead is not None:
+            program.ahead.wait("regularizers")
         value = float(value + self._apply_regularizers())
-        outs = [self._program.values[i] for i in self._out_steps]
+        outs = [program.values[i] for i in self._out_steps]
         if not (math.isfinite(value) and math.isfinite(float(self._flat_grads.sum()))):
             self.divergence = self.first_nonfinite_layer() or "the loss"
+            program.ahead = None
             return value, outs, False
+        if program.ahead is not None:
+            program.ahead.wait("optimizer")
+            program.ahead = None
         optimizer.update(self._flat_params, self._flat_grads, self._segments, clip)
         self.iteration += 1
         return value, outs, True
+
+    def _compile_ahead(self, optimizer) -> None:
+        """At the first training step: start compiling the kernels that backward, the
+        regularizers and the optimizer will call, where numba's cache lacks them, in a helper
+        process while forward runs (hat.kernels.ahead); listed in the order the step needs them.
+        Not for a distributed shard's step (its optimizer only keeps the gradients): the
+        ranks already keep the cores busy."""
+        from hat.kernels import ahead
+
+        program = self._program
+        program.ahead_checked = True
+        if not hasattr(optimizer, "update_kernels"):
+            return
+
+        def typed(calls):
+            return [(kernel, ahead.signature(spec, self.dtype)) for kernel, spec in calls]
+
+        groups = [
+            (step.index, typed(step.runner.backward_kernels()))
+            for step in reversed(program.steps)
+            if step.needs_grad and not step.is_input
+        ]
+        penalties = [
+            call
+            for layer in self.layers
+            for reg in layer.regularizers.values()
+            for call in reg.penalty_kernels()
+        ]
+        groups.append(("regularizers", typed(penalties)))
+        groups.append(("optimizer", typed(optimizer.update_kernels())))
+        program.ahead = ahead.start(groups)
 
     def _grad_buffer(self, o: int, out):
         buf = self._grad_buffers.get(o)

@@ -171,6 +171,20 @@ class Optimizer:
                 if norm > self.clipnorm:
                     g *= g.dtype.type(self.clipnorm / norm)
 
+    kernel_spec = None  # (name in hat.kernels.optim, argument spec) of _apply's kernel
+
+    def update_kernels(self) -> list:
+        """The numba kernel that `update` calls, with its argument spec, so that a cold start
+        compiles it ahead (see hat.layers.base.Layer.backward_kernels).
+
+        Returns:
+            list: (kernel, spec) pairs; none for an optimizer without a kernel.
+        """
+        if self.kernel_spec is None:
+            return []
+        name, spec = self.kernel_spec
+        return [(getattr(_kernels(), name), spec)]
+
     def _apply(self, params, grads, slots, lr, clipvalue) -> None:
         """Update params (a slice of the flat buffer) in place; slots: the state arrays of the
         same slice, by name."""
@@ -242,6 +256,7 @@ class SGD(Optimizer):
     """
 
     slots = ("velocity",)
+    kernel_spec = ("sgd_update", "A1 A1 A1 f f b f f")
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, rho=None, **kwargs):
         super().__init__(lr, **kwargs)
@@ -283,6 +298,7 @@ class Adam(Optimizer):
     """
 
     slots = ("m", "v")
+    kernel_spec = ("adam_update", "A1 A1 A1 A1 f f f f i f b f")
     decoupled = False
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **kwargs):
@@ -351,6 +367,7 @@ class RMSprop(Optimizer):
     """
 
     slots = ("square_avg",)
+    kernel_spec = ("rmsprop_update", "A1 A1 A1 f f f f f")
 
     def __init__(self, lr=0.001, rho=0.9, eps=1e-8, **kwargs):
         super().__init__(lr, **kwargs)
@@ -391,6 +408,7 @@ class Adagrad(Optimizer):
     """
 
     slots = ("sum_sq",)
+    kernel_spec = ("adagrad_update", "A1 A1 A1 f f f f")
 
     def __init__(self, lr=0.01, eps=1e-6, **kwargs):
         super().__init__(lr, **kwargs)
@@ -427,6 +445,7 @@ class Adadelta(Optimizer):
     """
 
     slots = ("square_avg", "acc_delta")
+    kernel_spec = ("adadelta_update", "A1 A1 A1 A1 f f f f f")
 
     def __init__(self, lr=1.0, rho=0.95, eps=1e-8, rou=None, **kwargs):
         super().__init__(lr, **kwargs)

@@ -61,6 +61,9 @@ class Program:
         self.masks: list = [None] * len(self.steps)
         self._acc: dict[int, np.ndarray] = {}  # summed gradients of nodes read by several
         self._copies = self._shared_copies()
+        # The first training step's helper compiling kernels ahead (hat.kernels.ahead), or None.
+        self.ahead = None
+        self.ahead_checked = False
 
     def _shared_copies(self) -> list[tuple]:
         """(layer, [indices of steps that run a copy of it]) for every shared layer."""
@@ -110,6 +113,8 @@ class Program:
             if not step.needs_grad or step.is_input or grads[i] is None:
                 continue
             runner = step.runner
+            if self.ahead is not None:  # first step, cold cache: its kernels may be on the way
+                self.ahead.wait(i)
             if i in preactivation:
                 dx = runner.backward(grads[i], preactivation=True)
             else:

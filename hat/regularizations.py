@@ -30,6 +30,15 @@ class Regularization:
         """
         raise NotImplementedError
 
+    def penalty_kernels(self) -> list:
+        """The numba kernels `penalize` calls, with their argument specs, so that a cold start
+        compiles them ahead (see hat.layers.base.Layer.backward_kernels).
+
+        Returns:
+            list: (kernel, spec) pairs; none by default.
+        """
+        return []
+
     def penalize(self, w: np.ndarray, dw: np.ndarray | None) -> float:
         """value(w), and add_gradient(w, dw) unless dw is None: what training calls each step
         (subclasses may do both in one pass).
@@ -88,6 +97,16 @@ class L1L2(Regularization):
             dw += (self.l1 * np.sign(w)).astype(dw.dtype)
         if self.l2:
             dw += (2 * self.l2) * w
+
+    def penalty_kernels(self):
+        """See Regularization.penalty_kernels.
+
+        Returns:
+            list: The one-pass penalty kernel.
+        """
+        from hat.kernels.optim import l1l2_penalty
+
+        return [(l1l2_penalty, "A1 A1 f f b")]
 
     def penalize(self, w, dw):
         """value(w), and add_gradient(w, dw) unless dw is None, in one numba pass.

@@ -23,7 +23,7 @@ jit = numba.njit(cache=True, fastmath=FASTMATH, nogil=True)
 jit_elementwise = numba.njit(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 
 COMPILE_NOTICE = (
-    "hat: compiling kernels (first run only: numba caches them on disk; about 5-30 s by model)...\n"
+    "hat: compiling kernels (first run only: numba caches them on disk; about 2-15 s by model)...\n"
 )
 
 

@@ -34,6 +34,11 @@ def activate(spec: ActivationSpec, z: np.ndarray, bias: np.ndarray | None = None
     return np.asarray(spec.forward(z), dtype=z.dtype), z.copy()
 
 
+def grad_kernels(spec: ActivationSpec) -> list:
+    """activation_grad's kernel with its argument spec (see Layer.backward_kernels)."""
+    return [(kernels.activation_backward, "A2 A2 i f A2 A1")] if spec.is_builtin else []
+
+
 def activation_grad(spec, y, saved_z, dy, dz, db=None) -> np.ndarray:
     """dz = dL/dz; db (if given) receives the sums of dz over every axis but the last."""
     if spec.is_builtin:

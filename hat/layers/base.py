@@ -8,6 +8,8 @@
 - `backward(dy) -> dx` writes `grads` in place (same keys as `params`) and returns dL/dx, or
   None when the model has set `needs_input_grad = False` (the first layer).
 - `get_config() -> dict`: `type(layer)(**layer.get_config())` rebuilds the layer.
+- `backward_kernels() -> list` (optional): the numba kernels backward calls, with their argument
+  types, compiled ahead in a helper process on a cold start (hat/kernels/ahead.py).
 
 Layers with several inputs (merge layers, Lambda, a recurrent layer given [x, mask]) set
 `n_inputs` (None: any number of at least two); their forward takes the list of inputs and their
@@ -132,6 +134,17 @@ class Layer:
                 several inputs), or None when `needs_input_grad` is False.
         """
         raise NotImplementedError
+
+    def backward_kernels(self) -> list:
+        """The numba kernels `backward` calls in training, with their argument types, so that
+        a cold start compiles them ahead in a helper process while the forward pass runs
+        (hat.kernels.ahead). Optional: the default names none (no head start, same results).
+
+        Returns:
+            list: (kernel, spec) pairs in the order backward calls them, spec as in
+                hat.kernels.ahead.signature ("A3 A1 i f": arrays of the model's dtype, ...).
+        """
+        return []
 
     def get_config(self) -> dict:
         """The constructor's arguments: `type(layer)(**layer.get_config())` rebuilds the layer.

@@ -7,7 +7,7 @@ import numpy as np
 
 from hat.kernels.activations import LINEAR, SOFTMAX
 from hat.layers import conv_winograd
-from hat.layers.activation_ops import activate, activation_grad
+from hat.layers.activation_ops import activate, activation_grad, grad_kernels
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int
 from hat.threads import chunks_of, parallel_for
@@ -268,6 +268,31 @@ class Conv2D(WeightedLayer):
         if nb:
             np.sum(db_parts, axis=0, out=self.grads["b"])
         return dx
+
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The kernels of the layer's algorithm (Winograd or im2col), those for the
+                input's gradient only when the model needs it.
+        """
+        from hat.kernels import conv
+
+        calls = [] if self._fused_activation()[1] else grad_kernels(self.activation)
+        dx = self.needs_input_grad
+        padded = any(self.pads)
+        if self._winograd is not None:
+            kernels = self._winograd.kernels
+            calls.append((kernels.grad_tiles, "A3 A3 i f i i i i A3 A1"))
+            if dx:
+                calls += [(kernels.input_grad_tiles, "A3 i i i A4"), (conv.crop_from, "A4 A4 i i")]
+            return calls
+        calls.append((conv.nchw_to_rows, "A3 A3 i f A2 A1"))
+        if dx:
+            calls.append((conv.col2im, "A2 i i i i i i A4"))
+            if padded:
+                calls.append((conv.crop_from, "A4 A4 i i"))
+        return calls
 
     def _im2col_forward(self, x, training, code, alpha, W, b):
         """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from hat import activations, initializations, regularizations, threads
-from hat.layers.activation_ops import activate, activation_grad
+from hat.layers.activation_ops import activate, activation_grad, grad_kernels
 from hat.layers.base import Layer, shape_with_batch
 
 
@@ -229,6 +229,14 @@ class Dense(WeightedLayer):
         threads.matmul(dz, self.params["W"].T, dx)
         return dx
 
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The activation's gradient kernel (none for a user's activation).
+        """
+        return grad_kernels(self.activation)
+
     def get_config(self):
         return {"n_out": self.n_out, **self._weight_config(), "name": self.name}
 
@@ -339,6 +347,16 @@ class Dropout(Layer):
     def get_config(self):
         return {"p_drop": self.p_drop, "name": self.name}
 
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The kernel that multiplies the gradient by the mask.
+        """
+        from hat.kernels.dropout import multiply
+
+        return [(multiply, "A1 A1 A1")] if self.p_drop > 0 else []
+
 
 class Activation(Layer):
     """An activation on its own (softmax runs along the last axis).
@@ -386,6 +404,14 @@ class Activation(Layer):
             return dy
         dx = self._buffer("dx", dy.shape, dy.dtype)
         return activation_grad(self.activation, self._y, self._saved, dy, dx)
+
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The activation's gradient kernel (none when a BatchNorm applies it).
+        """
+        return [] if self.fused else grad_kernels(self.activation)
 
     def get_config(self):
         return {"act_func": self.activation.name, "name": self.name}

@@ -287,6 +287,19 @@ class BatchNorm(Layer):
         parallel_for(task, len(split))
         return dx
 
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The backward kernel (none when the statistics are exchanged between
+                processes, whose path differs).
+        """
+        from hat.kernels import normalization as kernels
+
+        if self.stats_exchange is not None:
+            return []
+        return [(kernels.batchnorm_backward, "A3 A3 i f A3 A1 D1 b A1 A1 A3 A3 D2 i i")]
+
     def get_config(self):
         return {
             "axis": self.axis,

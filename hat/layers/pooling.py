@@ -84,6 +84,18 @@ class _Pool2D(Layer):
         parallel_for(task, len(chunks))
         return dx
 
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The pooling mode's backward kernel.
+        """
+        from hat.kernels import pooling
+
+        if self.mode == "max":
+            return [(pooling.maxpool_backward, "A4 I4 A4")]
+        return [(pooling.avgpool_backward, "A4 i i i i A4")]
+
     def get_config(self):
         return {"pool_size": self.pool_size, "strides": self.strides, "name": self.name}
 

@@ -1,0 +1,134 @@
+"""Compiling the backward kernels ahead (hat.kernels.ahead): the declared argument types are
+the ones the layers pass, the helper fills the cache, and a cold start trains the same bits."""
+
+import ast
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba.core import types
+
+from hat.kernels import ahead
+from hat.layers.conv import Conv2D
+from hat.layers.core import Activation, Dense, Dropout, Flatten, InputLayer
+from hat.layers.normalization import BatchNorm
+from hat.layers.pooling import AvgPool2D, MaxPool2D
+from hat.models import Sequential
+from hat.optimizers import SGD, Adadelta, Adagrad, Adam, RMSprop
+from hat.regularizations import L2
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_signature_reads_every_word():
+    f32 = types.Array(types.float32, 3, "C")
+    assert ahead.signature("A3 D1 I4 L1 i f b u", np.float32) == (
+        f32,
+        types.Array(types.float64, 1, "C"),
+        types.Array(types.int32, 4, "C"),
+        types.Array(types.int64, 1, "C"),
+        types.int64,
+        types.float64,
+        types.boolean,
+        types.uint64,
+    )
+    assert ahead.signature("A2", np.float64) == (types.Array(types.float64, 2, "C"),)
+    with pytest.raises(ValueError, match="'X3'"):
+        ahead.signature("A3 X3", np.float32)
+
+
+def _every_path_model():
+    """Winograd 3x3 (no input gradient) and 5x5, im2col with padding, BatchNorm with a fused
+    ReLU, an unfused Activation, both poolings, Dropout, an L2 penalty."""
+    seq = Sequential()
+    seq.add(InputLayer((2, 10, 10)))
+    seq.add(Conv2D(4, 3, 3, algorithm="winograd", trainable_params=["W"]))
+    seq.add(BatchNorm())
+    seq.add(Activation("relu"))
+    seq.add(MaxPool2D((2, 2)))
+    seq.add(Conv2D(3, 5, 5, border_mode=(2, 2), algorithm="winograd", act="tanh"))
+    seq.add(Conv2D(3, 2, 2, border_mode=(1, 1), algorithm="im2col", act="relu"))
+    seq.add(Activation("sigmoid"))
+    seq.add(AvgPool2D((2, 2)))
+    seq.add(Flatten())
+    seq.add(Dropout(0.5))
+    seq.add(Dense(3, act="softmax", W_reg=L2(1e-3)))
+    return seq.combine(seed=0)
+
+
+@pytest.mark.jit
+def test_declared_kernels_are_the_ones_backward_calls():
+    """Every (kernel, spec) a layer, a regularizer or an optimizer declares is a signature
+    the kernel was really called with: a wrong spec would compile something unused."""
+    md = _every_path_model()
+    rng = np.random.default_rng(0)
+    x = rng.random((6, 2, 10, 10), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 6)]
+    declared = []
+    for optimizer in (Adam(1e-3), SGD(1e-2, momentum=0.9), RMSprop(), Adagrad(), Adadelta()):
+        md.train_on_batch(x, y, "categorical_crossentropy", optimizer)
+        declared += optimizer.update_kernels()
+    for step in md._program.steps:
+        if step.needs_grad:
+            declared += step.runner.backward_kernels()
+    declared += md.layers[-1].regularizers["W"].penalty_kernels()
+    names = {kernel.py_func.__name__ for kernel, _ in declared}
+    assert {"grad_tiles", "input_grad_tiles", "col2im", "batchnorm_backward"} <= names
+    assert len(names) >= 14, names
+    for kernel, spec in declared:
+        sig = ahead.signature(spec, np.float32)
+        assert sig in kernel.signatures, (kernel.py_func.__name__, spec, kernel.signatures)
+
+
+@pytest.mark.jit
+def test_helper_compiles_into_the_cache(tmp_path):
+    from hat.kernels import conv
+
+    sig = ahead.signature("A4 A4 i i", np.float32)
+    jobs = [(conv.crop_from.py_func.__module__, "crop_from", sig), ("hat.kernels.conv", "no", sig)]
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "hat.kernels.ahead"],
+        input=pickle.dumps(jobs), env=env, capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert done.stdout.split(b"\n") == [b"started 0", b"done 0", b"started 1", b"gone 1", b""]
+    assert [p.name for p in tmp_path.rglob("*crop_from*.nbi")], sorted(tmp_path.rglob("*"))
+
+
+COLD_STEP = """
+import numpy as np
+import hat.kernels.ahead as ahead
+from tests.helpers.toy import blobs, small_mlp
+started = []
+start = ahead.start
+ahead.start = lambda groups: started.append(start(groups)) or started[-1]
+x, y, _ = blobs(n=40)
+md = small_mlp()
+print(repr(md.train_on_batch(x, y)), repr(md.train_on_batch(x, y)))
+helper = started[0]
+if helper is not None:
+    helper.reader.join(120)  # the helper may still be at work after the step
+print(None if helper is None else sorted(set(helper.state)))
+"""
+
+
+@pytest.mark.jit
+def test_a_cold_start_with_the_helper_trains_the_same_bits(tmp_path):
+    outs = {}
+    for flag in ("1", "0"):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / flag), "HAT_COMPILE_AHEAD": flag}
+        outs[flag] = subprocess.run(
+            [sys.executable, "-c", COLD_STEP], cwd=REPO, env=env, check=True,
+            capture_output=True, text=True, timeout=300,
+        ).stdout.splitlines()  # fmt: skip
+    assert outs["1"][0] == outs["0"][0]  # the same two losses, to the last bit
+    assert outs["0"][1] == "None"  # HAT_COMPILE_AHEAD=0: no helper
+    if (os.cpu_count() or 1) > 1:
+        # Each declared kernel compiled by the helper or taken back by the main process:
+        # none failed in the helper ("gone").
+        states = set(ast.literal_eval(outs["1"][1]))
+        assert states and states <= {"done", "claimed"}, outs["1"]
