@@ -33,7 +33,12 @@ import os
 import pickle
 import sys
 import threading
+import time
 from pathlib import Path
+
+WAIT_LIMIT_S = 120.0
+"""The longest the main process waits for the helper's kernels at one point of a step; past
+it, the main process compiles them itself (a kernel compiles in 0.05-1.2 s here)."""
 
 started = []  # every helper this process started (benchmarks and tests join them)
 _ARRAY_DTYPES = {"D": "float64", "I": "int32", "L": "int64"}
@@ -161,10 +166,15 @@ class Ahead:
                 kernel.compile(sig)
             except Exception:  # a spec that does not type: the call itself will tell
                 pass
+        deadline = time.monotonic() + WAIT_LIMIT_S
         with self.changed:
             for i in mine:
                 while self.state[i] == "started":
-                    self.changed.wait()
+                    left = deadline - time.monotonic()
+                    if left <= 0:  # a stuck helper never holds up training: compile here
+                        self.state[i] = "gone"
+                        break
+                    self.changed.wait(left)
 
 
 def start(groups: list) -> Ahead | None:
@@ -187,7 +197,10 @@ def start(groups: list) -> Ahead | None:
     todo = [(key, calls) for key, calls in todo if calls]
     if not todo:
         return None
-    started.append(Ahead(todo))
+    try:
+        started.append(Ahead(todo))
+    except OSError:  # no process can be started here (a sandbox, no fork): compile in line
+        return None
     return started[-1]
 
 

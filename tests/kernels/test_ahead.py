@@ -132,3 +132,39 @@ def test_a_cold_start_with_the_helper_trains_the_same_bits(tmp_path):
         # none failed in the helper ("gone").
         states = set(ast.literal_eval(outs["1"][1]))
         assert states and states <= {"done", "claimed"}, outs["1"]
+
+
+def test_a_helper_that_cannot_start_or_hangs_never_holds_up_training(monkeypatch):
+    """No process can be spawned: start() returns None. A helper stuck on a job: wait()
+    gives up after WAIT_LIMIT_S and the main process compiles the kernel itself."""
+    import subprocess
+
+    from hat.kernels import ahead
+
+    def refuse(*args, **kwargs):
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(ahead, "_is_ready", lambda kernel, sig: False)
+    monkeypatch.setattr(ahead, "_enabled", lambda: True)
+    from hat.kernels.optim import adam_update
+
+    sig = tuple(adam_update.signatures[0]) if adam_update.signatures else None
+    assert ahead.start([("optimizer", [(adam_update, sig)])]) is None
+
+    stuck = object.__new__(ahead.Ahead)  # a helper that started job 0 and never finishes
+    stuck.by_key, stuck.state, stuck.calls = {"layer": [0]}, ["started"], [(adam_update, sig)]
+    stuck.changed = ahead.threading.Condition()
+
+    class _Pipe:
+        def write(self, data):
+            pass
+
+        def flush(self):
+            pass
+
+    stuck.process = type("P", (), {"stdin": _Pipe()})()
+    monkeypatch.setattr(ahead, "WAIT_LIMIT_S", 0.2)
+    began = ahead.time.monotonic()
+    stuck.wait("layer")
+    assert ahead.time.monotonic() - began < 5 and stuck.state == ["gone"]
