@@ -50,8 +50,9 @@ class Conv1D(WeightedLayer):
     took, so hat keeps time second throughout: Embedding -> Conv1D -> MaxPool1D ->
     GlobalMaxPooling1D -> Dense composes. W is (n_outfmaps, len_filter, n_in), Hat's filter
     shape without Theano's singleton axis; PyTorch's Conv1d weight is W.transpose(0, 2, 1)
-    and Keras' kernel W.transpose(1, 2, 0); Hat's W (n_outfmaps, 1, len_filter, n_in), used by
-    Theano's conv2d, which flips both kernel axes, is W_hat[:, 0, ::-1, ::-1] here. Named
+    and Keras' kernel W.transpose(1, 2, 0). Hat's W took two layouts in 2016, both read by
+    hat.legacy (docs/hat.md has the mapping): (n_outfmaps, 1, len_filter, n_in) before
+    October, (n_outfmaps, n_in, len_filter, 1) after, each flipped by Theano's conv2d. Named
     initializers see Keras' fans (fan_in = len_filter * n_in, fan_out = len_filter *
     n_outfmaps).
 
