@@ -134,6 +134,7 @@ def test_a_cold_start_with_the_helper_trains_the_same_bits(tmp_path):
         assert states and states <= {"done", "claimed"}, outs["1"]
 
 
+@pytest.mark.jit
 def test_a_helper_that_cannot_start_or_hangs_never_holds_up_training(monkeypatch):
     """No process can be spawned: start() returns None. A helper stuck on a job: wait()
     gives up after WAIT_LIMIT_S and the main process compiles the kernel itself."""
