@@ -24,7 +24,8 @@ already), or with HAT_COMPILE_AHEAD=0.
 
 A kernel's argument types are written as a spec string, one word per argument: "A3" a
 C-contiguous 3-D array of the model's dtype, "D1" / "I4" / "L1" a float64 / int32 / int64
-array, "i" an int (int64), "f" a float (float64), "b" a bool, "u" a uint64.
+array, "T2" a tuple of 2 ints (int64), "i" an int (int64), "f" a float (float64), "b" a bool,
+"u" a uint64.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def signature(spec: str, dtype) -> tuple:
     for word in spec.split():
         if word in _SCALARS:
             out.append(getattr(types, _SCALARS[word]))
+        elif len(word) == 2 and word[0] == "T" and word[1].isdigit():
+            out.append(types.UniTuple(types.int64, int(word[1])))
         elif len(word) == 2 and word[0] in "ADIL" and word[1].isdigit():
             name = np.dtype(dtype).name if word[0] == "A" else _ARRAY_DTYPES[word[0]]
             out.append(types.Array(getattr(types, name), int(word[1]), "C"))

@@ -533,6 +533,20 @@ class RnnBase(Layer):
         """The forward time loop of rows lo:hi in one kernel call (see hat/kernels/blas.py)."""
         raise NotImplementedError
 
+    # The backward time loop's kernel and its argument types (hat.kernels.ahead's spec)
+    _back_kernel = ""
+    _back_spec = ""
+
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The cell's backward time loop (none where the Python loop runs instead).
+        """
+        if not self._back_kernel or _blas() is None:
+            return []
+        return [(getattr(_kernels(), self._back_kernel), self._back_spec)]
+
     def _run_back(self, HT, rec, dh, lo, hi, order, dy, seq, blas):
         """The backward time loop of rows lo:hi in one kernel call."""
         raise NotImplementedError
@@ -622,6 +636,9 @@ class SimpleRnn(RnnBase):
     Raises:
         ValueError: an activation the step kernel lacks, or conflicting Hat and Keras names.
     """
+
+    _back_kernel = "simple_run_back"
+    _back_spec = "A3 A2 A2 A2 i i L1 A2 A3 b i f T2"
 
     def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
@@ -734,6 +751,8 @@ class LSTM(_GatedRnn):
 
     n_gates = 4
     n_states = 2  # h and c
+    _back_kernel = "lstm_run_back"
+    _back_spec = "A3 A2 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T2"
 
     def __init__(
         self,
@@ -913,6 +932,8 @@ class GRU(_GatedRnn):
     """
 
     n_gates = 3
+    _back_kernel = "gru_run_back"
+    _back_spec = "A3 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T2"
     _param_keys = ("W", "H", "b", "bH")
 
     def __init__(

@@ -37,6 +37,7 @@ def test_signature_reads_every_word():
         types.uint64,
     )
     assert ahead.signature("A2", np.float64) == (types.Array(types.float64, 2, "C"),)
+    assert ahead.signature("T2", np.float32) == (types.UniTuple(types.int64, 2),)
     with pytest.raises(ValueError, match="'X3'"):
         ahead.signature("A3 X3", np.float32)
 
@@ -82,6 +83,33 @@ def test_declared_kernels_are_the_ones_backward_calls():
     for kernel, spec in declared:
         sig = ahead.signature(spec, np.float32)
         assert sig in kernel.signatures, (kernel.py_func.__name__, spec, kernel.signatures)
+
+
+@pytest.mark.jit
+def test_the_recurrent_layers_declare_their_backward_loops():
+    """SimpleRnn, LSTM and GRU (with masks, going backwards, returning sequences or not)
+    declare the backward time loop they call, with its argument types."""
+    from hat.layers import GRU, LSTM, Embedding, GlobalMeanTimePool, Input, SimpleRnn
+    from hat.models import Model
+
+    tokens = Input(5)
+    h = Embedding(9, 3, mask_zero=True)(tokens)
+    h = LSTM(4, go_backwards=True)(h)
+    h = GRU(4)(h)
+    h = GlobalMeanTimePool()(h)
+    last = SimpleRnn(3, return_sequence=False)(Embedding(9, 2)(tokens))
+    from hat.layers import Concatenate
+
+    md = Model([tokens], [Dense(2, act="softmax")(Concatenate()([h, last]))], seed=0)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 9, (6, 5)).astype(np.float32)
+    md.train_on_batch(ids, np.eye(2, dtype=np.float32)[rng.integers(0, 2, 6)],
+                      "categorical_crossentropy", Adam(1e-3))  # fmt: skip
+    declared = [c for step in md._program.steps for c in step.runner.backward_kernels()]
+    names = {kernel.py_func.__name__ for kernel, _ in declared}
+    assert {"lstm_run_back", "gru_run_back", "simple_run_back"} <= names
+    for kernel, spec in declared:
+        assert ahead.signature(spec, np.float32) in kernel.signatures, (kernel, spec)
 
 
 @pytest.mark.jit
