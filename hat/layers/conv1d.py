@@ -3,7 +3,7 @@
 import numpy as np
 
 from hat import activations, initializations, threads
-from hat.layers.activation_ops import activate, activation_grad
+from hat.layers.activation_ops import activate, activation_grad, grad_kernels
 from hat.layers.base import shape_with_batch
 from hat.layers.core import WeightedLayer, _check_positive_int, _initial
 from hat.layers.embedding import _either
@@ -268,6 +268,18 @@ class Conv1D(WeightedLayer):
             step; None without a mask.
         """
         return window_mask(mask, self.len_filter, self.stride, self.pads, self.t_out)
+
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The activation's gradient kernel and, when the input needs a gradient, the
+                kernel that adds the columns' gradient back onto the steps.
+        """
+        from hat.kernels.conv1d import col2im_1d
+
+        calls = grad_kernels(self.activation)
+        return calls + ([(col2im_1d, "A3 i A3")] if self.needs_input_grad else [])
 
     def get_config(self) -> dict:
         """The constructor's arguments, by Hat's names.

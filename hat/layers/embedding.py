@@ -196,6 +196,16 @@ class Embedding(Layer):
         """
         return (np.asarray(x) != 0) if self.mask_zero else None
 
+    def backward_kernels(self):
+        """See Layer.backward_kernels.
+
+        Returns:
+            list: The kernel that sums dy into W's gradient rows (none when W is frozen).
+        """
+        from hat.kernels.embedding import scatter_add_rows
+
+        return [(scatter_add_rows, "L1 A2 A2")] if "W" in self.trainable_params else []
+
     def get_config(self) -> dict:
         """The constructor's arguments (W itself is saved with the weights).
 

@@ -88,12 +88,14 @@ def test_declared_kernels_are_the_ones_backward_calls():
 @pytest.mark.jit
 def test_the_recurrent_layers_declare_their_backward_loops():
     """SimpleRnn, LSTM and GRU (with masks, going backwards, returning sequences or not)
-    declare the backward time loop they call, with its argument types."""
-    from hat.layers import GRU, LSTM, Embedding, GlobalMeanTimePool, Input, SimpleRnn
+    declare the backward time loop they call, with its argument types; Embedding and Conv1D
+    their kernels too."""
+    from hat.layers import GRU, LSTM, Conv1D, Embedding, GlobalMeanTimePool, Input, SimpleRnn
     from hat.models import Model
 
     tokens = Input(5)
     h = Embedding(9, 3, mask_zero=True)(tokens)
+    h = Conv1D(3, 2, act="relu", border_mode="same")(h)
     h = LSTM(4, go_backwards=True)(h)
     h = GRU(4)(h)
     h = GlobalMeanTimePool()(h)
@@ -108,6 +110,7 @@ def test_the_recurrent_layers_declare_their_backward_loops():
     declared = [c for step in md._program.steps for c in step.runner.backward_kernels()]
     names = {kernel.py_func.__name__ for kernel, _ in declared}
     assert {"lstm_run_back", "gru_run_back", "simple_run_back"} <= names
+    assert {"scatter_add_rows", "col2im_1d", "activation_backward"} <= names
     for kernel, spec in declared:
         assert ahead.signature(spec, np.float32) in kernel.signatures, (kernel, spec)
 
