@@ -89,7 +89,8 @@ class Program:
             if step.many:
                 x = [values[j] for j in step.inputs]
                 # A recurrent layer's [x, initial states]: the sequence's mask
-                mask = masks[step.inputs[0]] if getattr(step.runner, "_n_initial", 0) else None
+                first = getattr(step.runner, "mask_of_first_input", False)
+                mask = masks[step.inputs[0]] if first else None
             else:
                 x = values[step.inputs[0]]
                 mask = masks[step.inputs[0]]

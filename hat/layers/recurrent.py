@@ -194,6 +194,11 @@ class RnnBase(Layer):
 
         return [node] + [RnnState(i)(node) for i in range(self.n_states)]
 
+    @property
+    def mask_of_first_input(self) -> bool:
+        """Called on [x, initial states]: the model passes x's mask to forward."""
+        return self._n_initial > 0
+
     def accept_inputs(self, count: int) -> None:
         """Take `count` inputs: the sequence, then count - 1 initial states (a model file's
         node says how many the layer was called on).
@@ -229,7 +234,12 @@ class RnnBase(Layer):
             grad (numpy.ndarray): (batch, n_out).
         """
         held = self._state_grads.get(index)
-        self._state_grads[index] = grad.copy() if held is None else held + grad
+        if held is None:
+            held = self._state_grads[index] = self._buffer(f"state_grad_{index}", grad.shape,
+                                                           grad.dtype)  # fmt: skip
+            held[...] = grad
+        else:
+            held += grad
 
     # -- build -----------------------------------------------------------------------------
     def build(self, input_shape, rng, dtype=np.float32):
@@ -376,12 +386,13 @@ class RnnBase(Layer):
         self._alloc_states(n, t, dtype)
         order = range(t - 1, -1, -1) if self.go_backwards else range(t)
         self._order = list(order)
+        self._order_steps = np.asarray(self._order, np.int64)  # the kernels' copy
         hp = self._buffer("hp", (n, width), dtype)
         y = self._buffer("y", (n, t, self.n_out), dtype) if self.return_sequence else None
         hprev, (W, H, b) = self._hprev, (self.params[k] for k in "WHb")
         first = self._order[0] if training else 0
         self._set_initial(first)
-        blas, order_steps = _blas(), np.asarray(self._order, np.int64)
+        blas, order_steps = _blas(), self._order_steps
 
         def run(c):
             lo, hi = chunks[c]
@@ -440,7 +451,7 @@ class RnnBase(Layer):
         self._begin_backward(n, dtype)
         dh[...] = 0 if seq else dy
         self._take_state_grads(dh)
-        blas, order_steps = _blas(), np.asarray(self._order, np.int64)
+        blas, order_steps = _blas(), self._order_steps
 
         def run(c):
             lo, hi = chunks[c]
@@ -470,7 +481,11 @@ class RnnBase(Layer):
         dh0 = self._buffer("dh0", dh.shape, dh.dtype)
         threads.matmul(self._xp[:, first], HT, dh0)
         dh0 += dh
-        return [dh0] + ([self._dc.copy()] if self.n_states == 2 else [])
+        if self.n_states == 1:
+            return [dh0]
+        dc0 = self._buffer("dc0", dh.shape, dh.dtype)
+        dc0[...] = self._dc
+        return [dh0, dc0]
 
     def _take_state_grads(self, dh):
         """The final states' gradients (RnnState's) join the last step's, once."""
