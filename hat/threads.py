@@ -113,17 +113,24 @@ SPLIT_MIN_MACS = 1 << 20
 
 
 def matmul(a, b, out, rows_done=None):
-    """out = a @ b (2-D). Inside a pool model's passes, where OpenBLAS runs on one thread, a
-    large product runs as two halves of out (split along its longer side) on the pool; outside
-    them, one call that OpenBLAS threads itself. Each half is an ordinary product of the same
-    rows and columns, and the split depends on the shapes only.
+    """out = a @ b (2-D). Large float32 products run on hat's own GEMM (hat/kernels/sgemm.py,
+    one thread a call) as two halves of out (split along its longer side) on the pool; so do
+    other large products inside a pool model's passes, where OpenBLAS runs on one thread;
+    outside them, one numpy call that OpenBLAS threads itself. Each half is an ordinary product
+    of the same rows and columns, and the split depends on the shapes only.
 
     rows_done(r0, r1), if given, runs on rows r0:r1 of out once they are complete: on the
     thread that computed them when the split is by rows (the rows are still in its cache: a
     Dense layer's bias and activation), else once on all rows after the product."""
+    from hat.kernels import sgemm
+
     (m, k), n = a.shape, b.shape[1]
-    if not _held or m * k * n < SPLIT_MIN_MACS or max(m, n) < 2:
-        np.matmul(a, b, out=out)
+    own = sgemm.available() and a.dtype == np.float32
+    if own:
+        b = sgemm.contiguous_b(a, b)  # once, not per half
+    product = sgemm.matmul if own else np.matmul
+    if not (_held or own) or m * k * n < SPLIT_MIN_MACS or max(m, n) < 2:
+        product(a, b, out=out)
         if rows_done is not None:
             rows_done(0, m)
         return out
@@ -133,7 +140,7 @@ def matmul(a, b, out, rows_done=None):
 
         def half(i):
             r0, r1 = rows[i]
-            np.matmul(a[r0:r1], b, out=out[r0:r1])
+            product(a[r0:r1], b, out=out[r0:r1])
             if rows_done is not None:
                 rows_done(r0, r1)
 
@@ -141,7 +148,7 @@ def matmul(a, b, out, rows_done=None):
         return out
     cut = n // 2
     parts = [(b[:, :cut], out[:, :cut]), (b[:, cut:], out[:, cut:])]
-    parallel_for(lambda i: np.matmul(a, parts[i][0], out=parts[i][1]), 2)
+    parallel_for(lambda i: product(a, parts[i][0], out=parts[i][1]), 2)
     if rows_done is not None:
         rows_done(0, m)
     return out

@@ -27,11 +27,12 @@ NEEDS_MNIST = {
     "tutorials/sequences.md",
 }
 # What a page promises under the trimmed budget: (name in its namespace, lower bound), or a
-# list of them.
+# list of them. The bounds sit below what the pages reach (the MLP's one epoch: 95.0%, 94.96
+# or 95.04 by the GEMM's float32 rounding), not at it.
 PROMISES = {
-    "tutorials/mnist_mlp.md": ("accuracy", 0.95),
+    "tutorials/mnist_mlp.md": ("accuracy", 0.94),
     "index.md": ("final_accuracy", 0.9),
-    "getting-started.md": ("accuracy", 0.95),
+    "getting-started.md": ("accuracy", 0.94),
     "tutorials/callbacks.md": ("val_accuracy", 0.6),
     "tutorials/cnn.md": ("scratch_accuracy", 0.85),
     "tutorials/batchnorm.md": ("accuracy", 0.9),

@@ -24,7 +24,7 @@ already), or with HAT_COMPILE_AHEAD=0.
 
 A kernel's argument types are written as a spec string, one word per argument: "A3" a
 C-contiguous 3-D array of the model's dtype, "D1" / "I4" / "L1" a float64 / int32 / int64
-array, "T2" a tuple of 2 ints (int64), "i" an int (int64), "f" a float (float64), "b" a bool,
+array, "T3" a tuple of 3 ints (int64), "i" an int (int64), "f" a float (float64), "b" a bool,
 "u" a uint64.
 """
 

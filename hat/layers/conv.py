@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 
+from hat.kernels import sgemm
 from hat.kernels.activations import LINEAR, SOFTMAX
 from hat.layers import conv_winograd
 from hat.layers.activation_ops import activate, activation_grad, grad_kernels
@@ -330,7 +331,7 @@ class Conv2D(WeightedLayer):
             # One GEMM per sample, written straight into NCHW (columns of sample s are the
             # block cols[:, s*P:(s+1)*P]): no (F, n*P) result to move afterwards.
             per_sample = cols.reshape(ckk, s1 - s0, plane).transpose(1, 0, 2)
-            np.matmul(W2, per_sample, out=z3[s0:s1])
+            sgemm.matmul(W2, per_sample, out=z3[s0:s1])
             conv.bias_activate_nchw(z3[s0:s1], b, code, alpha)
 
         parallel_for(task, len(chunks))
@@ -366,9 +367,9 @@ class Conv2D(WeightedLayer):
                 cols = self._scratch("cols", (ckk, m), dy3.dtype)
                 conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
             if want_w:
-                np.matmul(dzt, cols.T, out=dW_parts[i])
+                sgemm.matmul(dzt, cols.T, out=dW_parts[i])
             if dx is not None:
-                np.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
+                sgemm.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
                 if padded:
                     conv.col2im(cols, kh, kw, *self.strides, oh, ow, dxp[s0:s1])
                     conv.crop_from(dxp[s0:s1], dx[s0:s1], top, left)

@@ -9,7 +9,7 @@ the transformed input V kept from forward for backward in training.
 
 import numpy as np
 
-from hat.kernels import winograd, winograd8
+from hat.kernels import sgemm, winograd, winograd8
 from hat.threads import chunks_of, parallel_for
 
 KERNEL_SIZES = tuple(winograd.KERNEL_TILES)  # 3 and 5: F(4x4, 3x3), F(4x4, 5x5)
@@ -96,7 +96,7 @@ def forward(layer, x, training, code, alpha, W, b):
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
         kernels.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
         M = layer._scratch("M", (nn, f, shape[2]), x.dtype)
-        np.matmul(U, V, out=M)
+        sgemm.matmul(U, V, out=M)
         kernels.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1])
 
     parallel_for(task, len(chunks))
@@ -135,9 +135,9 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
             V = layer._scratch("V", shape, dy3.dtype)
             kernels.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
         if want_w:
-            np.matmul(Mg, V.transpose(0, 2, 1), out=dU_parts[i])
+            sgemm.matmul(Mg, V.transpose(0, 2, 1), out=dU_parts[i])
         if dx is not None:
-            np.matmul(UT, Mg, out=V)  # V is spent: its gradient
+            sgemm.matmul(UT, Mg, out=V)  # V is spent: its gradient
             dxp = layer._scratch("wdxp", (s1 - s0, c) + geo.padded_hw, dy3.dtype)
             kernels.input_grad_tiles(V, m, th, tw, dxp)
             conv.crop_from(dxp, dx[s0:s1], top, left)

@@ -653,7 +653,7 @@ class SimpleRnn(RnnBase):
     """
 
     _back_kernel = "simple_run_back"
-    _back_spec = "A3 A2 A2 A2 i i L1 A2 A3 b i f T2"
+    _back_spec = "A3 A2 A2 A2 i i L1 A2 A3 b i f T3"
 
     def _forward_step(self, hp, s, s_next, k, lo, y, m):
         y, seq = self._seq_out(y)
@@ -767,7 +767,7 @@ class LSTM(_GatedRnn):
     n_gates = 4
     n_states = 2  # h and c
     _back_kernel = "lstm_run_back"
-    _back_spec = "A3 A2 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T2"
+    _back_spec = "A3 A2 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T3"
 
     def __init__(
         self,
@@ -948,7 +948,7 @@ class GRU(_GatedRnn):
 
     n_gates = 3
     _back_kernel = "gru_run_back"
-    _back_spec = "A3 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T2"
+    _back_spec = "A3 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T3"
     _param_keys = ("W", "H", "b", "bH")
 
     def __init__(
