@@ -110,6 +110,9 @@ def single_threaded_blas(active: bool = True):
 # held to one thread (a CNN's Dense layers: 50 x 1568 x 120 = 9.4M); smaller ones are not worth
 # a hand-off.
 SPLIT_MIN_MACS = 1 << 20
+# hat's own GEMM (hat/kernels/sgemm.py) is split from this many: a hand-off to the pool costs
+# about 30 us, and 500 x 500 @ 500 x 10 (2.5M) took 40 us on one thread, 62-89 in two halves.
+OWN_SPLIT_MIN_MACS = 1 << 23
 
 
 def matmul(a, b, out, rows_done=None):
@@ -129,7 +132,8 @@ def matmul(a, b, out, rows_done=None):
     if own:
         b = sgemm.contiguous_b(a, b)  # once, not per half
     product = sgemm.matmul if own else np.matmul
-    if not (_held or own) or m * k * n < SPLIT_MIN_MACS or max(m, n) < 2:
+    smallest = OWN_SPLIT_MIN_MACS if own else SPLIT_MIN_MACS
+    if not (_held or own) or m * k * n < smallest or max(m, n) < 2:
         product(a, b, out=out)
         if rows_done is not None:
             rows_done(0, m)

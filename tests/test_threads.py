@@ -112,7 +112,7 @@ def test_matmul_matches_numpy_outside_and_inside_a_pool_models_pass(monkeypatch,
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)  # the halves' own rounding
     if own:
         assert np.array_equal(out, one_call), "sgemm's halves have one call's bits"
-    split = m * k * n >= threads.SPLIT_MIN_MACS
+    split = m * k * n >= (threads.OWN_SPLIT_MIN_MACS if own else threads.SPLIT_MIN_MACS)
     # numpy's products split inside a pool model's passes only, where OpenBLAS is held to one
     # thread; sgemm runs on one thread a call, so it splits outside them too.
     assert calls == ([2, 2] if split and own else [2] if split else []), "large in two halves"

@@ -45,6 +45,10 @@ LANES = 16  # floats in one AVX-512 register
 TILE_ROWS = (12, 4, 1)  # the micro-kernel's row counts: full tiles, then the edge
 TILE_VECTORS = 2  # vectors of c per row in one tile: 32 columns
 TILE_COLS = LANES * TILE_VECTORS
+# Panels of at most one vector's columns (a Dense layer of 10 units, the last columns of a
+# product) take tiles of one vector and twice the rows, the same 24 registers: 500x500 @
+# 500x10 took 0.12 ms in the wide tiles, whose second vector was all masked.
+NARROW_ROWS = (24, 8, 1)
 # k is run in near-equal blocks of at most this many, so that a's block of rows (m x K_BLOCK)
 # stays in the core's L2 while the tiles sweep b's columns: 128x3584 @ 3584x512 went from 118
 # GFLOP/s as one block to 150-200 (noisy; 192 to 768 all in that range, 256 the best seen).
@@ -73,11 +77,11 @@ def available() -> bool:
     return _available
 
 
-def _tile_kernel(rows: int):
+def _tile_kernel(rows: int, vectors: int = TILE_VECTORS):
     """The intrinsic tile(a, b, c, i0, j0, ncols, k0, k1, accumulate): c[i0:i0+rows,
     j0:j0+ncols] (=, or += when accumulate) a[i0:i0+rows, k0:k1] @ b[k0:k1, j0:j0+ncols], the
     sum a chain of fused multiply-adds from zero over k in order, with
-    ncols <= TILE_COLS. a is read through its strides, so a transpose's view works as it is;
+    ncols <= LANES * vectors. a is read through its strides, so a transpose's view works as it is;
     b's and c's rows are unit-stride."""
 
     @intrinsic
@@ -134,7 +138,7 @@ def _tile_kernel(rows: int):
             lanes = ir.Constant(ir.VectorType(i64, LANES), [const(j) for j in range(LANES)])
             masks = [
                 builder.icmp_signed("<", lanes, splat(builder.sub(ncols_, const(v * LANES)), i64))
-                for v in range(TILE_VECTORS)
+                for v in range(vectors)
             ]
             zero = ir.Constant(vec, [ir.Constant(f32, 0.0)] * LANES)
             accumulate_ = builder.icmp_unsigned("!=", acc_flag, ir.Constant(acc_flag.type, 0))
@@ -143,7 +147,7 @@ def _tile_kernel(rows: int):
             c_at, accs = [], []
             for r in range(rows):
                 row = builder.mul(builder.add(i0_, const(r)), ldc)
-                for v in range(TILE_VECTORS):
+                for v in range(vectors):
                     c_at.append(at(c_arr, builder.add(row, builder.add(j0_, const(v * LANES)))))
                     accs.append(cgutils.alloca_once_value(builder, zero))
             with cgutils.for_range(builder, builder.sub(k1_, k0_)) as loop:
@@ -154,18 +158,18 @@ def _tile_kernel(rows: int):
                         load,
                         [at(b_arr, builder.add(b_row, const(v * LANES))), align, masks[v], zero],
                     )
-                    for v in range(TILE_VECTORS)
+                    for v in range(vectors)
                 ]
                 for r in range(rows):
                     i = builder.add(i0_, const(r))
                     offset = builder.add(builder.mul(i, lda_row), builder.mul(k, lda_col))
                     a_ik = splat(builder.load(builder.gep(a_arr.data, [offset])), f32)
-                    for v in range(TILE_VECTORS):
-                        slot = accs[r * TILE_VECTORS + v]
+                    for v in range(vectors):
+                        slot = accs[r * vectors + v]
                         builder.store(builder.call(fma, [a_ik, bs[v], builder.load(slot)]), slot)
             # c (=, +=) the block's sum: a long k adds block sums, not one chain of k terms
             # (for k = 3584, 2.1e-6 relative error as one chain).
-            for slot, p, v in zip(accs, c_at, list(range(TILE_VECTORS)) * rows, strict=True):
+            for slot, p, v in zip(accs, c_at, list(range(vectors)) * rows, strict=True):
                 total = builder.load(slot)
                 with builder.if_then(accumulate_):
                     old = builder.call(load, [p, align, masks[v], zero])
@@ -180,6 +184,7 @@ def _tile_kernel(rows: int):
 
 
 _tile12, _tile4, _tile1 = (_tile_kernel(rows) for rows in TILE_ROWS)
+_narrow24, _narrow8, _narrow1 = (_tile_kernel(rows, 1) for rows in NARROW_ROWS)
 
 
 @jit
@@ -190,6 +195,17 @@ def _block(a, b, c, k0, k1, accumulate):
     for j0 in range(0, n, TILE_COLS):
         ncols = min(TILE_COLS, n - j0)
         i0 = 0
+        if ncols <= LANES:
+            while i0 + 24 <= m:
+                _narrow24(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+                i0 += 24
+            while i0 + 8 <= m:
+                _narrow8(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+                i0 += 8
+            while i0 < m:
+                _narrow1(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+                i0 += 1
+            continue
         while i0 + 12 <= m:
             _tile12(a, b, c, i0, j0, ncols, k0, k1, accumulate)
             i0 += 12

@@ -379,9 +379,13 @@ class RnnBase(Layer):
         # writes row 0 and projects its own input.
         self._steps = t if training else 1
         xp = self._per_step("xp", n, t, width, dtype)  # (N, T, G*n): projections, then gates
-        if training:  # every step's input projection in one GEMM
-            threads.matmul(x.reshape(n * t, -1), self.params["W"], xp.reshape(n * t, width))
-            xp += self.params["b"]
+        if training:  # every step's input projection in one GEMM, the bias added per half
+            xp2, b = xp.reshape(n * t, width), self.params["b"]  # on the thread that made it
+
+            def add_bias(r0, r1):
+                xp2[r0:r1] += b
+
+            threads.matmul(x.reshape(n * t, -1), self.params["W"], xp2, add_bias)
         self._xp = xp
         self._alloc_states(n, t, dtype)
         order = range(t - 1, -1, -1) if self.go_backwards else range(t)

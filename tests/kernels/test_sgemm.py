@@ -1,5 +1,6 @@
 """hat.kernels.sgemm: hat's own float32 GEMM against float64 products, on every edge of its
-tiles (12 x 32, then 4 and 1 rows, masked columns, blocks of K_BLOCK k's), with a as rows or a
+tiles (12 x 32, then 4 and 1 rows; 24 x 16, 8 and 1 for narrow panels; masked columns; blocks
+of k's), with a as rows or a
 transpose, and its promise that a row of c has the same bits however the product is split."""
 
 import os
@@ -19,8 +20,18 @@ pytestmark = [
 RNG = np.random.default_rng(0)
 # (m, k, n): whole tiles, every row edge (12 + 4 + 1 rows), column edges below one vector,
 # between one and two, a k longer than one block, and the shapes hat's models use.
-SHAPES = [(12, 8, 32), (17, 5, 33), (3, 1, 1), (1, 7, 15), (29, 400, 47), (64, 128, 512),
-          (50, 784, 500), (13, 2 * sgemm.K_BLOCK + 3, 20)]  # fmt: skip
+SHAPES = [
+    (12, 8, 32),
+    (17, 5, 33),
+    (3, 1, 1),
+    (1, 7, 15),
+    (29, 400, 47),
+    (64, 128, 512),
+    (50, 784, 500),
+    (13, 2 * sgemm.K_BLOCK + 3, 20),
+    (57, 30, 10),
+    (33, 9, 16),
+]  # fmt: skip  (narrow: 24 + 24 + 8 + 1 rows, 16 columns)
 
 
 def _close(got, a, b, extra=None):
