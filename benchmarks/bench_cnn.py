@@ -38,9 +38,9 @@ from bench_mlp import (  # noqa: E402  (bench_mlp imports nothing heavy at modul
     alternate,
     blas_kernels,
     blas_threads,
+    ceiling_gflops,
     cpu_name,
     load_average,
-    matmul_gflops,
     mnist_on_disk,
     peak_rss_mb,
     peer_versions,
@@ -48,7 +48,6 @@ from bench_mlp import (  # noqa: E402  (bench_mlp imports nothing heavy at modul
     print_table,
     profile_model,
     set_thread_env,
-    spread,
     timed,
 )
 
@@ -281,8 +280,8 @@ def run_benchmark(args: argparse.Namespace) -> None:
     print(f"OpenBLAS kernels: {blas_kernels()}")
     for note in notes:
         print(note)
-    ceiling = matmul_gflops()
-    print(f"numpy float32 2048x2048 matmul (the ceiling): {spread(ceiling)} GFLOP/s")
+    ceiling, ceiling_line = ceiling_gflops()
+    print(ceiling_line)
     for model in ("scratch", "bn") if args.model == "all" else (args.model,):
         run_model(args, model, (have_torch, keras_version), ceiling)
     print(f"\npeak RSS of this process (all frameworks): {peak_rss_mb():,.0f} MB; see --memory")
