@@ -18,7 +18,9 @@ broadcast of a's element and two fused multiply-adds. It is written in LLVM IR (
 below) because numba's own loops kept the tile in memory (40 GFLOP/s). Edges take the same
 kernel on fewer rows (4, then 1) and masked loads and stores for the last columns, so any
 shape works without padding copies. Tried and not kept: prefetching b's rows ahead (the long-k
-product gained 5-10%, the others lost as much).
+product gained 5-10%, the others lost as much); tiles of one vector and 24 rows for narrow
+products (500x500 @ 500x10 took 63 us either way: the broadcasts of a's elements, one a row
+and k, bound both); blocks of 192 rows of c (2048^3 fell from 313 to 260 GFLOP/s).
 
 Every element of c is the same sum whatever tile, row split or thread computed it: per block
 of k's (their bounds depend on k only), a chain of fused multiply-adds over k in order, then
@@ -45,10 +47,6 @@ LANES = 16  # floats in one AVX-512 register
 TILE_ROWS = (12, 4, 1)  # the micro-kernel's row counts: full tiles, then the edge
 TILE_VECTORS = 2  # vectors of c per row in one tile: 32 columns
 TILE_COLS = LANES * TILE_VECTORS
-# Panels of at most one vector's columns (a Dense layer of 10 units, the last columns of a
-# product) take tiles of one vector and twice the rows, the same 24 registers: 500x500 @
-# 500x10 took 0.12 ms in the wide tiles, whose second vector was all masked.
-NARROW_ROWS = (24, 8, 1)
 # k is run in near-equal blocks of at most this many, so that a's block of rows (m x K_BLOCK)
 # stays in the core's L2 while the tiles sweep b's columns: 128x3584 @ 3584x512 went from 118
 # GFLOP/s as one block to 150-200 (noisy; 192 to 768 all in that range, 256 the best seen).
@@ -184,7 +182,6 @@ def _tile_kernel(rows: int, vectors: int = TILE_VECTORS):
 
 
 _tile12, _tile4, _tile1 = (_tile_kernel(rows) for rows in TILE_ROWS)
-_narrow24, _narrow8, _narrow1 = (_tile_kernel(rows, 1) for rows in NARROW_ROWS)
 
 
 @jit
@@ -195,17 +192,6 @@ def _block(a, b, c, k0, k1, accumulate):
     for j0 in range(0, n, TILE_COLS):
         ncols = min(TILE_COLS, n - j0)
         i0 = 0
-        if ncols <= LANES:
-            while i0 + 24 <= m:
-                _narrow24(a, b, c, i0, j0, ncols, k0, k1, accumulate)
-                i0 += 24
-            while i0 + 8 <= m:
-                _narrow8(a, b, c, i0, j0, ncols, k0, k1, accumulate)
-                i0 += 8
-            while i0 < m:
-                _narrow1(a, b, c, i0, j0, ncols, k0, k1, accumulate)
-                i0 += 1
-            continue
         while i0 + 12 <= m:
             _tile12(a, b, c, i0, j0, ncols, k0, k1, accumulate)
             i0 += 12
@@ -248,36 +234,27 @@ def gemm_fits(a, b, c) -> bool:
 
 
 @jit
-def _stacked(a, b, c):
-    """c[i] = a[i] @ b[i]."""
+def _batched(a, b, c, accumulate):
+    """c[i] (=, +=) a[i] @ b[i] for each i."""
     for i in range(c.shape[0]):
-        sgemm(a[i], b[i], c[i])
+        sgemm(a[i], b[i], c[i], accumulate)
 
 
-@jit
-def _broadcast(a, b, c):
-    """c[i] = a @ b[i] (np.matmul's broadcast of a 2-D a)."""
-    for i in range(c.shape[0]):
-        sgemm(a, b[i], c[i])
+_entry_point = None
 
 
-# Python's calls go through one specialisation each, compiled on first use: arrays of any
-# layout (C, F, strided) as "A" arrays, where numba would otherwise compile sgemm again for
-# every mix of layouts it meets (1.3 s each on a cold cache).
-_M2, _M3 = "float32[:, :]", "float32[:, :, :]"
-_SIGNATURES = {
-    "sgemm": (sgemm, f"void({_M2}, {_M2}, {_M2}, boolean)"),
-    "stacked": (_stacked, f"void({_M3}, {_M3}, {_M3})"),
-    "broadcast": (_broadcast, f"void({_M2}, {_M3}, {_M3})"),
-}
-_entries: dict = {}
-
-
-def _entry(name: str):
-    if name not in _entries:
-        func, signature = _SIGNATURES[name]
-        _entries[name] = numba.njit(signature, cache=True, nogil=True)(func.py_func)
-    return _entries[name]
+def _entry():
+    """_batched compiled once, on first use, for arrays of any layout (C, F, strided, a
+    broadcast's zero stride) as numba's "A" arrays: numba would otherwise compile the kernel
+    again for every mix of layouts it meets, about 1 s each on a cold cache. Python's 2-D
+    products go through it as stacks of one."""
+    global _entry_point
+    if _entry_point is None:
+        m3 = types.Array(types.float32, 3, "A")
+        a3 = types.Array(types.float32, 3, "A", readonly=True)  # a broadcast view is read-only
+        signature = types.void(a3, a3, m3, types.boolean)
+        _entry_point = numba.njit(signature, cache=True, nogil=True)(_batched.py_func)
+    return _entry_point
 
 
 # Below this many rows of a, a b with strided rows (a transpose's view) goes to numpy rather
@@ -295,7 +272,7 @@ def contiguous_b(a, b):
 
 def product(a, b, c, accumulate=False) -> None:
     """c = a @ b (or c += a @ b) through sgemm, from Python; the layouts as gemm_fits says."""
-    _entry("sgemm")(a, b, c, accumulate)
+    _entry()(a[None], b[None], c[None], accumulate)
 
 
 def matmul(a, b, out):
@@ -313,6 +290,7 @@ def matmul(a, b, out):
         stacked = a.ndim == 3 and a.shape[0] == b.shape[0]
         if (stacked or a.ndim == 2) and gemm_fits(a[0] if stacked else a, b[0], out[0]):
             if not np.may_share_memory(out, a) and not np.may_share_memory(out, b):
-                _entry("stacked" if stacked else "broadcast")(a, b, out)
+                a3 = a if stacked else np.broadcast_to(a, (out.shape[0],) + a.shape)
+                _entry()(a3, b, out, False)
                 return out
     return np.matmul(a, b, out=out)

@@ -1,6 +1,5 @@
 """hat.kernels.sgemm: hat's own float32 GEMM against float64 products, on every edge of its
-tiles (12 x 32, then 4 and 1 rows; 24 x 16, 8 and 1 for narrow panels; masked columns; blocks
-of k's), with a as rows or a
+tiles (12 x 32, then 4 and 1 rows; masked columns; blocks of k's), with a as rows or a
 transpose, and its promise that a row of c has the same bits however the product is split."""
 
 import os
@@ -31,7 +30,7 @@ SHAPES = [
     (13, 2 * sgemm.K_BLOCK + 3, 20),
     (57, 30, 10),
     (33, 9, 16),
-]  # fmt: skip  (narrow: 24 + 24 + 8 + 1 rows, 16 columns)
+]  # fmt: skip
 
 
 def _close(got, a, b, extra=None):
