@@ -76,28 +76,24 @@ def available() -> bool:
 
 
 def _tile_kernel(rows: int, vectors: int = TILE_VECTORS):
-    """The intrinsic tile(a, b, c, i0, j0, ncols, k0, k1, accumulate): c[i0:i0+rows,
-    j0:j0+ncols] (=, or += when accumulate) a[i0:i0+rows, k0:k1] @ b[k0:k1, j0:j0+ncols], the
-    sum a chain of fused multiply-adds from zero over k in order, with
-    ncols <= LANES * vectors. a is read through its strides, so a transpose's view works as it is;
-    b's and c's rows are unit-stride."""
+    """The intrinsic tile(g, i0, j0, ncols, k0, k1, accumulate): c[i0:i0+rows, j0:j0+ncols]
+    (=, or += when accumulate) a[i0:i0+rows, k0:k1] @ b[k0:k1, j0:j0+ncols], the sum a chain
+    of fused multiply-adds from zero over k in order, with ncols <= LANES * vectors. g is the
+    operands' geometry, a tuple of 7 ints: (a's address, a's row and column strides, b's
+    address, b's row stride, c's address, c's row stride), strides in elements; b's and c's
+    rows are unit-stride, a is read through both strides (a transpose's view works as it is).
+    Addresses and strides rather than arrays: the kernel compiles once, whatever the arrays'
+    layouts."""
 
     @intrinsic
-    def tile(typingctx, a, b, c, i0, j0, ncols, k0, k1, accumulate):
-        if not all(
-            isinstance(t, types.Array) and t.ndim == 2 and t.dtype == types.float32
-            for t in (a, b, c)
-        ):
-            return None  # a typing error, not wrong code: float32 matrices only
-        sig = types.void(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+    def tile(typingctx, g, i0, j0, ncols, k0, k1, accumulate):
+        if not (isinstance(g, types.UniTuple) and g.count == 7 and g.dtype == types.int64):
+            return None  # a typing error, not wrong code
+        sig = types.void(g, i0, j0, ncols, k0, k1, accumulate)
 
         def codegen(context, builder, signature, args):
-            arrays = [
-                context.make_array(t)(context, builder, v)
-                for t, v in zip(signature.args[:3], args[:3], strict=True)
-            ]
-            a_arr, b_arr, c_arr = arrays
-            i0_, j0_, ncols_, k0_, k1_, acc_flag = args[3:]
+            geometry = cgutils.unpack_tuple(builder, args[0])
+            i0_, j0_, ncols_, k0_, k1_, acc_flag = args[1:]
             i1, i32, i64, f32 = ir.IntType(1), ir.IntType(32), ir.IntType(64), ir.FloatType()
             vec, mask_ty = ir.VectorType(f32, LANES), ir.VectorType(i1, LANES)
             vptr, align = vec.as_pointer(), ir.Constant(i32, 4)
@@ -125,14 +121,13 @@ def _tile_kernel(rows: int, vectors: int = TILE_VECTORS):
                 zeros = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
                 return builder.shuffle_vector(one, undef, zeros)
 
-            def stride(arr, axis):  # in elements
-                return builder.sdiv(cgutils.unpack_tuple(builder, arr.strides)[axis], const(4))
+            fptr = f32.as_pointer()
+            a_data, lda_row, lda_col, b_data, ldb, c_data, ldc = geometry
+            a_data, b_data, c_data = (builder.inttoptr(v, fptr) for v in (a_data, b_data, c_data))
 
-            def at(arr, offset):
-                return builder.bitcast(builder.gep(arr.data, [offset]), vptr)
+            def at(data, offset):
+                return builder.bitcast(builder.gep(data, [offset]), vptr)
 
-            lda_row, lda_col = stride(a_arr, 0), stride(a_arr, 1)
-            ldb, ldc = stride(b_arr, 0), stride(c_arr, 0)
             lanes = ir.Constant(ir.VectorType(i64, LANES), [const(j) for j in range(LANES)])
             masks = [
                 builder.icmp_signed("<", lanes, splat(builder.sub(ncols_, const(v * LANES)), i64))
@@ -146,7 +141,7 @@ def _tile_kernel(rows: int, vectors: int = TILE_VECTORS):
             for r in range(rows):
                 row = builder.mul(builder.add(i0_, const(r)), ldc)
                 for v in range(vectors):
-                    c_at.append(at(c_arr, builder.add(row, builder.add(j0_, const(v * LANES)))))
+                    c_at.append(at(c_data, builder.add(row, builder.add(j0_, const(v * LANES)))))
                     accs.append(cgutils.alloca_once_value(builder, zero))
             with cgutils.for_range(builder, builder.sub(k1_, k0_)) as loop:
                 k = builder.add(k0_, loop.index)
@@ -154,14 +149,14 @@ def _tile_kernel(rows: int, vectors: int = TILE_VECTORS):
                 bs = [
                     builder.call(
                         load,
-                        [at(b_arr, builder.add(b_row, const(v * LANES))), align, masks[v], zero],
+                        [at(b_data, builder.add(b_row, const(v * LANES))), align, masks[v], zero],
                     )
                     for v in range(vectors)
                 ]
                 for r in range(rows):
                     i = builder.add(i0_, const(r))
                     offset = builder.add(builder.mul(i, lda_row), builder.mul(k, lda_col))
-                    a_ik = splat(builder.load(builder.gep(a_arr.data, [offset])), f32)
+                    a_ik = splat(builder.load(builder.gep(a_data, [offset])), f32)
                     for v in range(vectors):
                         slot = accs[r * vectors + v]
                         builder.store(builder.call(fma, [a_ik, bs[v], builder.load(slot)]), slot)
@@ -185,22 +180,30 @@ _tile12, _tile4, _tile1 = (_tile_kernel(rows) for rows in TILE_ROWS)
 
 
 @jit
-def _block(a, b, c, k0, k1, accumulate):
-    """c (=, +=) a[:, k0:k1] @ b[k0:k1]: b's 32-column panel (k1 - k0 rows) stays in cache
-    while the tiles run down c's rows."""
-    m, n = c.shape
+def _block(g, m, n, k0, k1, accumulate):
+    """c (=, +=) a[:, k0:k1] @ b[k0:k1] (g: see _tile_kernel): b's 32-column panel (k1 - k0
+    rows) stays in cache while the tiles run down c's m rows."""
     for j0 in range(0, n, TILE_COLS):
         ncols = min(TILE_COLS, n - j0)
         i0 = 0
         while i0 + 12 <= m:
-            _tile12(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+            _tile12(g, i0, j0, ncols, k0, k1, accumulate)
             i0 += 12
         while i0 + 4 <= m:
-            _tile4(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+            _tile4(g, i0, j0, ncols, k0, k1, accumulate)
             i0 += 4
         while i0 < m:
-            _tile1(a, b, c, i0, j0, ncols, k0, k1, accumulate)
+            _tile1(g, i0, j0, ncols, k0, k1, accumulate)
             i0 += 1
+
+
+@jit
+def _product(g, m, n, k, accumulate):
+    """c (=, +=) a @ b for the operands g describes (m x k @ k x n), k in near-equal blocks."""
+    blocks = -(-k // K_BLOCK)
+    for i in range(blocks):
+        k0, k1 = k * i // blocks, k * (i + 1) // blocks
+        _block(g, m, n, k0, k1, accumulate or i > 0)
 
 
 @jit
@@ -208,18 +211,21 @@ def sgemm(a, b, c, accumulate=False):
     """c = a @ b, or c += a @ b, in float32 on one thread (nogil).
 
     a (m, k) with a unit stride on either axis (row-major, or a transpose's view); b (k, n)
-    and c (m, n) with unit-stride rows. The caller checks the layouts (gemm_fits)."""
-    k = a.shape[1]
-    if c.shape[0] == 0 or c.shape[1] == 0:
+    and c (m, n) with unit-stride rows. The caller checks the layouts (gemm_fits). The arrays
+    stay alive for the call: the kernel reads them through their addresses."""
+    m, k, n = a.shape[0], a.shape[1], c.shape[1]
+    if m == 0 or n == 0:
         return
     if k == 0:
         if not accumulate:
             c[:] = 0
         return
-    blocks = -(-k // K_BLOCK)
-    for i in range(blocks):
-        k0, k1 = k * i // blocks, k * (i + 1) // blocks
-        _block(a, b, c, k0, k1, accumulate or i > 0)
+    g = (
+        np.int64(a.ctypes.data), np.int64(a.strides[0] // 4), np.int64(a.strides[1] // 4),
+        np.int64(b.ctypes.data), np.int64(b.strides[0] // 4),
+        np.int64(c.ctypes.data), np.int64(c.strides[0] // 4),
+    )  # fmt: skip
+    _product(g, m, n, k, accumulate)
 
 
 def gemm_fits(a, b, c) -> bool:
