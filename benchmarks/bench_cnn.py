@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory", action="store_true", help="peak RSS, one process each")
     parser.add_argument("--compile", action="store_true", help="numba compile time, cold/warm")
     parser.add_argument("--profile", action="store_true", help="hat's time per layer too")
+    parser.add_argument("--sleep", action="store_true", help="sleep, not spin, between rounds")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-keras", action="store_true", help="leave Keras-JAX out")
     parser.add_argument(

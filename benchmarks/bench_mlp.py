@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--memory", action="store_true", help="peak RSS of each framework in its own process"
     )
     parser.add_argument("--profile", action="store_true", help="hat's time per layer too")
+    parser.add_argument("--sleep", action="store_true", help="sleep, not spin, between rounds")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-keras", action="store_true", help="leave Keras-JAX out")
     parser.add_argument("--worker", choices=("hat", "torch", "keras"), help=argparse.SUPPRESS)
@@ -371,6 +372,24 @@ def peer_versions(have_torch: bool, keras_version: str | None) -> str:
     return ", ".join(parts)
 
 
+def settle(spin: bool = True) -> None:
+    """The pause between two timed calls (SETTLE_S), in which another runtime's spinning
+    threads go to sleep. The calling thread spins through it: on this machine a process that
+    slept for the pause ran its next ~50 ms at about 60% speed (hat's MLP predicted 10,000
+    images in 40-51 ms after a 0.2 s sleep, 32 ms without one), which the short rounds (a
+    prediction round is 30-90 ms) would measure for every framework. spin=False (--sleep):
+    sleep through it, as the benchmarks did before 2026-12-01 15:45."""
+    if not spin:
+        time.sleep(SETTLE_S)
+        return
+    end = time.perf_counter() + SETTLE_S
+    while time.perf_counter() < end:
+        pass
+
+
+SPIN = "--sleep" not in sys.argv  # read once: the pause's kind, for every benchmark
+
+
 def alternate(runners: list[Any], repeats: int, n_train: int, n_infer: int) -> tuple[dict, dict]:
     """Timed rounds: every runner trains on n_train samples, then predicts n_infer, in an
     order rotated each round (so no framework always follows the same one). Returns samples/s
@@ -382,9 +401,9 @@ def alternate(runners: list[Any], repeats: int, n_train: int, n_infer: int) -> t
         order = runners[shift:] + runners[:shift]
         for runner in order if round_ % 2 == 0 else order[::-1]:
             train[runner.name].append(n_train / timed(runner.train, n_train))
-            time.sleep(SETTLE_S)
+            settle(SPIN)
             infer[runner.name].append(n_infer / timed(runner.predict, n_infer))
-            time.sleep(SETTLE_S)
+            settle(SPIN)
     return train, infer
 
 

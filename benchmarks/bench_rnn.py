@@ -40,6 +40,7 @@ def parse_args(argv=None):
     parser.add_argument("--memory", action="store_true", help="peak RSS, one process each")
     parser.add_argument("--first-step", action="store_true", help="first step, warm and cold")
     parser.add_argument("--no-torch", action="store_true", help="time hat only")
+    parser.add_argument("--sleep", action="store_true", help="sleep, not spin, between rounds")
     parser.add_argument("--json", default=None, help="write the results to this file")
     parser.add_argument("--worker", choices=("memory", "first"), help=argparse.SUPPRESS)
     parser.add_argument("--framework", choices=("hat", "torch"), help=argparse.SUPPRESS)
@@ -174,10 +175,20 @@ class TorchRun:
 
 
 def _timed(fn, *args):
-    time.sleep(SETTLE_S)
+    _settle()
     start = time.perf_counter()
     fn(*args)
     return time.perf_counter() - start
+
+
+def _settle():
+    """The pause before a timed call, spun through unless --sleep (see bench_mlp.settle)."""
+    if "--sleep" in sys.argv:
+        time.sleep(SETTLE_S)
+        return
+    end = time.perf_counter() + SETTLE_S
+    while time.perf_counter() < end:
+        pass
 
 
 # -- subprocess workers -----------------------------------------------------------------------
