@@ -20,7 +20,10 @@ kernel on fewer rows (4, then 1) and masked loads and stores for the last column
 shape works without padding copies. Tried and not kept: prefetching b's rows ahead (the long-k
 product gained 5-10%, the others lost as much); tiles of one vector and 24 rows for narrow
 products (500x500 @ 500x10 took 63 us either way: the broadcasts of a's elements, one a row
-and k, bound both); blocks of 192 rows of c (2048^3 fell from 313 to 260 GFLOP/s).
+and k, bound both); blocks of 192 rows of c (2048^3 fell from 313 to 260 GFLOP/s); copying
+each 32-column panel of b into a contiguous buffer first, against L1 set conflicts of b's
+2 KB-strided rows (the same bits; 64x128 @ 128x512 fell from 240 to 149 GFLOP/s, 500x784 @
+784x500 from 231 to 218: the copy cost more than it saved).
 
 Every element of c is the same sum whatever tile, row split or thread computed it: per block
 of k's (their bounds depend on k only), a chain of fused multiply-adds over k in order, then
