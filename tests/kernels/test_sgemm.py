@@ -91,6 +91,19 @@ def test_empty_and_zero_length_products():
     )
 
 
+def test_a_short_k_is_left_to_numpy(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sgemm, "product", lambda *args: calls.append(args))
+    for k in (sgemm.MIN_K - 1, sgemm.MIN_K):
+        a = RNG.standard_normal((40, k)).astype(np.float32)
+        b = RNG.standard_normal((k, 30)).astype(np.float32)
+        out = np.full((40, 30), np.nan, np.float32)
+        sgemm.matmul(a, b, out)
+        if k < sgemm.MIN_K:
+            np.testing.assert_array_equal(out, a @ b)  # numpy's product
+    assert len(calls) == 1 and calls[0][0].shape[1] == sgemm.MIN_K  # only k = MIN_K took sgemm
+
+
 def test_matmul_takes_what_fits_and_leaves_the_rest_to_numpy():
     a = RNG.standard_normal((70, 30)).astype(np.float32)
     b = RNG.standard_normal((30, 40)).astype(np.float32)
