@@ -10,10 +10,11 @@ Keras' initial weights (glorot_uniform for W, orthogonal for H) and gradients cl
 [-1, 1] elementwise (a recurrent layer's gradients can spike). PyTorch's recipe keeps the
 learning rate at 1e-3 for 3 epochs; PyTorch 2.13 reaches 96.9% with it.
 
-Measured (seed 1515, 2026-12-01, 2 shared cores, the products on hat's own GEMM): the default
-recipe 98.77% test accuracy after 12 epochs (42 s), PyTorch's recipe 97.03% after 3 epochs
-(12 s). Earlier the same day, on OpenBLAS's products: 98.85% after 12 epochs (98.55% after 8),
-98.91% with --epochs 20, 97.03% after 3.
+Measured (seed 1515, 2026-12-01, 2 shared cores, the products on hat's own GEMM, those with a
+k under 16 on numpy's): the default recipe 98.82% test accuracy after 12 epochs (37 s),
+PyTorch's recipe 97.03% after 3 epochs (10 s); 98.77% and 97.03% with every product on
+hat's. Earlier the same day, on OpenBLAS's products: 98.85% after 12 epochs (98.55% after
+8), 98.91% with --epochs 20, 97.03% after 3.
 """
 
 import argparse
