@@ -129,8 +129,6 @@ def matmul(a, b, out, rows_done=None):
 
     (m, k), n = a.shape, b.shape[1]
     own = sgemm.available() and a.dtype == np.float32
-    if own:
-        b = sgemm.contiguous_b(a, b)  # once, not per half
     product = sgemm.matmul if own else np.matmul
     smallest = OWN_SPLIT_MIN_MACS if own else SPLIT_MIN_MACS
     if not (_held or own) or m * k * n < smallest or max(m, n) < 2:

@@ -266,19 +266,6 @@ def _entry():
     return _entry_point
 
 
-# Below this many rows of a, a b with strided rows (a transpose's view) goes to numpy rather
-# than being copied first: the copy costs about what the faster product saves.
-COPY_MIN_ROWS = 64
-
-
-def contiguous_b(a, b):
-    """b, or a row-major copy of it when b's rows are strided and a has enough rows that
-    sgemm on the copy beats numpy on the view."""
-    if b.strides[-1] != b.itemsize and b.shape[-1] > 1 and a.shape[-2] >= COPY_MIN_ROWS:
-        return np.ascontiguousarray(b)
-    return b
-
-
 def product(a, b, c, accumulate=False) -> None:
     """c = a @ b (or c += a @ b) through sgemm, from Python; the layouts as gemm_fits says."""
     _entry()(a[None], b[None], c[None], accumulate)
@@ -294,12 +281,13 @@ MIN_K = 16
 def matmul(a, b, out):
     """out = a @ b on this thread, as np.matmul(a, b, out=out) for 2-D operands or stacks of
     them (b and out 3-D with one batch, a 3-D with it too or 2-D): with sgemm where it is
-    available, the layouts fit and k >= MIN_K, else numpy's."""
+    available, the layouts fit and k >= MIN_K, else numpy's. A b with strided rows (a
+    transpose's view) goes to numpy: copying it first for sgemm measured no faster (the MLP's
+    and cnn_bn's training, 6-8 alternating process pairs), and cost an allocation a call."""
     if not (available() and a.dtype == b.dtype == out.dtype == np.float32):
         return np.matmul(a, b, out=out)
     if a.shape[-1] < MIN_K:
         return np.matmul(a, b, out=out)
-    b = contiguous_b(a, b)
     if a.ndim == b.ndim == out.ndim == 2:
         if gemm_fits(a, b, out):
             product(a, b, out)

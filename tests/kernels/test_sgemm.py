@@ -111,10 +111,9 @@ def test_matmul_takes_what_fits_and_leaves_the_rest_to_numpy():
     own = np.empty((70, 40), np.float32)
     sgemm.sgemm(a, b, own)
     np.testing.assert_array_equal(sgemm.matmul(a, b, out), own)
-    # b as a transpose's view: copied for 64 rows of a or more, given to numpy below
+    # b as a transpose's view (strided rows): numpy's product
     bt = np.ascontiguousarray(b.T).T
-    np.testing.assert_array_equal(sgemm.matmul(a, bt, out), own)
-    np.testing.assert_array_equal(sgemm.matmul(a[:10], bt, out[:10]), a[:10] @ bt)
+    np.testing.assert_array_equal(sgemm.matmul(a, bt, out), a @ bt)
     # stacks, and a 2-D a broadcast over them, as the convolutions call it
     a3, b3 = (
         RNG.standard_normal((3, 7, 30)).astype(np.float32),
