@@ -12,6 +12,7 @@ from hat import metrics as metrics_mod
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import InputLayer
 from hat.layers.normalization import fold_batchnorms
+from hat.layers.pooling import fold_pools
 from hat.loss_plan import LossPlan
 
 
@@ -201,7 +202,9 @@ class Model:
             raise ValueError(f"layer names must be unique; {duplicates} appear more than once")
         runners = self._setup_layers()
         self._fuse_activations()
-        fold_batchnorms(self.nodes, self.out_nodes + self.any_nodes)  # inference passes only
+        ends = self.out_nodes + self.any_nodes
+        # Inference passes only; they leave nothing to back-propagate through (see backward).
+        self._folds = fold_batchnorms(self.nodes, ends) + fold_pools(self.nodes, ends)
         self._flatten_parameters()
         self._program = Program(self.nodes, runners)
         index = self._program.index
@@ -427,7 +430,18 @@ class Model:
             dy (np.ndarray | list[np.ndarray]): dL/d(output), a list for several outputs.
             preactivation (bool): Default False. Whether dy is already the gradient before
                 the outputs' activations (a loss fused with them).
+
+        Raises:
+            RuntimeError: The last forward ran with training=False in a model with folded
+                layers (see hat.layers.normalization.fold_batchnorms, pooling.fold_pools).
         """
+        if not self._program.last_training and self._folds:
+            raise RuntimeError(
+                f"backward follows a forward with training=False, in which {self._folds} "
+                f"layer(s) ran folded into the layer before them (a BatchNorm, or a 2x2 "
+                f"MaxPool2D computed by its Conv2D), keeping nothing to back-propagate "
+                f"through; run forward with training=True first"
+            )
         dys = dy if isinstance(dy, list) else [dy]
         seeds = dict(zip(self._out_steps, dys, strict=True))
         pre = frozenset(self._out_steps) if preactivation else frozenset()

@@ -64,6 +64,7 @@ class Program:
         # The first training step's helper compiling kernels ahead (hat.kernels.ahead), or None.
         self.ahead = None
         self.ahead_checked = False
+        self.last_training = True  # the last forward's mode
 
     def _shared_copies(self) -> list[tuple]:
         """(layer, [indices of steps that run a copy of it]) for every shared layer."""
@@ -78,6 +79,7 @@ class Program:
 
     def forward(self, inputs: list[np.ndarray], training: bool) -> None:
         values, masks = self.values, self.masks
+        self.last_training = training
         position = 0
         for step in self.steps:
             i = step.index

@@ -274,19 +274,22 @@ def product(a, b, c, accumulate=False) -> None:
 # Products with a shorter k go to numpy: they are bound by writing c, which this kernel does
 # more slowly than OpenBLAS into a large output (the first convolution of cnn_bn.py, 32 x 9 @
 # 9 x 676 an image: predicting 1,000 images 7.0-7.2 ms against numpy's 5.2-5.4; its 5 x 5
-# twin in cnn_scratch.py, k = 25, 7.2 against 6.8, training the same).
+# twin in cnn_scratch.py, k = 25, 7.2 against 6.8, training the same). Into a c that stays in
+# cache (short_k=True) it is the faster: that layer's 1,000 images in 9-image chunks, one
+# thread, 2.6 ms against numpy's 4.9.
 MIN_K = 16
 
 
-def matmul(a, b, out):
+def matmul(a, b, out, short_k: bool = False):
     """out = a @ b on this thread, as np.matmul(a, b, out=out) for 2-D operands or stacks of
     them (b and out 3-D with one batch, a 3-D with it too or 2-D): with sgemm where it is
-    available, the layouts fit and k >= MIN_K, else numpy's. A b with strided rows (a
-    transpose's view) goes to numpy: copying it first for sgemm measured no faster (the MLP's
-    and cnn_bn's training, 6-8 alternating process pairs), and cost an allocation a call."""
+    available, the layouts fit and k >= MIN_K (any k with short_k, for an out in cache), else
+    numpy's. A b with strided rows (a transpose's view) goes to numpy: copying it first for
+    sgemm measured no faster (the MLP's and cnn_bn's training, 6-8 alternating process
+    pairs), and cost an allocation a call."""
     if not (available() and a.dtype == b.dtype == out.dtype == np.float32):
         return np.matmul(a, b, out=out)
-    if a.shape[-1] < MIN_K:
+    if a.shape[-1] < MIN_K and not short_k:
         return np.matmul(a, b, out=out)
     if a.ndim == b.ndim == out.ndim == 2:
         if gemm_fits(a, b, out):

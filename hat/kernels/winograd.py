@@ -173,6 +173,44 @@ def blocks_to_planes(flat, index, per_sample, act, alpha, y, f):
 
 
 @jit
+def pooled_index(th, tw, pw, pplane, nt):
+    """For each pixel p of one image's 2x2 max pooling (pplane of them, pw wide), where its
+    value sits in a (2, 2, nt) array [i, j, tile] of each 4 x 4 block's four window maxima
+    viewed flat (add sample * th * tw for the sample)."""
+    index = np.empty(pplane, np.int64)
+    for p in range(pplane):
+        ti, i = divmod(p // pw, 2)
+        tj, j = divmod(p % pw, 2)
+        index[p] = (i * 2 + j) * nt + ti * tw + tj
+    return index
+
+
+@jit
+def blocks_to_pooled(block, pooled, index, per_sample, act, alpha, y, f):
+    """y[s, f, p] = the 2x2 max pooling of act(block) for channel f: act on the (4, 4, nt)
+    blocks, each window's maximum into pooled (2, 2, nt), the pooled pixels picked out by index
+    (pooled_index) into y (S, F, PH * PW). The same values and the same order of comparisons
+    as blocks_to_planes then pooling.maxpool2x2_values (NaN wherever a window holds one)."""
+    nt = block.shape[2]
+    if act != LINEAR:
+        activate_row(block.reshape(16 * nt), act, alpha)
+    nan = y.dtype.type(np.nan)
+    for i in range(2):
+        for j in range(2):
+            a, b = block[2 * i, 2 * j], block[2 * i, 2 * j + 1]
+            d, e, out = block[2 * i + 1, 2 * j], block[2 * i + 1, 2 * j + 1], pooled[i, j]
+            for t in range(nt):
+                best = max(max(max(a[t], b[t]), d[t]), e[t])
+                any_nan = (a[t] != a[t]) | (b[t] != b[t]) | (d[t] != d[t]) | (e[t] != e[t])
+                out[t] = best if not any_nan else nan
+    flat = pooled.reshape(4 * nt)
+    for s in range(y.shape[0]):
+        row, base = y[s, f], s * per_sample
+        for p in range(y.shape[2]):
+            row[p] = flat[index[p] + base]
+
+
+@jit
 def planes_to_blocks(dy, y, f, act, alpha, index, per_sample, dz, flat):
     """The adjoint of blocks_to_planes for channel f: dL/dz from dy (S, F, P) through the
     activation's gradient (from y) into flat's cells; returns the sum of dL/dz (per sample,
@@ -210,21 +248,56 @@ def tile_starts(rows, tw, wp, m):
 
 
 @jit
-def input_tiles(xp, m, th, tw, V):
-    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of xp (S, C, HP, WP)."""
-    ns, nc, wp = xp.shape[0], xp.shape[1], xp.shape[3]
-    K, nk = _consts(xp), ns * th
-    rows = np.empty((6, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row
+def interior_tile_rows(top, m, th, h, n):
+    """(lo, hi): the tile rows ti in [lo, hi) whose n input rows ti * m - top + k all lie
+    inside x's h rows; the others read some of the padding."""
+    lo = min(-(-top // m), th)
+    return lo, max(min((h + top - n) // m + 1, th), lo)
+
+
+@jit
+def input_tiles(x, top, left, m, th, tw, V):
+    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of x (S, C, H, W) padded with top
+    rows and left columns of zeros (and at the bottom and right as far as the tiles reach):
+    the padding is read, never copied (a padded copy of the input cost 12% of cnn_bn.py's
+    3x3 layer at prediction)."""
+    ns, nc, h, w = x.shape
+    wp = (tw - 1) * m + 6  # the padded width the tiles cover
+    K, nk = _consts(x), ns * th
+    rows = np.zeros((6, nk * wp), x.dtype)  # [a, (s, ti, q)]: BT down each tile row;
+    # the columns left and right of the input's stay zero
+    edge = np.empty((6, w), x.dtype)  # a tile row's input rows where some lie outside x
     start = tile_starts(nk, tw, wp, m)
+    lo, hi = interior_tile_rows(top, m, th, h, 6)
     for c in range(nc):
         for s in range(ns):
+            # The tile rows inside x, then those that read padding, as two loops: rows picked
+            # by a condition inside one loop kept LLVM from optimising it (2x as long).
+            for ti in range(lo, hi):
+                r, q0 = ti * m - top, (s * th + ti) * wp + left  # r: x's row, q0: rows' column
+                r0, r1, r2 = rows[0, q0 : q0 + w], rows[1, q0 : q0 + w], rows[2, q0 : q0 + w]
+                r3, r4, r5 = rows[3, q0 : q0 + w], rows[4, q0 : q0 + w], rows[5, q0 : q0 + w]
+                x0, x1, x2 = x[s, c, r], x[s, c, r + 1], x[s, c, r + 2]
+                x3, x4, x5 = x[s, c, r + 3], x[s, c, r + 4], x[s, c, r + 5]
+                for q in range(w):
+                    o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q])
+                    r0[q], r1[q], r2[q], r3[q], r4[q], r5[q] = o
             for ti in range(th):
-                r, q0 = ti * m, (s * th + ti) * wp
-                x0, x1, x2 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2]
-                x3, x4, x5 = xp[s, c, r + 3], xp[s, c, r + 4], xp[s, c, r + 5]
-                r0, r1, r2 = rows[0, q0 : q0 + wp], rows[1, q0 : q0 + wp], rows[2, q0 : q0 + wp]
-                r3, r4, r5 = rows[3, q0 : q0 + wp], rows[4, q0 : q0 + wp], rows[5, q0 : q0 + wp]
-                for q in range(wp):
+                if lo <= ti < hi:
+                    continue
+                r, q0 = ti * m - top, (s * th + ti) * wp + left
+                r0, r1, r2 = rows[0, q0 : q0 + w], rows[1, q0 : q0 + w], rows[2, q0 : q0 + w]
+                r3, r4, r5 = rows[3, q0 : q0 + w], rows[4, q0 : q0 + w], rows[5, q0 : q0 + w]
+                for k in range(6):  # x's rows, zeros outside it (inline: a call cost 15%)
+                    er = edge[k]
+                    if 0 <= r + k < h:
+                        xr = x[s, c, r + k]
+                        for q in range(w):
+                            er[q] = xr[q]
+                    else:
+                        er[:] = 0
+                x0, x1, x2, x3, x4, x5 = edge[0], edge[1], edge[2], edge[3], edge[4], edge[5]
+                for q in range(w):
                     o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q])
                     r0[q], r1[q], r2[q], r3[q], r4[q], r5[q] = o
         for a in range(6):
@@ -238,16 +311,22 @@ def input_tiles(xp, m, th, tw, V):
 
 
 @jit
-def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
+def output_tiles(M, m, bias, act, alpha, th, tw, ow, y, pw):
     """y[s, f, p] = act(bias[f] + (AT M_tile AT^T)), the m x m output blocks from M
-    (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
+    (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none); or with pw > 0, their
+    2x2 max pooling into y (S, F, PH * PW), pw = PW (blocks_to_pooled)."""
     _, nf, plane = y.shape
     nt = M.shape[2]
     has_bias = bias.shape[0] == nf
     K, zero = _consts(y), y.dtype.type(0.0)
     half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
     block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
-    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
+    pooled = np.empty((2, 2, nt), y.dtype)  # [i, j, t]: each block's window maxima
+    flat = block.reshape(16 * nt)
+    if pw > 0:
+        index = pooled_index(th, tw, pw, plane, nt)
+    else:
+        index = block_index(m, th, tw, ow, plane, nt)
     for f in range(nf):
         for a in range(6):
             e = a * 6
@@ -261,7 +340,10 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
             u3, u4, u5 = half[3, j], half[4, j], half[5, j]
             b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
             _at_rows(K, u0, u1, u2, u3, u4, u5, b0, b1, b2, b3, bf)
-        blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
+        if pw > 0:
+            blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
+        else:
+            blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
 
 
 @jit

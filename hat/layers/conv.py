@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 
+from hat import threads
 from hat.kernels import sgemm
 from hat.kernels.activations import LINEAR, SOFTMAX
 from hat.layers import conv_winograd
@@ -118,6 +119,9 @@ class Conv2D(WeightedLayer):
 
     uses_thread_pool = True
     folds_batchnorm = True  # at inference, see WeightedLayer.folded_batchnorm
+    # The MaxPool2D this layer computes in its own output pass at inference (see
+    # hat.layers.pooling.fold_pools), or None.
+    folded_pool = None
 
     def __init__(
         self,
@@ -228,10 +232,17 @@ class Conv2D(WeightedLayer):
     def forward(self, x, training):
         W, b, spec = self._forward_weights(training)  # a folded BatchNorm's, at inference
         (code, fused), alpha = self._fused_activation(spec), spec.alpha
+        # At inference in a model's passes (as for a folded BatchNorm), the folded pooling's
+        # output, which the layers between pass through.
+        pool = self.folded_pool
+        if pool is not None and not (fused and not training and threads.pool_active()):
+            pool = None
         if self._winograd is not None:
-            z = conv_winograd.forward(self, x, training, code, alpha, W, b)
+            z = conv_winograd.forward(self, x, training, code, alpha, W, b, pool)
         else:
-            z = self._im2col_forward(x, training, code, alpha, W, b)
+            z = self._im2col_forward(x, training, code, alpha, W, b, pool)
+        if pool is not None:
+            pool.mark_folded_output(z)
         self._y, self._saved = (z, None) if fused else activate(spec, z)
         return self._y
 
@@ -295,9 +306,10 @@ class Conv2D(WeightedLayer):
                 calls.append((conv.crop_from, "A4 A4 i i"))
         return calls
 
-    def _im2col_forward(self, x, training, code, alpha, W, b):
+    def _im2col_forward(self, x, training, code, alpha, W, b, pool=None):
         """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the
-        activation applied only when fused (code; else LINEAR)."""
+        activation applied only when fused (code; else LINEAR); with pool (a folded 2x2
+        MaxPool2D), its pooling of that into pool's "y" buffer instead (_pooled_task)."""
         from hat.kernels import conv
 
         n, c, h, w = x.shape
@@ -311,6 +323,12 @@ class Conv2D(WeightedLayer):
         kh, kw, plane = self.n_row, self.n_col, oh * ow
         ckk = c * kh * kw
         W2 = W.reshape(f, ckk)
+        if pool is not None:
+            z = pool._buffer("y", (n,) + pool.output_shape, x.dtype)
+            task = self._pooled_task(x, xp, W2, b, code, alpha, z)
+            parallel_for(task, len(task.chunks))
+            self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, None, None
+            return z
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
         z3 = z.reshape(n, f, plane)
         chunks = chunks_of(n, ckk * plane * x.itemsize, CHUNK_BYTES)
@@ -337,6 +355,33 @@ class Conv2D(WeightedLayer):
         parallel_for(task, len(chunks))
         self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
         return z
+
+    def _pooled_task(self, x, xp, W2, b, code, alpha, z):
+        """The chunk task of an inference forward with a folded 2x2 max pooling: columns
+        grouped by window position, one GEMM per sample into scratch that stays in cache, and
+        bias, activation and maximum from there into z (N, F, OH // 2, OW // 2); see
+        hat/kernels/conv_pool.py. Its `chunks` attribute: the batch's chunks."""
+        from hat.kernels import conv, conv_pool
+
+        n, c = x.shape[:2]
+        f, ph, pw = z.shape[1:]
+        top, left = self.pads[0], self.pads[2]
+        ckk, block = W2.shape[1], 4 * ph * pw  # a sample's columns: 4 blocks of ph * pw
+        chunks = chunks_of(n, (ckk + f) * block * x.itemsize, CHUNK_BYTES)
+        z3 = z.reshape(n, f, ph * pw)
+
+        def task(i):
+            s0, s1 = chunks[i]
+            if xp is not x:
+                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
+            cols = self._scratch("cols", (ckk, (s1 - s0) * block), x.dtype)
+            conv_pool.im2col_pooled(xp[s0:s1], self.n_row, self.n_col, ph, pw, cols)
+            out = self._scratch("z", (f, (s1 - s0) * block), x.dtype)
+            sgemm.matmul(W2, cols, out=out, short_k=True)  # one GEMM: the whole chunk
+            conv_pool.bias_act_max4(out, b, code, alpha, z3[s0:s1])
+
+        task.chunks = chunks
+        return task
 
     def _im2col_backward(self, dy3, y3, code, alpha, db_parts, want_w, dx):
         """dL/dx into dx (None: not wanted), dL/dW into grads["W"] if want_w, the bias's

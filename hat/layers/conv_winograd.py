@@ -62,27 +62,22 @@ class Geometry:
         return chunks_of(n, self.per_sample(channels) * self.GG.itemsize, CHUNK_BYTES)
 
 
-def _padded(layer, x, s0, s1, geo: Geometry) -> np.ndarray:
-    """Samples s0:s1 of x copied into a per-thread zero-bordered scratch the tiles cover
-    (a whole-batch copy cost 25 MB more peak memory at predict's batch of 1000)."""
-    from hat.kernels import conv
-
-    shape = (s1 - s0, x.shape[1]) + geo.padded_hw
-    xp = layer._scratch("wxp", shape, x.dtype, zeroed=True)
-    conv.pad_into(x[s0:s1], xp, layer.pads[0], layer.pads[2])
-    return xp
-
-
-def forward(layer, x, training, code, alpha, W, b):
+def forward(layer, x, training, code, alpha, W, b, pool=None):
     """The layer's output act(conv(x, W) + b) into its "y" buffer (N, F, OH, OW); W and b are
-    the layer's weights, or at inference their BatchNorm-folded copies."""
+    the layer's weights, or at inference their BatchNorm-folded copies. With pool (a folded
+    2x2 MaxPool2D), its pooling of that into pool's "y" buffer instead."""
     geo: Geometry = layer._winograd
+    x = np.ascontiguousarray(x)
     n, c = x.shape[:2]
     f, (oh, ow), m, th, tw = layer.n_outfmaps, layer.out_hw, geo.m, geo.th, geo.tw
     kernels, nn = geo.kernels, geo.n * geo.n
     U = geo.weights_to_tiles(layer, W)
-    z = layer._buffer("y", (n, f, oh, ow), x.dtype)
-    z3 = z.reshape(n, f, oh * ow)
+    top, left = layer.pads[0], layer.pads[2]
+    if pool is None:
+        z, pool_w = layer._buffer("y", (n, f, oh, ow), x.dtype), 0
+    else:  # the output transform pools each block (its m = 4 rows hold two windows' rows)
+        z, pool_w = pool._buffer("y", (n,) + pool.output_shape, x.dtype), pool.output_shape[2]
+    z3 = z.reshape(n, f, -1)
     chunks = geo.chunks(n, c + f)
     per_sample = geo.per_sample(c)
     kept = layer._buffer("V", (per_sample * n,), x.dtype) if training else None
@@ -94,10 +89,10 @@ def forward(layer, x, training, code, alpha, W, b):
             V = layer._scratch("V", shape, x.dtype)
         else:
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
-        kernels.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
+        kernels.input_tiles(x[s0:s1], top, left, m, th, tw, V)
         M = layer._scratch("M", (nn, f, shape[2]), x.dtype)
         sgemm.matmul(U, V, out=M)
-        kernels.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1])
+        kernels.output_tiles(M, m, b, code, alpha, th, tw, ow, z3[s0:s1], pool_w)
 
     parallel_for(task, len(chunks))
     layer._x_in, layer._x_shape, layer._chunks, layer._cols = x, x.shape, chunks, kept
@@ -133,7 +128,7 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
             V = kept[per_sample * s0 : per_sample * s1].reshape(shape)
         else:  # forward ran in inference mode: transform the input again
             V = layer._scratch("V", shape, dy3.dtype)
-            kernels.input_tiles(_padded(layer, x, s0, s1, geo), m, th, tw, V)
+            kernels.input_tiles(x[s0:s1], top, left, m, th, tw, V)
         if want_w:
             sgemm.matmul(Mg, V.transpose(0, 2, 1), out=dU_parts[i])
         if dx is not None:

@@ -20,6 +20,10 @@ class _Pool2D(Layer):
 
     mode = "max"
     uses_thread_pool = True
+    # The Conv2D that computes this pooling in its own output pass at inference (fold_pools),
+    # or None; _folded_output: the array it last wrote here, which forward then passes through.
+    folded_into = None
+    _folded_output = None
 
     def __init__(self, pool_size=(2, 2), strides=None, name: str | None = None):
         super().__init__(name)
@@ -37,9 +41,22 @@ class _Pool2D(Layer):
             )
         return (c, (h - ph) // sh + 1, (w - pw) // sw + 1)
 
+    def mark_folded_output(self, y: np.ndarray) -> None:
+        """Say that the Conv2D this layer is folded into has written this layer's output, y:
+        forward(y, training=False) then passes it through.
+
+        Args:
+            y (np.ndarray): the pooled output, in this layer's "y" buffer.
+        """
+        self._folded_output = y
+
     def forward(self, x, training):
         from hat.kernels import pooling
 
+        folded, self._folded_output = self._folded_output, None
+        if folded is not None and x is folded and not training:
+            self._x, self._argmax_kept = None, False  # nothing to back-propagate through
+            return x
         x = np.ascontiguousarray(x)
         y = self._buffer("y", (x.shape[0],) + self.output_shape, x.dtype)
         chunks = self._chunks = _split(x.shape[0])
@@ -68,6 +85,12 @@ class _Pool2D(Layer):
     def backward(self, dy):
         from hat.kernels import pooling
 
+        if self._x is None:
+            raise RuntimeError(
+                f"{self.name}'s last forward ran folded into {self.folded_into.name} at "
+                f"inference (training=False), which keeps nothing to back-propagate through; "
+                f"run the forward pass with training=True before backward"
+            )
         if self.mode == "max" and not self._argmax_kept:  # forward ran in inference mode
             self.forward(self._x, training=True)
         dy = np.ascontiguousarray(dy)
@@ -191,6 +214,85 @@ class GlobalAvgPool2D(Layer):
         dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
         pooling.global_avgpool_backward(np.ascontiguousarray(dy), dx.reshape(dx.shape[:2] + (-1,)))
         return dx
+
+
+def _folds_into_conv(pool) -> bool:
+    """A max pooling of 2x2 windows side by side."""
+    if not isinstance(pool, _Pool2D):
+        return False
+    return pool.mode == "max" and pool.pool_size == pool.strides == (2, 2)
+
+
+def fold_pools(nodes, ends=()) -> int:
+    """Let each Conv2D compute the 2x2 max pooling after it in its own output pass, at
+    inference: each chunk of the batch is convolved into a per-thread scratch and pooled from
+    there while it is in cache, so the full-size convolution output (86 MB for cnn_bn's first
+    layer at 1,000 images) is never written or read again.
+
+    A MaxPool2D with 2x2 windows side by side folds when its input comes from a Conv2D through
+    layers that pass values through at inference (a BatchNorm folded into the Conv2D, an
+    Activation fused into that BatchNorm), each link's output read by the next layer alone and
+    not a model output, each layer called once, and the Conv2D has strides (1, 1) and applies
+    its activation in its own output pass (a built-in other than softmax).
+
+    The values are the separate layers' bit for bit where both run the same products: always
+    on the Winograd path, and on the im2col path wherever hat's GEMM runs both (see
+    hat/kernels/conv_pool.py). A layer with fewer than 16 column rows (one input channel, a
+    3x3 kernel) differs in the last bits: unfolded, its product runs on numpy's GEMM
+    (sgemm.MIN_K), folded on hat's, which is the faster into a chunk's output in cache.
+    Call after fold_batchnorms and Model._fuse_activations; pools folded by an earlier call
+    are undone first.
+
+    Args:
+        nodes (list[hat.graph.Node]): the model's nodes in topological order.
+        ends (list[hat.graph.Node]): Default (). Nodes whose values leave the model.
+
+    Returns:
+        int: the number of folded pools.
+    """
+    from hat.kernels.activations import SOFTMAX
+    from hat.layers.conv import Conv2D
+    from hat.layers.core import Activation
+    from hat.layers.normalization import BatchNorm
+
+    readers: dict[int, int] = {}
+    calls: dict[int, int] = {}
+    for node in nodes:
+        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+        if isinstance(node.layer, Conv2D):
+            node.layer.folded_pool = None
+        if isinstance(node.layer, _Pool2D):
+            node.layer.folded_into = None
+        for parent in node.inputs:
+            readers[id(parent)] = readers.get(id(parent), 0) + 1
+    end_ids = {id(n) for n in ends}
+
+    def alone(node) -> bool:  # read once, by the next link, and called once
+        return readers[id(node)] == 1 and id(node) not in end_ids and calls[id(node.layer)] == 1
+
+    folded = 0
+    for node in nodes:
+        pool = node.layer
+        if not (_folds_into_conv(pool) and len(node.inputs) == 1 and calls[id(pool)] == 1):
+            continue
+        link = node.inputs[0]
+        while alone(link) and len(link.inputs) == 1:
+            layer, before = link.layer, link.inputs[0].layer
+            passes = (isinstance(layer, Activation) and layer.fused) or (
+                isinstance(layer, BatchNorm) and getattr(before, "folded_batchnorm", None) is layer
+            )
+            if not passes:
+                break
+            link = link.inputs[0]
+        conv = link.layer
+        if not (isinstance(conv, Conv2D) and conv.strides == (1, 1) and alone(link)):
+            continue
+        bn = conv.folded_batchnorm
+        spec = conv.activation if bn is None else bn.fused_activation or conv.activation
+        if spec.is_builtin and spec.code != SOFTMAX:
+            conv.folded_pool, pool.folded_into = pool, conv
+            folded += 1
+    return folded
 
 
 MaxPooling2D = MaxPool2D

@@ -1,5 +1,6 @@
-"""BatchNorm folded into the Dense or Conv2D before it, at inference: the same outputs as the
-separate layers (within float32 rounding), training untouched bit for bit, never stale."""
+"""BatchNorm folded into the Dense or Conv2D before it, and a 2x2 MaxPool2D into the Conv2D
+before it, at inference: the same outputs as the separate layers (within float32 rounding, or
+bit for bit), training untouched bit for bit, never stale."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hat import threads
 from hat.layers.conv import Conv2D
 from hat.layers.core import Activation, Dense, Flatten, InputLayer
 from hat.layers.normalization import BatchNorm, fold_batchnorms
-from hat.layers.pooling import MaxPool2D
+from hat.layers.pooling import AvgPool2D, MaxPool2D, fold_pools
 from hat.models import Sequential
 from hat.optimizers import Adam
 
@@ -130,3 +131,85 @@ def test_a_batchnorm_called_on_another_array_still_normalizes():
     out = bn.forward(other, training=False)
     expected = (1.0 - 0.0) / np.sqrt(1.0 + bn.eps)  # running mean 0, var 1, gamma 1, beta 0
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+# -- MaxPool2D folded into the Conv2D before it (hat.layers.pooling.fold_pools) -------------
+
+
+def test_fold_pools_pairs_a_conv_with_the_2x2_max_pool_it_feeds():
+    model = _model()
+    conv, pool = model.layers[1], model.layers[4]
+    assert conv.folded_pool is pool and pool.folded_into is conv  # through BatchNorm + ReLU
+    direct = Sequential([InputLayer((2, 8, 8)), Conv2D(4, 3, 3, act="relu"), MaxPool2D()])
+    assert direct.combine(seed=0).layers[1].folded_pool is not None
+    for pool_layer, conv_layer in [
+        (AvgPool2D(), Conv2D(4, 3, 3, act="relu")),
+        (MaxPool2D((3, 3)), Conv2D(4, 3, 3, act="relu")),
+        (MaxPool2D(strides=(1, 1)), Conv2D(4, 3, 3, act="relu")),
+        (MaxPool2D(), Conv2D(4, 3, 3, act="relu", strides=(2, 2))),
+        (MaxPool2D(), Conv2D(4, 3, 3, act="softmax")),
+    ]:
+        seq = Sequential([InputLayer((2, 9, 9)), conv_layer, pool_layer, Flatten(), Dense(2)])
+        assert seq.combine(seed=0).layers[1].folded_pool is None, (pool_layer, conv_layer)
+    # An Activation of its own (no BatchNorm to fuse into) is a pass of its own: no fold.
+    apart = Sequential([InputLayer((2, 8, 8)), Conv2D(4, 3, 3), Activation("relu"), MaxPool2D()])
+    assert apart.combine(seed=0).layers[1].folded_pool is None
+    assert fold_pools(model.nodes, model.out_nodes) == 1
+
+
+def test_fold_pools_leaves_a_conv_output_read_elsewhere_alone():
+    from hat.graph import Input
+    from hat.models import Model
+
+    x = Input((2, 8, 8))
+    conv = Conv2D(4, 3, 3, act="relu")
+    h = conv(x)
+    model = Model(inputs=[x], outputs=[Flatten()(MaxPool2D()(h)), Flatten()(h)])
+    assert conv.folded_pool is None
+    pooled, full = model.predict(_data()[0])
+    assert pooled.shape == (16, 36) and full.shape == (16, 144)
+
+
+@pytest.mark.parametrize(
+    "channels, algorithm, exact", [(8, "winograd", True), (2, "im2col", True), (1, "im2col", False)]
+)
+def test_folded_pool_predict_matches_the_separate_layers(monkeypatch, channels, algorithm, exact):
+    """Bit for bit where both run hat's GEMM (Winograd; 2 x 3 x 3 = 18 column rows); within
+    rounding for 9 column rows, which run on numpy's GEMM unfolded."""
+    x, y = _data(channels)
+    folded = _model(channels, algorithm=algorithm)
+    losses = _train(folded, x, y)
+    p_folded = folded.predict(x)
+    assert "argmax_scratch" not in folded.layers[4]._buffers, "the folded pool ran no kernel"
+    monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
+    apart = _model(channels, algorithm=algorithm)
+    assert apart.layers[1].folded_pool is None
+    assert _train(apart, x, y) == losses, "training does not fold: the same bits"
+    p_apart = apart.predict(x)
+    assert "argmax_scratch" in apart.layers[4]._buffers
+    if exact:
+        np.testing.assert_array_equal(p_folded, p_apart)
+    else:
+        np.testing.assert_allclose(p_folded, p_apart, rtol=1e-5, atol=1e-6)
+    assert _train(folded, x, y, 1) == _train(apart, x, y, 1), "training after a folded predict"
+
+
+def test_backward_after_a_folded_inference_forward_says_to_train_first():
+    model = _model()
+    x, _ = _data()
+    out = model.forward(x, training=False)
+    with pytest.raises(RuntimeError, match=r"training=False.*run forward with training=True"):
+        model.backward(np.ones_like(out))
+    pool = model.layers[4]
+    with pytest.raises(RuntimeError, match=r"folded into Conv2D_1 at inference"):
+        pool.backward(np.ones((16, 6, 4, 4), np.float32))
+    model.forward(x, training=True)
+    model.backward(np.ones_like(out))  # fine after a training forward
+    assert np.abs(model.layers[1].grads["W"]).sum() > 0
+
+
+def test_a_conv_called_on_its_own_does_not_pool():
+    model = _model(conv_act="relu")
+    conv = model.layers[1]
+    x = _data()[0]
+    assert conv.forward(x, training=False).shape == (16, 6, 8, 8)
