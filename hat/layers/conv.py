@@ -358,9 +358,9 @@ class Conv2D(WeightedLayer):
 
     def _pooled_task(self, x, xp, W2, b, code, alpha, z):
         """The chunk task of an inference forward with a folded 2x2 max pooling: columns
-        grouped by window position, one GEMM per sample into scratch that stays in cache, and
-        bias, activation and maximum from there into z (N, F, OH // 2, OW // 2); see
-        hat/kernels/conv_pool.py. Its `chunks` attribute: the batch's chunks."""
+        grouped by window position, one GEMM for the chunk into scratch sized to stay in
+        cache, and bias, activation and maximum from there into z (N, F, OH // 2, OW // 2);
+        see hat/kernels/conv_pool.py. Its `chunks` attribute: the batch's chunks."""
         from hat.kernels import conv, conv_pool
 
         n, c = x.shape[:2]
