@@ -130,6 +130,8 @@ def matmul(a, b, out, rows_done=None):
     (m, k), n = a.shape, b.shape[1]
     own = sgemm.available() and a.dtype == np.float32
     product = sgemm.matmul if own else np.matmul
+    if own:
+        b = sgemm.rows_contiguous(a, b)  # once, not per half
     smallest = OWN_SPLIT_MIN_MACS if own else SPLIT_MIN_MACS
     if not (_held or own) or m * k * n < smallest or max(m, n) < 2:
         product(a, b, out=out)

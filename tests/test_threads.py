@@ -133,6 +133,24 @@ def test_matmul_bits_do_not_depend_on_the_thread_count(monkeypatch, m, k, n):
 
 
 @pytest.mark.parametrize("m, k, n", SHAPES)
+def test_matmul_of_a_transposed_b_has_the_bits_of_its_contiguous_copy(m, k, n):
+    """Dense's input gradient, dz @ W.T: b copied once for hat's GEMM where that pays
+    (sgemm.rows_contiguous), so the same bits as on a contiguous b, halves and all."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    bt = np.ascontiguousarray(b.T).T
+    got, expected = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+    with threads.single_threaded_blas():
+        threads.matmul(a, bt, got)
+        threads.matmul(a, b, expected)
+    if sgemm.available() and m >= sgemm.COPY_MIN_ROWS and k >= sgemm.MIN_K:
+        np.testing.assert_array_equal(got, expected)
+    else:
+        np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("m, k, n", SHAPES)
 def test_matmul_rows_done_sees_every_row_once_after_its_product(m, k, n):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((m, k)).astype(np.float32)

@@ -111,9 +111,13 @@ def test_matmul_takes_what_fits_and_leaves_the_rest_to_numpy():
     own = np.empty((70, 40), np.float32)
     sgemm.sgemm(a, b, own)
     np.testing.assert_array_equal(sgemm.matmul(a, b, out), own)
-    # b as a transpose's view (strided rows): numpy's product
+    # b as a transpose's view (strided rows): copied for COPY_MIN_ROWS rows of a or more, the
+    # copy's bits; left to numpy below
     bt = np.ascontiguousarray(b.T).T
-    np.testing.assert_array_equal(sgemm.matmul(a, bt, out), a @ bt)
+    assert a.shape[0] >= sgemm.COPY_MIN_ROWS > 10
+    np.testing.assert_array_equal(sgemm.matmul(a, bt, out), own)
+    np.testing.assert_array_equal(sgemm.matmul(a[:10], bt, out[:10]), a[:10] @ bt)
+    assert sgemm.rows_contiguous(a[:10], bt) is bt and sgemm.rows_contiguous(a, b) is b
     # stacks, and a 2-D a broadcast over them, as the convolutions call it
     a3, b3 = (
         RNG.standard_normal((3, 7, 30)).astype(np.float32),
@@ -126,6 +130,12 @@ def test_matmul_takes_what_fits_and_leaves_the_rest_to_numpy():
     sgemm.matmul(a3[0], b3, out3)
     for i in range(3):
         _close(out3[i], a3[0], b3[i])
+    # a stack of transposes' views, as Winograd's weight gradient passes them
+    a_tall = RNG.standard_normal((3, 64, 30)).astype(np.float32)
+    out_tall, expected = np.empty((3, 64, 9), np.float32), np.empty((3, 64, 9), np.float32)
+    sgemm.matmul(a_tall, np.ascontiguousarray(b3.transpose(0, 2, 1)).transpose(0, 2, 1), out_tall)
+    sgemm.matmul(a_tall, b3, expected)
+    np.testing.assert_array_equal(out_tall, expected)
     # float64 is numpy's
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     np.testing.assert_array_equal(sgemm.matmul(a64, b64, np.empty((70, 40))), a64 @ b64)
