@@ -248,55 +248,41 @@ def tile_starts(rows, tw, wp, m):
 
 
 @jit
-def interior_tile_rows(top, m, th, h, n):
-    """(lo, hi): the tile rows ti in [lo, hi) whose n input rows ti * m - top + k all lie
-    inside x's h rows; the others read some of the padding."""
-    lo = min(-(-top // m), th)
-    return lo, max(min((h + top - n) // m + 1, th), lo)
+def pad_rows_into(x, xp, top):
+    """Copy each plane of x (N, C, H, W) into xp (N, C, HP, W) from row top: planes of the same
+    width, so each is one contiguous copy (the rows above and below are left as they are:
+    the caller keeps them zero). Winograd's input needs its padding rows in memory; its
+    padding columns input_tiles reads as zeros without them."""
+    n, c, h, w = x.shape
+    for s in range(n):
+        for ch in range(c):
+            src, dst = x[s, ch].reshape(h * w), xp[s, ch, top : top + h].reshape(h * w)
+            for i in range(h * w):
+                dst[i] = src[i]
 
 
 @jit
-def input_tiles(x, top, left, m, th, tw, V):
-    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of x (S, C, H, W) padded with top
-    rows and left columns of zeros (and at the bottom and right as far as the tiles reach):
-    the padding is read, never copied (a padded copy of the input cost 12% of cnn_bn.py's
-    3x3 layer at prediction)."""
-    ns, nc, h, w = x.shape
+def input_tiles(xp, left, m, th, tw, V):
+    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of xp (S, C, HP, W) padded with
+    left columns of zeros (and on the right as far as the tiles reach), which are read as
+    zeros, not copied: xp holds the padding rows only (pad_rows_into), a plane copy that is
+    one contiguous run (a copy with the padding columns too cost 12% of cnn_bn.py's 3x3
+    layer at prediction; reading the padding rows as zeros too took two loops, which doubled
+    the kernel's compile time)."""
+    ns, nc, w = xp.shape[0], xp.shape[1], xp.shape[3]
     wp = (tw - 1) * m + 6  # the padded width the tiles cover
-    K, nk = _consts(x), ns * th
-    rows = np.zeros((6, nk * wp), x.dtype)  # [a, (s, ti, q)]: BT down each tile row;
-    # the columns left and right of the input's stay zero
-    edge = np.empty((6, w), x.dtype)  # a tile row's input rows where some lie outside x
+    K, nk = _consts(xp), ns * th
+    rows = np.zeros((6, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row; the
+    # columns left and right of the input's stay zero
     start = tile_starts(nk, tw, wp, m)
-    lo, hi = interior_tile_rows(top, m, th, h, 6)
     for c in range(nc):
         for s in range(ns):
-            # The tile rows inside x, then those that read padding, as two loops: rows picked
-            # by a condition inside one loop kept LLVM from optimising it (2x as long).
-            for ti in range(lo, hi):
-                r, q0 = ti * m - top, (s * th + ti) * wp + left  # r: x's row, q0: rows' column
-                r0, r1, r2 = rows[0, q0 : q0 + w], rows[1, q0 : q0 + w], rows[2, q0 : q0 + w]
-                r3, r4, r5 = rows[3, q0 : q0 + w], rows[4, q0 : q0 + w], rows[5, q0 : q0 + w]
-                x0, x1, x2 = x[s, c, r], x[s, c, r + 1], x[s, c, r + 2]
-                x3, x4, x5 = x[s, c, r + 3], x[s, c, r + 4], x[s, c, r + 5]
-                for q in range(w):
-                    o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q])
-                    r0[q], r1[q], r2[q], r3[q], r4[q], r5[q] = o
             for ti in range(th):
-                if lo <= ti < hi:
-                    continue
-                r, q0 = ti * m - top, (s * th + ti) * wp + left
+                r, q0 = ti * m, (s * th + ti) * wp + left
+                x0, x1, x2 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2]
+                x3, x4, x5 = xp[s, c, r + 3], xp[s, c, r + 4], xp[s, c, r + 5]
                 r0, r1, r2 = rows[0, q0 : q0 + w], rows[1, q0 : q0 + w], rows[2, q0 : q0 + w]
                 r3, r4, r5 = rows[3, q0 : q0 + w], rows[4, q0 : q0 + w], rows[5, q0 : q0 + w]
-                for k in range(6):  # x's rows, zeros outside it (inline: a call cost 15%)
-                    er = edge[k]
-                    if 0 <= r + k < h:
-                        xr = x[s, c, r + k]
-                        for q in range(w):
-                            er[q] = xr[q]
-                    else:
-                        er[:] = 0
-                x0, x1, x2, x3, x4, x5 = edge[0], edge[1], edge[2], edge[3], edge[4], edge[5]
                 for q in range(w):
                     o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q])
                     r0[q], r1[q], r2[q], r3[q], r4[q], r5[q] = o
@@ -311,10 +297,43 @@ def input_tiles(x, top, left, m, th, tw, V):
 
 
 @jit
-def output_tiles(M, m, bias, act, alpha, th, tw, ow, y, pw):
+def _channel_blocks(K, M, f, bias_f, half, block):
+    """block[i, j, t] = bias_f + (AT M_t AT^T)[i, j] for channel f's tiles t of M (36, F, T)."""
+    zero = block.dtype.type(0.0)
+    for a in range(6):
+        e = a * 6
+        v0, v1, v2 = M[e, f], M[e + 1, f], M[e + 2, f]
+        v3, v4, v5 = M[e + 3, f], M[e + 4, f], M[e + 5, f]
+        h0, h1, h2, h3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
+        _at_rows(K, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, zero)
+    for j in range(4):
+        u0, u1, u2 = half[0, j], half[1, j], half[2, j]
+        u3, u4, u5 = half[3, j], half[4, j], half[5, j]
+        b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
+        _at_rows(K, u0, u1, u2, u3, u4, u5, b0, b1, b2, b3, bias_f)
+
+
+@jit
+def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     """y[s, f, p] = act(bias[f] + (AT M_tile AT^T)), the m x m output blocks from M
-    (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none); or with pw > 0, their
-    2x2 max pooling into y (S, F, PH * PW), pw = PW (blocks_to_pooled)."""
+    (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
+    _, nf, plane = y.shape
+    nt = M.shape[2]
+    has_bias = bias.shape[0] == nf
+    K, zero = _consts(y), y.dtype.type(0.0)
+    half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
+    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
+    for f in range(nf):
+        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
+
+
+@jit
+def output_tiles_pooled(M, bias, act, alpha, th, tw, pw, y):
+    """output_tiles' values, 2x2 max pooled: y (S, F, PH * PW), PH x PW = pw wide, as
+    blocks_to_pooled computes it from each channel's blocks. A kernel of its own, so that
+    training, which never pools here, does not compile it."""
     _, nf, plane = y.shape
     nt = M.shape[2]
     has_bias = bias.shape[0] == nf
@@ -322,28 +341,10 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y, pw):
     half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
     block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
     pooled = np.empty((2, 2, nt), y.dtype)  # [i, j, t]: each block's window maxima
-    flat = block.reshape(16 * nt)
-    if pw > 0:
-        index = pooled_index(th, tw, pw, plane, nt)
-    else:
-        index = block_index(m, th, tw, ow, plane, nt)
+    index = pooled_index(th, tw, pw, plane, nt)
     for f in range(nf):
-        for a in range(6):
-            e = a * 6
-            v0, v1, v2 = M[e, f], M[e + 1, f], M[e + 2, f]
-            v3, v4, v5 = M[e + 3, f], M[e + 4, f], M[e + 5, f]
-            h0, h1, h2, h3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
-            _at_rows(K, v0, v1, v2, v3, v4, v5, h0, h1, h2, h3, zero)
-        bf = bias[f] if has_bias else zero
-        for j in range(4):
-            u0, u1, u2 = half[0, j], half[1, j], half[2, j]
-            u3, u4, u5 = half[3, j], half[4, j], half[5, j]
-            b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
-            _at_rows(K, u0, u1, u2, u3, u4, u5, b0, b1, b2, b3, bf)
-        if pw > 0:
-            blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
-        else:
-            blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
+        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
 
 
 @jit

@@ -21,7 +21,6 @@ from hat.kernels.winograd import (
     block_index,
     blocks_to_planes,
     blocks_to_pooled,
-    interior_tile_rows,
     planes_to_blocks,
     pooled_index,
     tile_starts,
@@ -104,45 +103,24 @@ def _a_rows(K, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5, h6, h7):
 
 
 @jit
-def input_tiles(x, top, left, m, th, tw, V):
-    """V[a * 8 + b, c, t] = (BT d BT^T)[a, b] for each 8 x 8 tile d of x (S, C, H, W) padded with
-    top rows and left columns of zeros (and at the bottom and right as far as the tiles
-    reach), as in winograd.input_tiles."""
-    ns, nc, h, w = x.shape
+def input_tiles(xp, left, m, th, tw, V):
+    """V[a * 8 + b, c, t] = (BT d BT^T)[a, b] for each 8 x 8 tile d of xp (S, C, HP, W) padded
+    with left columns of zeros (and on the right as far as the tiles reach), read as zeros,
+    as in winograd.input_tiles."""
+    ns, nc, w = xp.shape[0], xp.shape[1], xp.shape[3]
     wp = (tw - 1) * m + 8  # the padded width the tiles cover
-    K, nk = _consts(x), ns * th
-    rows = np.zeros((8, nk * wp), x.dtype)  # [a, (s, ti, q)]: BT down each tile row;
-    # the columns left and right of the input's stay zero
-    edge = np.empty((8, w), x.dtype)  # a tile row's input rows where some lie outside x
+    K, nk = _consts(xp), ns * th
+    rows = np.zeros((8, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row; the
+    # columns left and right of the input's stay zero
     start = tile_starts(nk, tw, wp, m)
-    lo, hi = interior_tile_rows(top, m, th, h, 8)
     for c in range(nc):
         for s in range(ns):
-            for ti in range(lo, hi):  # two loops, as in winograd.input_tiles
-                r, q0, q1 = ti * m - top, (s * th + ti) * wp + left, (s * th + ti) * wp + left + w
-                r0, r1, r2, r3 = rows[0, q0:q1], rows[1, q0:q1], rows[2, q0:q1], rows[3, q0:q1]
-                r4, r5, r6, r7 = rows[4, q0:q1], rows[5, q0:q1], rows[6, q0:q1], rows[7, q0:q1]
-                x0, x1, x2, x3 = x[s, c, r], x[s, c, r + 1], x[s, c, r + 2], x[s, c, r + 3]
-                x4, x5, x6, x7 = x[s, c, r + 4], x[s, c, r + 5], x[s, c, r + 6], x[s, c, r + 7]
-                for q in range(w):
-                    o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], x6[q], x7[q])
-                    r0[q], r1[q], r2[q], r3[q], r4[q], r5[q], r6[q], r7[q] = o
             for ti in range(th):
-                if lo <= ti < hi:
-                    continue
-                r, q0, q1 = ti * m - top, (s * th + ti) * wp + left, (s * th + ti) * wp + left + w
+                r, q0, q1 = ti * m, (s * th + ti) * wp + left, (s * th + ti) * wp + left + w
+                x0, x1, x2, x3 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2], xp[s, c, r + 3]
+                x4, x5, x6, x7 = xp[s, c, r + 4], xp[s, c, r + 5], xp[s, c, r + 6], xp[s, c, r + 7]
                 r0, r1, r2, r3 = rows[0, q0:q1], rows[1, q0:q1], rows[2, q0:q1], rows[3, q0:q1]
                 r4, r5, r6, r7 = rows[4, q0:q1], rows[5, q0:q1], rows[6, q0:q1], rows[7, q0:q1]
-                for k in range(8):  # x's rows, zeros outside it
-                    er = edge[k]
-                    if 0 <= r + k < h:
-                        xr = x[s, c, r + k]
-                        for q in range(w):
-                            er[q] = xr[q]
-                    else:
-                        er[:] = 0
-                x0, x1, x2, x3 = edge[0], edge[1], edge[2], edge[3]
-                x4, x5, x6, x7 = edge[4], edge[5], edge[6], edge[7]
                 for q in range(w):
                     o = _bt(K, x0[q], x1[q], x2[q], x3[q], x4[q], x5[q], x6[q], x7[q])
                     r0[q], r1[q], r2[q], r3[q], r4[q], r5[q], r6[q], r7[q] = o
@@ -160,10 +138,41 @@ def input_tiles(x, top, left, m, th, tw, V):
 
 
 @jit
-def output_tiles(M, m, bias, act, alpha, th, tw, ow, y, pw):
+def _channel_blocks(K, M, f, bias_f, half, block):
+    """block[i, j, t] = bias_f + (AT M_t AT^T)[i, j] for channel f's tiles t of M (64, F, T)."""
+    zero = block.dtype.type(0.0)
+    for a in range(8):
+        e = a * 8
+        v0, v1, v2, v3 = M[e, f], M[e + 1, f], M[e + 2, f], M[e + 3, f]
+        v4, v5, v6, v7 = M[e + 4, f], M[e + 5, f], M[e + 6, f], M[e + 7, f]
+        h0, h1, h2, h3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
+        _at_rows(K, v0, v1, v2, v3, v4, v5, v6, v7, h0, h1, h2, h3, zero)
+    for j in range(4):
+        u0, u1, u2, u3 = half[0, j], half[1, j], half[2, j], half[3, j]
+        u4, u5, u6, u7 = half[4, j], half[5, j], half[6, j], half[7, j]
+        b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
+        _at_rows(K, u0, u1, u2, u3, u4, u5, u6, u7, b0, b1, b2, b3, bias_f)
+
+
+@jit
+def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     """y[s, f, p] = act(bias[f] + (AT M_tile AT^T)), the 4 x 4 output blocks from M
-    (64, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none); or with pw > 0, their
-    2x2 max pooling into y (S, F, PH * PW), as winograd.output_tiles."""
+    (64, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
+    _, nf, plane = y.shape
+    nt = M.shape[2]
+    has_bias = bias.shape[0] == nf
+    K, zero = _consts(y), y.dtype.type(0.0)
+    half = np.empty((8, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
+    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
+    for f in range(nf):
+        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
+
+
+@jit
+def output_tiles_pooled(M, bias, act, alpha, th, tw, pw, y):
+    """output_tiles' values, 2x2 max pooled, as winograd.output_tiles_pooled."""
     _, nf, plane = y.shape
     nt = M.shape[2]
     has_bias = bias.shape[0] == nf
@@ -171,28 +180,10 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y, pw):
     half = np.empty((8, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
     block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
     pooled = np.empty((2, 2, nt), y.dtype)  # [i, j, t]: each block's window maxima
-    flat = block.reshape(16 * nt)
-    if pw > 0:
-        index = pooled_index(th, tw, pw, plane, nt)
-    else:
-        index = block_index(m, th, tw, ow, plane, nt)
+    index = pooled_index(th, tw, pw, plane, nt)
     for f in range(nf):
-        for a in range(8):
-            e = a * 8
-            v0, v1, v2, v3 = M[e, f], M[e + 1, f], M[e + 2, f], M[e + 3, f]
-            v4, v5, v6, v7 = M[e + 4, f], M[e + 5, f], M[e + 6, f], M[e + 7, f]
-            h0, h1, h2, h3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
-            _at_rows(K, v0, v1, v2, v3, v4, v5, v6, v7, h0, h1, h2, h3, zero)
-        bf = bias[f] if has_bias else zero
-        for j in range(4):
-            u0, u1, u2, u3 = half[0, j], half[1, j], half[2, j], half[3, j]
-            u4, u5, u6, u7 = half[4, j], half[5, j], half[6, j], half[7, j]
-            b0, b1, b2, b3 = block[0, j], block[1, j], block[2, j], block[3, j]
-            _at_rows(K, u0, u1, u2, u3, u4, u5, u6, u7, b0, b1, b2, b3, bf)
-        if pw > 0:
-            blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
-        else:
-            blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
+        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
 
 
 @jit

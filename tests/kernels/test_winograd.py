@@ -78,23 +78,26 @@ def test_input_tiles_is_bt_d_bt_transposed_per_tile(r, oh, ow):
     _, _, BT = wg.transforms(r)
     xp = RNG.standard_normal((2, 3, hp, wp))
     V = np.empty((n * n, 3, 2 * th * tw))
-    mod.input_tiles(xp, 0, 0, m, th, tw, V)
+    mod.input_tiles(xp, 0, m, th, tw, V)
     expected = np.einsum("al,scijlk,bk->scijab", BT, _tiles(xp, n, m, th, tw), BT)
     np.testing.assert_allclose(V, _to_rows(expected), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("top, left, bottom, right", [(1, 2, 0, 0), (2, 0, 1, 3), (0, 0, 2, 1)])
 @pytest.mark.parametrize("r, oh, ow", SHAPES[:3])
-def test_input_tiles_reads_the_padding_without_a_padded_copy(r, oh, ow, top, left, bottom, right):
-    """x with its zero padding implied (top rows, left columns; the rest as far as the tiles
-    reach) gives the same V, bit for bit, as the padded copy."""
+def test_input_tiles_reads_the_padding_columns_without_a_copy(r, oh, ow, top, left, bottom, right):
+    """The rows padded by pad_rows_into and the columns implied (left ones, the rest as far as
+    the tiles reach) give the same V, bit for bit, as a fully padded copy."""
     mod, n, m, th, tw, (hp, wp) = _geometry(r, oh, ow)
     x = RNG.standard_normal((2, 3, hp - top - bottom, wp - left - right)).astype(np.float32)
     xp = np.zeros((2, 3, hp, wp), np.float32)
     xp[:, :, top : hp - bottom, left : wp - right] = x
+    rows_only = np.zeros((2, 3, hp, x.shape[3]), np.float32)
+    wg.pad_rows_into(x, rows_only, top)
+    np.testing.assert_array_equal(rows_only, xp[:, :, :, left : wp - right])
     V, expected = (np.full((n * n, 3, 2 * th * tw), np.nan, np.float32) for _ in range(2))
-    mod.input_tiles(x, top, left, m, th, tw, V)
-    mod.input_tiles(xp, 0, 0, m, th, tw, expected)
+    mod.input_tiles(rows_only, left, m, th, tw, V)
+    mod.input_tiles(xp, 0, m, th, tw, expected)
     np.testing.assert_array_equal(V, expected)
 
 
@@ -105,7 +108,7 @@ def test_input_grad_tiles_is_the_adjoint_of_input_tiles(r, oh, ow):
     xp = RNG.standard_normal((2, 3, hp, wp))
     dV = RNG.standard_normal((n * n, 3, 2 * th * tw))
     V, dxp = np.empty_like(dV), np.full_like(xp, np.nan)  # NaN: every cell must be written
-    mod.input_tiles(xp, 0, 0, m, th, tw, V)
+    mod.input_tiles(xp, 0, m, th, tw, V)
     mod.input_grad_tiles(dV, m, th, tw, dxp)
     np.testing.assert_allclose(np.sum(V * dV), np.sum(xp * dxp), rtol=1e-12)
 
@@ -118,7 +121,7 @@ def test_output_tiles_is_at_m_at_transposed_cropped_plus_bias(r, oh, ow, act):
     M = RNG.standard_normal((n * n, 4, 2 * th * tw))
     bias = RNG.standard_normal(4)
     y = np.empty((2, 4, oh * ow))
-    mod.output_tiles(M, m, bias, act, 0.0, th, tw, ow, y, 0)
+    mod.output_tiles(M, m, bias, act, 0.0, th, tw, ow, y)
     blocks = M.reshape(n, n, 4, 2, th, tw).transpose(3, 2, 4, 5, 0, 1)  # (S, F, th, tw, n, n)
     out = np.einsum("ia,sfxyab,jb->sfxiyj", AT, blocks, AT).reshape(2, 4, th * m, tw * m)
     expected = out[:, :, :oh, :ow] + bias[None, :, None, None]
@@ -135,7 +138,7 @@ def test_grad_tiles_is_the_adjoint_of_output_tiles_and_sums_the_bias(r, oh, ow):
     M = RNG.standard_normal((n * n, 3, 2 * th * tw))
     dy = RNG.standard_normal((2, 3, oh * ow))
     y, Mg, db = np.empty((2, 3, oh * ow)), np.full_like(M, np.nan), np.empty(3)
-    mod.output_tiles(M, m, np.empty(0), LINEAR, 0.0, th, tw, ow, y, 0)
+    mod.output_tiles(M, m, np.empty(0), LINEAR, 0.0, th, tw, ow, y)
     mod.grad_tiles(dy, y, LINEAR, 0.0, m, th, tw, ow, Mg, db)
     np.testing.assert_allclose(np.sum(y * dy), np.sum(M * Mg), rtol=1e-12)
     np.testing.assert_allclose(db, dy.sum(axis=(0, 2)), rtol=1e-12)
@@ -157,17 +160,17 @@ def test_grad_tiles_applies_the_activation_gradient_from_the_output(r):
 @pytest.mark.parametrize("act", [LINEAR, RELU, TANH])
 @pytest.mark.parametrize("r, oh, ow", SHAPES)
 def test_output_tiles_pooled_is_the_plain_blocks_then_max_pooling_bit_for_bit(r, oh, ow, act):
-    """With pw > 0 the 2x2 max pooling of what output_tiles writes with pw = 0, as
+    """output_tiles_pooled: the 2x2 max pooling of what output_tiles writes, as
     pooling.maxpool2x2_values computes it, NaN included."""
     mod, n, m, th, tw, _ = _geometry(r, oh, ow)
     M = RNG.standard_normal((n * n, 4, 2 * th * tw)).astype(np.float32)
     M[0, 1, 0] = np.nan
     bias = RNG.standard_normal(4).astype(np.float32)
     y = np.empty((2, 4, oh * ow), np.float32)
-    mod.output_tiles(M, m, bias, act, 0.0, th, tw, ow, y, 0)
+    mod.output_tiles(M, m, bias, act, 0.0, th, tw, ow, y)
     expected = np.empty((2, 4, oh // 2, ow // 2), np.float32)
     pooling.maxpool2x2_values(y.reshape(2, 4, oh, ow), expected)
     pooled = np.full((2, 4, (oh // 2) * (ow // 2)), 7.0, np.float32)
-    mod.output_tiles(M, m, bias, act, 0.0, th, tw, ow, pooled, ow // 2)
+    mod.output_tiles_pooled(M, bias, act, 0.0, th, tw, ow // 2, pooled)
     np.testing.assert_array_equal(pooled.reshape(expected.shape), expected)
     assert np.isnan(pooled).any()
