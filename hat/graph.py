@@ -269,6 +269,26 @@ def chain(layers: list) -> tuple[list[Node], Node]:
     return [first], node
 
 
+def use_counts(nodes: list[Node]) -> tuple[dict[int, int], dict[int, int]]:
+    """(readers, calls): how many nodes read each node's value, by id(node), and how many
+    nodes call each layer, by id(layer); what the inference folds ask before pairing layers.
+
+    Args:
+        nodes (list[Node]): the model's nodes.
+
+    Returns:
+        tuple[dict[int, int], dict[int, int]]: the two counts (nodes never read are absent
+            from readers).
+    """
+    readers: dict[int, int] = {}
+    calls: dict[int, int] = {}
+    for node in nodes:
+        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+        for parent in node.inputs:
+            readers[id(parent)] = readers.get(id(parent), 0) + 1
+    return readers, calls
+
+
 def topological_order(inputs: list[Node], outputs: list[Node]) -> list[Node]:
     """Every node that the outputs depend on, each after its inputs; inputs first, in order.
 

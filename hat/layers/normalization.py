@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from hat.graph import use_counts
 from hat.initializations import ones, zeros
 from hat.kernels.activations import LINEAR
 from hat.layers.base import Layer, shape_with_batch
@@ -332,14 +333,10 @@ def fold_batchnorms(nodes, ends=()) -> int:
     Returns:
         int: the number of folded pairs.
     """
-    readers: dict[int, int] = {}
-    calls: dict[int, int] = {}
+    readers, calls = use_counts(nodes)
     for node in nodes:
-        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
         if getattr(node.layer, "folds_batchnorm", False):
             node.layer.folded_batchnorm = None
-        for parent in node.inputs:
-            readers[id(parent)] = readers.get(id(parent), 0) + 1
     end_ids = {id(n) for n in ends}
     folded = 0
     for node in nodes:

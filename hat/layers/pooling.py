@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from hat.graph import use_counts
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.conv import _expect_image, _pair
 from hat.threads import num_threads, parallel_for
@@ -255,20 +256,17 @@ def fold_pools(nodes, ends=()) -> int:
     from hat.layers.core import Activation
     from hat.layers.normalization import BatchNorm
 
-    readers: dict[int, int] = {}
-    calls: dict[int, int] = {}
+    readers, calls = use_counts(nodes)
     for node in nodes:
-        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
         if isinstance(node.layer, Conv2D):
             node.layer.folded_pool = None
         if isinstance(node.layer, _Pool2D):
             node.layer.folded_into = None
-        for parent in node.inputs:
-            readers[id(parent)] = readers.get(id(parent), 0) + 1
     end_ids = {id(n) for n in ends}
 
     def alone(node) -> bool:  # read once, by the next link, and called once
-        return readers[id(node)] == 1 and id(node) not in end_ids and calls[id(node.layer)] == 1
+        once = readers.get(id(node), 0) == 1 and calls[id(node.layer)] == 1
+        return once and id(node) not in end_ids
 
     folded = 0
     for node in nodes:
