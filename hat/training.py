@@ -284,7 +284,9 @@ def _batch(arrays, buffers, order, start, stop) -> list:
     out = []
     for a, buf in zip(arrays, buffers, strict=True):
         part = buf[: stop - start]
-        np.take(a, order[start:stop], axis=0, out=part)
+        # mode="clip": the indices are a permutation's, always in range, and numpy buffers
+        # out for mode="raise" (500 MNIST rows: 0.17 -> 0.11 ms, the same values).
+        np.take(a, order[start:stop], axis=0, out=part, mode="clip")
         out.append(part)
     return out
 
