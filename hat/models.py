@@ -518,7 +518,8 @@ class Model:
     def _compile_ahead(self, optimizer) -> None:
         """At the first training step: start compiling the kernels that backward, the
         regularizers and the optimizer will call, where numba's cache lacks them, in a helper
-        process while forward runs (hat.kernels.ahead); listed in the order the step needs them.
+        process while forward runs (hat.kernels.ahead); listed in the order the step needs them,
+        after those of inference (Layer.inference_kernels), which the helper compiles last.
         Not for a distributed shard's step (its optimizer only keeps the gradients): the
         ranks already keep the cores busy."""
         from hat.kernels import ahead
@@ -531,7 +532,10 @@ class Model:
         def typed(calls):
             return [(kernel, ahead.signature(spec, self.dtype)) for kernel, spec in calls]
 
-        groups = [
+        # First in the list, so last in the helper's order: no step waits for them; the first
+        # predict finds them in the cache.
+        inference = [c for step in program.steps for c in step.runner.inference_kernels()]
+        groups = [("predict", typed(inference))] + [
             (step.index, typed(step.runner.backward_kernels()))
             for step in reversed(program.steps)
             if step.needs_grad and not step.is_input

@@ -146,6 +146,17 @@ class Layer:
         """
         return []
 
+    def inference_kernels(self) -> list:
+        """The numba kernels an inference forward (`predict`) calls that training does not,
+        with their argument types as in backward_kernels: a cold start's helper process
+        compiles them last, after the backward pass's, so that the first predict finds them
+        in the cache. Optional: the default names none.
+
+        Returns:
+            list: (kernel, spec) pairs.
+        """
+        return []
+
     def get_config(self) -> dict:
         """The constructor's arguments: `type(layer)(**layer.get_config())` rebuilds the layer.
 

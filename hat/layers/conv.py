@@ -306,6 +306,23 @@ class Conv2D(WeightedLayer):
                 calls.append((conv.crop_from, "A4 A4 i i"))
         return calls
 
+    def inference_kernels(self):
+        """See Layer.inference_kernels.
+
+        Returns:
+            list: With a folded pool (fold_pools), the kernels that pool in the output pass.
+        """
+        from hat.kernels import conv_pool
+
+        if self.folded_pool is None:
+            return []
+        if self._winograd is not None:
+            return [(self._winograd.kernels.output_tiles_pooled, "A3 A1 i f i i i A3")]
+        return [
+            (conv_pool.im2col_pooled, "A4 i i i i A2"),
+            (conv_pool.bias_act_max4, "A2 A1 i f A3"),
+        ]
+
     def _im2col_forward(self, x, training, code, alpha, W, b, pool=None):
         """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the
         activation applied only when fused (code; else LINEAR); with pool (a folded 2x2

@@ -120,6 +120,18 @@ class _Pool2D(Layer):
             return [(pooling.maxpool_backward, "A4 I4 A4")]
         return [(pooling.avgpool_backward, "A4 i i i i A4")]
 
+    def inference_kernels(self):
+        """See Layer.inference_kernels.
+
+        Returns:
+            list: The values-only 2x2 max pooling, unless a Conv2D computes this pool.
+        """
+        from hat.kernels import pooling
+
+        if self.folded_into is None and _folds_into_conv(self):
+            return [(pooling.maxpool2x2_values, "A4 A4")]
+        return []
+
     def get_config(self):
         return {"pool_size": self.pool_size, "strides": self.strides, "name": self.name}
 

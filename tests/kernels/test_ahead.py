@@ -200,3 +200,30 @@ def test_a_helper_that_cannot_start_or_hangs_never_holds_up_training(monkeypatch
     began = ahead.time.monotonic()
     stuck.wait("layer")
     assert ahead.time.monotonic() - began < 5 and stuck.state == ["gone"]
+
+
+@pytest.mark.jit
+def test_declared_inference_kernels_are_the_ones_predict_calls():
+    """A folded pool's kernels (both convolution paths) and an unfolded pool's, declared with
+    the signatures predict really calls them with."""
+    seq = Sequential()
+    for layer in (
+        InputLayer((2, 12, 12)),
+        Conv2D(8, 3, 3, act="relu", border_mode="same"),  # im2col (2 channels), pool folded
+        MaxPool2D(),
+        Conv2D(8, 3, 3, act="relu", algorithm="winograd"),  # 6 x 6 -> 4 x 4, pool folded
+        MaxPool2D(),
+        Activation("tanh"),
+        MaxPool2D(),  # after an Activation of its own: not folded
+        Flatten(),
+        Dense(3, act="softmax"),
+    ):
+        seq.add(layer)
+    md = seq.combine(seed=0)
+    md.predict(np.random.default_rng(0).random((5, 2, 12, 12), dtype=np.float32))
+    declared = [c for step in md._program.steps for c in step.runner.inference_kernels()]
+    names = [kernel.py_func.__name__ for kernel, _ in declared]
+    assert names == ["im2col_pooled", "bias_act_max4", "output_tiles_pooled", "maxpool2x2_values"]
+    for kernel, spec in declared:
+        sig = ahead.signature(spec, np.float32)
+        assert sig in kernel.signatures, (kernel.py_func.__name__, spec, kernel.signatures)

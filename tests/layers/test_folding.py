@@ -213,3 +213,32 @@ def test_a_conv_called_on_its_own_does_not_pool():
     conv = model.layers[1]
     x = _data()[0]
     assert conv.forward(x, training=False).shape == (16, 6, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "channels, algorithm, size", [(3, "im2col", 11), (8, "winograd", 11), (8, "winograd", 14)]
+)
+def test_folded_pool_on_odd_and_even_outputs_matches_bit_for_bit(
+    monkeypatch, channels, algorithm, size
+):
+    """Valid 3x3 convolutions with their own ReLU: 9x9 or 12x12 outputs, the odd size's last
+    row and column dropped by the pool (floor mode), as the separate layers drop them."""
+
+    def build():
+        seq = Sequential()
+        for layer in (
+            InputLayer((channels, size, size)),
+            Conv2D(5, 3, 3, act="relu", algorithm=algorithm),
+            MaxPool2D(),
+            Flatten(),
+            Dense(3, act="softmax"),
+        ):
+            seq.add(layer)
+        return seq.combine(seed=2)
+
+    x = np.random.default_rng(3).standard_normal((7, channels, size, size)).astype(np.float32)
+    folded = build()
+    assert folded.layers[1].folded_pool is folded.layers[2]
+    monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
+    apart = build()
+    np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
