@@ -155,6 +155,8 @@ class BatchNorm(Layer):
     # Set by hat.distributed during a distributed fit: training then normalizes by the
     # statistics of the global batch, summed over every shard (hat/distributed/batchnorm.py).
     stats_exchange = None
+    # The Dense or Conv2D that computes this layer at inference (fold_batchnorms), or None.
+    folded_into = None
 
     def _channel_split(self, x3) -> list[tuple[int, int]]:
         """Channel ranges for the pool's threads: one per thread for a large tensor, else one
@@ -301,6 +303,19 @@ class BatchNorm(Layer):
             return []
         return [(kernels.batchnorm_backward, "A3 A3 i f A3 A1 D1 b A1 A1 A3 A3 D2 i i")]
 
+    def inference_kernels(self):
+        """See Layer.inference_kernels.
+
+        Returns:
+            list: The kernel that normalizes by the running statistics, unless the layer
+                before computes this one (fold_batchnorms).
+        """
+        from hat.kernels import normalization as kernels
+
+        if self.folded_into is not None:
+            return []
+        return [(kernels.batchnorm_forward_infer, "A3 A1 A1 f A1 A1 i f A3 D1 A3 i i")]
+
     def get_config(self):
         return {
             "axis": self.axis,
@@ -337,6 +352,8 @@ def fold_batchnorms(nodes, ends=()) -> int:
     for node in nodes:
         if getattr(node.layer, "folds_batchnorm", False):
             node.layer.folded_batchnorm = None
+        if isinstance(node.layer, BatchNorm):
+            node.layer.folded_into = None
     end_ids = {id(n) for n in ends}
     folded = 0
     for node in nodes:
@@ -355,6 +372,6 @@ def fold_batchnorms(nodes, ends=()) -> int:
             and after._kept_axes == [1]
             and after.output_shape == before.output_shape
         ):
-            before.folded_batchnorm = after
+            before.folded_batchnorm, after.folded_into = after, before
             folded += 1
     return folded

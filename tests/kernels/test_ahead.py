@@ -204,8 +204,8 @@ def test_a_helper_that_cannot_start_or_hangs_never_holds_up_training(monkeypatch
 
 @pytest.mark.jit
 def test_declared_inference_kernels_are_the_ones_predict_calls():
-    """A folded pool's kernels (both convolution paths) and an unfolded pool's, declared with
-    the signatures predict really calls them with."""
+    """A folded pool's kernels (both convolution paths), an unfolded pool's and an unfolded
+    BatchNorm's, declared with the signatures predict really calls them with."""
     seq = Sequential()
     for layer in (
         InputLayer((2, 12, 12)),
@@ -216,6 +216,8 @@ def test_declared_inference_kernels_are_the_ones_predict_calls():
         Activation("tanh"),
         MaxPool2D(),  # after an Activation of its own: not folded
         Flatten(),
+        Dense(4, act="relu"),
+        BatchNorm(),  # after an activation: not folded
         Dense(3, act="softmax"),
     ):
         seq.add(layer)
@@ -223,7 +225,10 @@ def test_declared_inference_kernels_are_the_ones_predict_calls():
     md.predict(np.random.default_rng(0).random((5, 2, 12, 12), dtype=np.float32))
     declared = [c for step in md._program.steps for c in step.runner.inference_kernels()]
     names = [kernel.py_func.__name__ for kernel, _ in declared]
-    assert names == ["im2col_pooled", "bias_act_max4", "output_tiles_pooled", "maxpool2x2_values"]
+    assert names == [
+        "im2col_pooled", "bias_act_max4", "output_tiles_pooled", "maxpool2x2_values",
+        "batchnorm_forward_infer",
+    ]  # fmt: skip
     for kernel, spec in declared:
         sig = ahead.signature(spec, np.float32)
         assert sig in kernel.signatures, (kernel.py_func.__name__, spec, kernel.signatures)

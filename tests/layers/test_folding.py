@@ -51,6 +51,7 @@ def test_fold_pairs_linear_layers_with_the_batchnorm_after_them():
     assert conv.folded_batchnorm is model.layers[2]
     assert dense.folded_batchnorm is model.layers[7]
     assert model.layers[9].folded_batchnorm is None  # no BatchNorm after it
+    assert model.layers[2].folded_into is conv and model.layers[2].inference_kernels() == []
     assert _model(conv_act="relu").layers[1].folded_batchnorm is None  # BN after an activation
 
 
