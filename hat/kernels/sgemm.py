@@ -275,7 +275,6 @@ def product(a, b, c, accumulate=False) -> None:
 # Below this many rows of a, a b with strided rows (a transpose's view) is left to numpy
 # rather than copied for this kernel: the copy costs about what the faster product saves.
 COPY_MIN_ROWS = 64
-COPY_STRIDED_B = True
 _copies = threading.local()  # each thread's buffer for those copies
 
 
@@ -286,7 +285,7 @@ def rows_contiguous(a, b):
     AVX2 kernels) runs a transposed b at half this kernel's rate (one thread, 250x500 @
     500x500: 1.10 ms against 0.56, the copy 0.07). The copy is valid until this thread's
     next call."""
-    if not COPY_STRIDED_B or b.ndim not in (2, 3) or b.dtype != np.float32:
+    if b.ndim not in (2, 3) or b.dtype != np.float32:
         return b
     if b.strides[-1] == b.itemsize or b.shape[-1] == 1:
         return b

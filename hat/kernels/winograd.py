@@ -297,6 +297,18 @@ def input_tiles(xp, left, m, th, tw, V):
 
 
 @jit
+def output_scratch(M, y, bias, n):
+    """What an output transform over M (n * n, F, T) into y (S, F, ...) works with: the bias
+    per channel (zeros where bias is empty), and the scratch half (n, 4, T), AT applied
+    along b, and block (4, 4, T) [i, j, t] (shared with winograd8, whose constants differ)."""
+    nf, nt = y.shape[1], M.shape[2]
+    biases = bias if bias.shape[0] == nf else np.zeros(nf, y.dtype)
+    half = np.empty((n, 4, nt), y.dtype)
+    block = np.empty((4, 4, nt), y.dtype)
+    return biases, half, block
+
+
+@jit
 def _channel_blocks(K, M, f, bias_f, half, block):
     """block[i, j, t] = bias_f + (AT M_t AT^T)[i, j] for channel f's tiles t of M (36, F, T)."""
     zero = block.dtype.type(0.0)
@@ -319,13 +331,10 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     (36, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
     _, nf, plane = y.shape
     nt = M.shape[2]
-    has_bias = bias.shape[0] == nf
-    K, zero = _consts(y), y.dtype.type(0.0)
-    half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
-    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    K, (biases, half, block) = _consts(y), output_scratch(M, y, bias, 6)
     flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
     for f in range(nf):
-        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        _channel_blocks(K, M, f, biases[f], half, block)
         blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
 
 
@@ -336,14 +345,11 @@ def output_tiles_pooled(M, bias, act, alpha, th, tw, pw, y):
     training, which never pools here, does not compile it."""
     _, nf, plane = y.shape
     nt = M.shape[2]
-    has_bias = bias.shape[0] == nf
-    K, zero = _consts(y), y.dtype.type(0.0)
-    half = np.empty((6, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
-    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    K, (biases, half, block) = _consts(y), output_scratch(M, y, bias, 6)
     pooled = np.empty((2, 2, nt), y.dtype)  # [i, j, t]: each block's window maxima
     index = pooled_index(th, tw, pw, plane, nt)
     for f in range(nf):
-        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        _channel_blocks(K, M, f, biases[f], half, block)
         blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
 
 

@@ -21,6 +21,7 @@ from hat.kernels.winograd import (
     block_index,
     blocks_to_planes,
     blocks_to_pooled,
+    output_scratch,
     planes_to_blocks,
     pooled_index,
     tile_starts,
@@ -160,13 +161,10 @@ def output_tiles(M, m, bias, act, alpha, th, tw, ow, y):
     (64, F, T), cropped to y's (S, F, OH * OW) planes (bias empty: none)."""
     _, nf, plane = y.shape
     nt = M.shape[2]
-    has_bias = bias.shape[0] == nf
-    K, zero = _consts(y), y.dtype.type(0.0)
-    half = np.empty((8, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
-    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    K, (biases, half, block) = _consts(y), output_scratch(M, y, bias, 8)
     flat, index = block.reshape(16 * nt), block_index(m, th, tw, ow, plane, nt)
     for f in range(nf):
-        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        _channel_blocks(K, M, f, biases[f], half, block)
         blocks_to_planes(flat, index, th * tw, act, alpha, y, f)
 
 
@@ -175,14 +173,11 @@ def output_tiles_pooled(M, bias, act, alpha, th, tw, pw, y):
     """output_tiles' values, 2x2 max pooled, as winograd.output_tiles_pooled."""
     _, nf, plane = y.shape
     nt = M.shape[2]
-    has_bias = bias.shape[0] == nf
-    K, zero = _consts(y), y.dtype.type(0.0)
-    half = np.empty((8, 4, nt), y.dtype)  # [a, j, t]: AT applied along b
-    block = np.empty((4, 4, nt), y.dtype)  # [i, j, t]
+    K, (biases, half, block) = _consts(y), output_scratch(M, y, bias, 8)
     pooled = np.empty((2, 2, nt), y.dtype)  # [i, j, t]: each block's window maxima
     index = pooled_index(th, tw, pw, plane, nt)
     for f in range(nf):
-        _channel_blocks(K, M, f, bias[f] if has_bias else zero, half, block)
+        _channel_blocks(K, M, f, biases[f], half, block)
         blocks_to_pooled(block, pooled, index, th * tw, act, alpha, y, f)
 
 

@@ -342,8 +342,8 @@ class Conv2D(WeightedLayer):
         W2 = W.reshape(f, ckk)
         if pool is not None:
             z = pool._buffer("y", (n,) + pool.output_shape, x.dtype)
-            task = self._pooled_task(x, xp, W2, b, code, alpha, z)
-            parallel_for(task, len(task.chunks))
+            task, chunks = self._pooled_task(x, xp, W2, b, code, alpha, z)
+            parallel_for(task, len(chunks))
             self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, None, None
             return z
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
@@ -377,7 +377,7 @@ class Conv2D(WeightedLayer):
         """The chunk task of an inference forward with a folded 2x2 max pooling: columns
         grouped by window position, one GEMM for the chunk into scratch sized to stay in
         cache, and bias, activation and maximum from there into z (N, F, OH // 2, OW // 2);
-        see hat/kernels/conv_pool.py. Its `chunks` attribute: the batch's chunks."""
+        see hat/kernels/conv_pool.py. Returns (task, the batch's chunks)."""
         from hat.kernels import conv, conv_pool
 
         n, c = x.shape[:2]
@@ -397,8 +397,7 @@ class Conv2D(WeightedLayer):
             sgemm.matmul(W2, cols, out=out, short_k=True)  # one GEMM: the whole chunk
             conv_pool.bias_act_max4(out, b, code, alpha, z3[s0:s1])
 
-        task.chunks = chunks
-        return task
+        return task, chunks
 
     def _im2col_backward(self, dy3, y3, code, alpha, db_parts, want_w, dx):
         """dL/dx into dx (None: not wanted), dL/dW into grads["W"] if want_w, the bias's
