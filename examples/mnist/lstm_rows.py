@@ -11,10 +11,11 @@ Keras' initial weights (glorot_uniform for W, orthogonal for H) and gradients cl
 learning rate at 1e-3 for 3 epochs; PyTorch 2.13 reaches 96.9% with it.
 
 Measured (seed 1515, 2026-12-01, 2 shared cores, the products on hat's own GEMM, those with a
-k under 16 on numpy's): the default recipe 98.82% test accuracy after 12 epochs (37 s),
-PyTorch's recipe 97.03% after 3 epochs (10 s); 98.77% and 97.03% with every product on
-hat's. Earlier the same day, on OpenBLAS's products: 98.85% after 12 epochs (98.55% after
-8), 98.91% with --epochs 20, 97.03% after 3.
+k under 16 on numpy's): the default recipe 98.84% test accuracy after 12 epochs (56 s, the
+machine busy), PyTorch's recipe 97.03% after 3 epochs (14 s), with the fused float32 LSTM
+step (98.82% and 97.03% with the per-gate passes before it; 98.77% and 97.03% with every
+product on hat's). Earlier the same day, on OpenBLAS's products: 98.85% after 12 epochs
+(98.55% after 8), 98.91% with --epochs 20, 97.03% after 3.
 """
 
 import argparse

@@ -10,6 +10,7 @@ chunks that run their time loops on hat.threads' pool.
 import numpy as np
 
 from hat import activations, initializations, regularizations, threads
+from hat.kernels import activations as kernel_codes
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import _check_positive_int, _initial, _reg_config
 
@@ -375,9 +376,9 @@ class RnnBase(Layer):
             mask = self._buffer("ones", (n, t), dtype)
             mask.fill(1)
         self._mask = mask
-        # Inference keeps one step of everything: per-step arrays are (N, 1, ...), every step
-        # writes row 0 and projects its own input.
-        self._steps = t if training else 1
+        # Inference keeps two steps of everything: per-step arrays are (N, 2, ...), each step
+        # projects its own input and reads one row, writing the other (kernels' _rows).
+        self._steps = t if training else min(t, 2)
         xp = self._per_step("xp", n, t, width, dtype)  # (N, T, G*n): projections, then gates
         if training:  # every step's input projection in one GEMM, the bias added per half
             xp2, b = xp.reshape(n * t, width), self.params["b"]  # on the thread that made it
@@ -405,10 +406,10 @@ class RnnBase(Layer):
                 return
             for k, s in enumerate(self._order):
                 q, q_next = s, self._order[k + 1] if k + 1 < t else -1  # storage rows
-                if not training:
-                    q, q_next = 0, min(q_next, 0)
-                    np.matmul(x[lo:hi, s], W, out=xp[lo:hi, 0])
-                    xp[lo:hi, 0] += b
+                if not training:  # as the kernels' _rows
+                    q, q_next = k % 2, -1 if q_next < 0 else (k + 1) % 2
+                    np.matmul(x[lo:hi, s], W, out=xp[lo:hi, q])
+                    xp[lo:hi, q] += b
                 np.matmul(hprev[lo:hi, q], H, out=hp[lo:hi])
                 self._forward_step(hp[lo:hi], q, q_next, k, lo, y, mask[:, s])
 
@@ -418,8 +419,9 @@ class RnnBase(Layer):
         return self._y
 
     def _per_step(self, key, n, t, width, dtype):
-        """A (N, T, width) array for the backward pass, or in inference (N, 1, width)."""
-        return self._buffer(key if self._steps > 1 else key + "_1", (n, self._steps, width), dtype)
+        """A (N, T, width) array for the backward pass, or in inference (N, 2, width)."""
+        key = key if self._trained else key + "_inference"
+        return self._buffer(key, (n, self._steps, width), dtype)
 
     def backward(self, dy):
         """Back-propagate through time once per forward (it overwrites the stored gates).
@@ -770,8 +772,24 @@ class LSTM(_GatedRnn):
 
     n_gates = 4
     n_states = 2  # h and c
-    _back_kernel = "lstm_run_back"
-    _back_spec = "A3 A2 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T3"
+
+    @property
+    def _fast(self) -> bool:
+        """Whether the time loops take the fused float32 step (hat.kernels.recurrent's
+        fused_lstm): their own kernels, so that a default LSTM compiles only those."""
+        gate, act, _ = self._codes()
+        fused = (gate, act) == (kernel_codes.SIGMOID, kernel_codes.TANH)
+        return self.params["W"].dtype == np.float32 and fused
+
+    @property
+    def _back_kernel(self):
+        return "lstm_run_back_fast" if self._fast else "lstm_run_back"
+
+    @property
+    def _back_spec(self):
+        if self._fast:
+            return "A3 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b T3"
+        return "A3 A2 A2 A2 A2 A2 i i L1 A2 A3 A3 A3 b i i f T3"
 
     def __init__(
         self,
@@ -895,12 +913,23 @@ class LSTM(_GatedRnn):
     def _run(self, x, hp, lo, hi, order, training, mask, y, blas):
         y, seq = self._seq_out(y)
         W, H, b = (self.params[k] for k in "WHb")
+        states = (self._xp, self._hprev, self._hlast, self._cprev, self._clast, self._tc)
+        if self._fast:
+            _kernels().lstm_run_fast(
+                x, W, b, H, hp, lo, hi, order, training, mask, *states, y, seq, blas
+            )
+            return
         _kernels().lstm_run(
-            x, W, b, H, hp, lo, hi, order, training, mask, self._xp, self._hprev, self._hlast,
-            self._cprev, self._clast, self._tc, y, seq, *self._codes(), blas,
-        )  # fmt: skip
+            x, W, b, H, hp, lo, hi, order, training, mask, *states, y, seq, *self._codes(), blas
+        )
 
     def _run_back(self, HT, rec, dh, lo, hi, order, dy, seq, blas):
+        if self._fast:
+            _kernels().lstm_run_back_fast(
+                self._xp, HT, rec, dh, self._dc, lo, hi, order, self._mask, self._cprev,
+                self._tc, dy, seq, blas,
+            )  # fmt: skip
+            return
         _kernels().lstm_run_back(
             self._xp, HT, rec, dh, self._dc, self._work, lo, hi, order,
             self._mask, self._cprev, self._tc, dy, seq, *self._codes(), blas,

@@ -100,16 +100,19 @@ def test_the_recurrent_layers_declare_their_backward_loops():
     h = GRU(4)(h)
     h = GlobalMeanTimePool()(h)
     last = SimpleRnn(3, return_sequence=False)(Embedding(9, 2)(tokens))
+    generic = LSTM(3, gate_act="hard_sigmoid", return_sequence=False)(Embedding(9, 2)(tokens))
     from hat.layers import Concatenate
 
-    md = Model([tokens], [Dense(2, act="softmax")(Concatenate()([h, last]))], seed=0)
+    merged = Concatenate()([h, last, generic])
+    md = Model([tokens], [Dense(2, act="softmax")(merged)], seed=0)
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 9, (6, 5)).astype(np.float32)
     md.train_on_batch(ids, np.eye(2, dtype=np.float32)[rng.integers(0, 2, 6)],
                       "categorical_crossentropy", Adam(1e-3))  # fmt: skip
     declared = [c for step in md._program.steps for c in step.runner.backward_kernels()]
     names = {kernel.py_func.__name__ for kernel, _ in declared}
-    assert {"lstm_run_back", "gru_run_back", "simple_run_back"} <= names
+    # the default LSTM's fused loop; one with other activations, the generic loop
+    assert {"lstm_run_back_fast", "lstm_run_back", "gru_run_back", "simple_run_back"} <= names
     assert {"scatter_add_rows", "col2im_1d", "activation_backward"} <= names
     for kernel, spec in declared:
         assert ahead.signature(spec, np.float32) in kernel.signatures, (kernel, spec)

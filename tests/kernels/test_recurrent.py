@@ -93,6 +93,58 @@ def test_lstm_step(step):
     np.testing.assert_array_equal(xp[1, 1], 0)
 
 
+def _lstm_step_both_ways(dtype, s_next, seq, gate=K.SIGMOID):
+    """One LSTM step forward and back on 4 rows x 20 units (row 1 masked), in dtype."""
+    rng = np.random.default_rng(3)
+    n, mask = 20, np.ones((4, 3))
+    mask[1, 1] = 0
+    arrays = {
+        "xp": rng.standard_normal((4, 3, 4 * n)),
+        "hp": rng.standard_normal((4, 4 * n)),
+        "hprev": rng.standard_normal((4, 3, n)),
+        "cprev": rng.standard_normal((4, 3, n)),
+        "hlast": np.zeros((4, n)),
+        "clast": np.zeros((4, n)),
+        "tc": np.zeros((4, 3, n)),
+        "y": np.full((4, 3, n), 7.0),
+        "dh": rng.standard_normal((4, n)),
+        "dc": rng.standard_normal((4, n)),
+        "rec": rng.standard_normal((4, n)),
+        "dy": rng.standard_normal((4, 3, n)),
+    }
+    a = {key: v.astype(dtype) for key, v in arrays.items()}
+    m = mask.astype(dtype)
+    K.lstm_forward(
+        a["xp"], a["hp"], 1, s_next, 1, 0, m[:, 1], a["hprev"], a["hlast"], a["cprev"],
+        a["clast"], a["tc"], a["y"], seq, gate, K.TANH, 0.0,
+    )  # fmt: skip
+    forward = {key: a[key].copy() for key in ("xp", "hprev", "hlast", "cprev", "clast", "tc", "y")}
+    K.lstm_backward(
+        a["xp"], a["rec"], a["dh"], a["dc"], np.zeros((4, 4 * n), dtype), 1, 1, 0, m,
+        a["cprev"], a["tc"], a["dy"], seq, gate, K.TANH, 0.0,
+    )  # fmt: skip
+    return forward, {key: a[key] for key in ("xp", "dh", "dc")}
+
+
+@pytest.mark.parametrize("s_next", [2, -1])
+@pytest.mark.parametrize("seq", [True, False])
+@pytest.mark.parametrize("gate", [K.SIGMOID, K.HARD_SIGMOID])
+def test_lstm_float32_step_matches_float64(s_next, seq, gate):
+    """float32 with sigmoid gates and tanh takes the fused one-loop path, float64 (and any
+    other activation) the generic per-gate passes: the same step within float32 rounding,
+    masked rows (carried state, zero output, gradient passed through) exactly."""
+    fwd32, back32 = _lstm_step_both_ways(np.float32, s_next, seq, gate)
+    fwd64, back64 = _lstm_step_both_ways(np.float64, s_next, seq, gate)
+    for key in fwd32:
+        np.testing.assert_allclose(fwd32[key], fwd64[key], rtol=0, atol=3e-6, err_msg=key)
+    for key in back32:
+        np.testing.assert_allclose(back32[key], back64[key], rtol=0, atol=2e-5, err_msg=key)
+    out = fwd32["hprev"][:, 2] if s_next >= 0 else fwd32["hlast"]
+    np.testing.assert_array_equal(out[1], fwd32["hprev"][1, 1])  # the masked row carries h
+    np.testing.assert_array_equal(fwd32["y"][1, 1], 0 if seq else 7)
+    np.testing.assert_array_equal(back32["xp"][1, 1], 0)
+
+
 def test_gru_step(step):
     rng, mask = step
     xp, hp, hprev, hlast, y = _arrays(rng, 3)
