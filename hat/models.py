@@ -10,7 +10,7 @@ import numpy as np
 from hat import checks, graph, optimizers, threads
 from hat import metrics as metrics_mod
 from hat.layers.base import Layer, shape_with_batch
-from hat.layers.core import InputLayer
+from hat.layers.core import InputLayer, fold_dropouts
 from hat.layers.normalization import fold_batchnorms
 from hat.layers.pooling import fold_pools
 from hat.loss_plan import LossPlan
@@ -205,6 +205,7 @@ class Model:
         ends = self.out_nodes + self.any_nodes
         # Inference passes only; they leave nothing to back-propagate through (see backward).
         self._folds = fold_batchnorms(self.nodes, ends) + fold_pools(self.nodes, ends)
+        fold_dropouts(self.nodes, ends)  # training's: the Dense applies the Dropout after it
         self._flatten_parameters()
         self._program = Program(self.nodes, runners)
         index = self._program.index

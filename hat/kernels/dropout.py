@@ -11,6 +11,7 @@ kept when u >= p_drop, so P(kept) = 1 - ceil(p_drop * 2^24) / 2^24.
 
 import numpy as np
 
+from hat.kernels.activations import LINEAR, RELU
 from hat.kernels.jit import jit
 
 GOLDEN = 0x9E3779B97F4A7C15  # splitmix64's increment
@@ -46,3 +47,34 @@ def multiply(a, b, out):
     """out = a * b on flat arrays (dropout's backward pass)."""
     for i in range(a.shape[0]):
         out[i] = a[i] * b[i]
+
+
+@jit
+def masked_activation_backward(dy, y, act, alpha, mask, dz, db):
+    """dz = dL/dz of a Dense whose Dropout is folded into it (hat.layers.core.fold_dropouts):
+    y is the dropped output act(z) * mask, dy the Dropout's output gradient, mask (N, F) its
+    mask. Only for activations whose slope depends on the output's sign (linear, relu,
+    leaky_relu), which the positive scale keeps; a dropped unit's gradient is zero. The values
+    of the separate passes, dy * mask then act': the same products in the same order. db as
+    activation_backward's (column sums of dz, in row order) when it is non-empty."""
+    n, f = y.shape
+    zero = y.dtype.type(0.0)
+    a = y.dtype.type(alpha)
+    want_db = db.shape[0] == f
+    if want_db:
+        db[:] = 0
+    for i in range(n):
+        d, g, o, m = dz[i], dy[i], y[i], mask[i]
+        if act == LINEAR:
+            for j in range(f):
+                d[j] = g[j] * m[j]
+        elif act == RELU:
+            for j in range(f):
+                d[j] = g[j] * m[j] if o[j] > zero else zero
+        else:  # LEAKY_RELU
+            for j in range(f):
+                v = g[j] * m[j]
+                d[j] = v if o[j] > zero else a * v
+        if want_db:
+            for j in range(f):
+                db[j] += d[j]
