@@ -125,37 +125,87 @@ def matmul(a, b, out, rows_done=None):
     rows_done(r0, r1), if given, runs on rows r0:r1 of out once they are complete: on the
     thread that computed them when the split is by rows (the rows are still in its cache: a
     Dense layer's bias and activation), else once on all rows after the product."""
+    pieces, split_rows, _ = _product_pieces(a, b, out)
+    if len(pieces) == 1:
+        pieces[0]()
+        if rows_done is not None:
+            rows_done(0, a.shape[0])
+        return out
+    if split_rows:
+        bounds = [(0, a.shape[0] // 2), (a.shape[0] // 2, a.shape[0])]
+
+        def half(i):
+            pieces[i]()
+            if rows_done is not None:
+                rows_done(*bounds[i])
+
+        parallel_for(half, 2)
+        return out
+    parallel_for(lambda i: pieces[i](), 2)
+    if rows_done is not None:
+        rows_done(0, a.shape[0])
+    return out
+
+
+def matmul_many(products, extras=()) -> None:
+    """Independent products (a, b, out), each as matmul() computes it (the same halves, so the
+    same bits), and callables, in one hand-off to the pool: the pieces go to whichever thread
+    is free. A hand-off costs 30-70 us on this project's machine (each passes the GIL twice),
+    so a layer with several weight gradients to compute pays it once.
+
+    Args:
+        products (list[tuple]): (a, b, out) triples, out = a @ b, writing disjoint outputs.
+        extras (list[callable]): Default (). Tasks of their own, disjoint from the products.
+    """
+    tasks, split, copied = [], False, False
+    for a, b, out in products:
+        # the first strided b copied into this thread's buffer, any later one into its own
+        pieces, _, b_copied = _product_pieces(a, b, out, private_copy=copied)
+        tasks += pieces
+        split, copied = split or len(pieces) > 1, copied or b_copied
+    tasks += list(extras)
+    if not (_held or split):
+        for task in tasks:  # outside a pool model's passes: OpenBLAS threads each product
+            task()
+        return
+    parallel_for(lambda i: tasks[i](), len(tasks))
+
+
+def _product_pieces(a, b, out, private_copy: bool = False) -> tuple[list, bool, bool]:
+    """(the callables that compute out = a @ b, whether they are row halves, whether b was
+    copied into this thread's buffer): one call, or two halves of out along its longer side
+    (see matmul)."""
     from hat.kernels import sgemm
 
     (m, k), n = a.shape, b.shape[1]
     own = sgemm.available() and a.dtype == np.float32
     product = sgemm.matmul if own else np.matmul
+    given, copied = b, False
     if own:
-        b = sgemm.rows_contiguous(a, b)  # once, not per half
+        b = sgemm.rows_contiguous(a, b, private=private_copy)  # once, not per half
+        copied = b is not given and not private_copy
     smallest = OWN_SPLIT_MIN_MACS if own else SPLIT_MIN_MACS
     if not (_held or own) or m * k * n < smallest or max(m, n) < 2:
-        product(a, b, out=out)
-        if rows_done is not None:
-            rows_done(0, m)
-        return out
+        return [lambda: product(a, b, out=out)], False, copied
     if m >= n:
         cut = m // 2
-        rows = [(0, cut), (cut, m)]
-
-        def half(i):
-            r0, r1 = rows[i]
-            product(a[r0:r1], b, out=out[r0:r1])
-            if rows_done is not None:
-                rows_done(r0, r1)
-
-        parallel_for(half, 2)
-        return out
+        return (
+            [
+                lambda: product(a[:cut], b, out=out[:cut]),
+                lambda: product(a[cut:], b, out=out[cut:]),
+            ],
+            True,
+            copied,
+        )
     cut = n // 2
-    parts = [(b[:, :cut], out[:, :cut]), (b[:, cut:], out[:, cut:])]
-    parallel_for(lambda i: product(a, parts[i][0], out=parts[i][1]), 2)
-    if rows_done is not None:
-        rows_done(0, m)
-    return out
+    return (
+        [
+            lambda: product(a, b[:, :cut], out=out[:, :cut]),
+            lambda: product(a, b[:, cut:], out=out[:, cut:]),
+        ],
+        False,
+        copied,
+    )
 
 
 def split_range(n: int, parts: int) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from hat import activations, initializations, regularizations, threads
 from hat.kernels import activations as kernel_codes
+from hat.kernels import sgemm
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.core import _check_positive_int, _initial, _reg_config
 
@@ -380,13 +381,6 @@ class RnnBase(Layer):
         # projects its own input and reads one row, writing the other (kernels' _rows).
         self._steps = t if training else min(t, 2)
         xp = self._per_step("xp", n, t, width, dtype)  # (N, T, G*n): projections, then gates
-        if training:  # every step's input projection in one GEMM, the bias added per half
-            xp2, b = xp.reshape(n * t, width), self.params["b"]  # on the thread that made it
-
-            def add_bias(r0, r1):
-                xp2[r0:r1] += b
-
-            threads.matmul(x.reshape(n * t, -1), self.params["W"], xp2, add_bias)
         self._xp = xp
         self._alloc_states(n, t, dtype)
         order = range(t - 1, -1, -1) if self.go_backwards else range(t)
@@ -401,6 +395,11 @@ class RnnBase(Layer):
 
         def run(c):
             lo, hi = chunks[c]
+            if training:  # the chunk's input projection of every step in one GEMM, on the
+                # thread that runs its time loop (one hand-off to the pool fewer)
+                rows = xp[lo:hi].reshape(-1, width)
+                sgemm.matmul(x[lo:hi].reshape(rows.shape[0], -1), W, rows)
+                rows += b
             if blas is not None:  # the whole time loop in one kernel call
                 self._run(x, hp, lo, hi, order_steps, training, mask, y, blas)
                 return
@@ -501,19 +500,23 @@ class RnnBase(Layer):
         return grads
 
     def _weight_grads(self, n, t, width):
-        """dW, dH, db from the gate gradients left in xp, and dx (None if not needed)."""
+        """dW, dH, db from the gate gradients left in xp, and dx (None if not needed): one
+        hand-off to the pool for all of them (threads.matmul_many, the same bits as one
+        product at a time)."""
         dz = self._xp.reshape(n * t, width)
         x2 = self._x.reshape(n * t, -1)
+        products, extras = [], []
         if "W" in self.trainable_params:
-            threads.matmul(x2.T, dz, self.grads["W"])
+            products.append((x2.T, dz, self.grads["W"]))
         if "H" in self.trainable_params:
-            threads.matmul(self._hprev.reshape(n * t, -1).T, dz, self.grads["H"])
+            products.append((self._hprev.reshape(n * t, -1).T, dz, self.grads["H"]))
         if "b" in self.trainable_params:
-            np.sum(dz, axis=0, out=self.grads["b"])
-        if not self.needs_input_grad:
-            return None
-        dx = self._buffer("dx", self._x.shape, dz.dtype)
-        threads.matmul(dz, self.params["W"].T, dx.reshape(n * t, -1))
+            extras.append(lambda: np.sum(dz, axis=0, out=self.grads["b"]))
+        dx = None
+        if self.needs_input_grad:
+            dx = self._buffer("dx", self._x.shape, dz.dtype)
+            products.append((dz, self.params["W"].T, dx.reshape(n * t, -1)))
+        threads.matmul_many(products, extras)
         return dx
 
     def compute_mask(self, x, mask):
@@ -1097,22 +1100,26 @@ class GRU(_GatedRnn):
         dm = self._hn.reshape(n * t, u)
         x2 = self._x.reshape(n * t, -1)
         grads, W = self.grads, self.params["W"]
+        products, extras = [], []  # one hand-off for all (see RnnBase._weight_grads)
         if "W" in self.trainable_params:
-            threads.matmul(x2.T, dz[:, : 2 * u], grads["W"][:, : 2 * u])
-            threads.matmul(x2.T, dm, grads["W"][:, 2 * u :])
+            products.append((x2.T, dz[:, : 2 * u], grads["W"][:, : 2 * u]))
+            products.append((x2.T, dm, grads["W"][:, 2 * u :]))
         if "H" in self.trainable_params:
-            threads.matmul(self._hprev.reshape(n * t, -1).T, dz, grads["H"])
+            products.append((self._hprev.reshape(n * t, -1).T, dz, grads["H"]))
         if "b" in self.trainable_params:
-            np.sum(dz[:, : 2 * u], axis=0, out=grads["b"][: 2 * u])
-            np.sum(dm, axis=0, out=grads["b"][2 * u :])
+            extras.append(lambda: np.sum(dz[:, : 2 * u], axis=0, out=grads["b"][: 2 * u]))
+            extras.append(lambda: np.sum(dm, axis=0, out=grads["b"][2 * u :]))
         if "bH" in self.trainable_params:
-            np.sum(dz, axis=0, out=grads["bH"])
-        if not self.needs_input_grad:
+            extras.append(lambda: np.sum(dz, axis=0, out=grads["bH"]))
+        dx = part = None
+        if self.needs_input_grad:
+            dx = self._buffer("dx", self._x.shape, dz.dtype).reshape(n * t, -1)
+            part = self._buffer("dx_part", dx.shape, dz.dtype)
+            products.append((dz[:, : 2 * u], W[:, : 2 * u].T, dx))
+            products.append((dm, W[:, 2 * u :].T, part))
+        threads.matmul_many(products, extras)
+        if dx is None:
             return None
-        dx = self._buffer("dx", self._x.shape, dz.dtype).reshape(n * t, -1)
-        part = self._buffer("dx_part", dx.shape, dz.dtype)
-        threads.matmul(dz[:, : 2 * u], W[:, : 2 * u].T, dx)
-        threads.matmul(dm, W[:, 2 * u :].T, part)
         dx += part
         return dx.reshape(self._x.shape)
 
