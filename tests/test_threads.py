@@ -1,5 +1,6 @@
 """hat.threads: the pool, OpenBLAS's thread count, and results that do not depend on either."""
 
+import contextlib
 import os
 
 import numpy as np
@@ -130,6 +131,36 @@ def test_matmul_bits_do_not_depend_on_the_thread_count(monkeypatch, m, k, n):
         with threads.single_threaded_blas():
             results.append(threads.matmul(a, b, out))
     assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_matmul_many_gives_each_products_bits_and_runs_the_extras(held):
+    """Several products in one hand-off, two of them with a strided b (each copied: the
+    second into its own array, not over the first's copy in the thread's buffer), plus an
+    extra task: each out as matmul() alone gives it."""
+    rng = np.random.default_rng(5)
+    a1 = rng.standard_normal((300, 200)).astype(np.float32)
+    a2 = rng.standard_normal((300, 150)).astype(np.float32)
+    b1 = np.ascontiguousarray(rng.standard_normal((120, 200)).astype(np.float32)).T
+    b2 = np.ascontiguousarray(rng.standard_normal((90, 150)).astype(np.float32)).T
+    a3 = rng.standard_normal((64, 3000)).astype(np.float32).T  # a transposed a, as dH's
+    b3 = rng.standard_normal((64, 256)).astype(np.float32)
+    products = [(a1, b1), (a2, b2), (a3, b3)]
+    got = [np.empty((a.shape[0], b.shape[1]), np.float32) for a, b in products]
+    seen = []
+    with contextlib.ExitStack() as stack:
+        if held:
+            stack.enter_context(threads.single_threaded_blas())
+        threads.matmul_many(
+            [(a, b, out) for (a, b), out in zip(products, got, strict=True)],
+            [lambda: seen.append(1)],
+        )
+        for (a, b), out in zip(products, got, strict=True):
+            alone = np.empty_like(out)
+            threads.matmul(a, b, alone)
+            np.testing.assert_array_equal(out, alone)
+            np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-3)
+    assert seen == [1]
 
 
 @pytest.mark.parametrize("m, k, n", SHAPES)
