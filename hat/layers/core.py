@@ -243,12 +243,14 @@ class Dense(WeightedLayer):
             masked_activation_backward(dy, self._y, a.code, a.alpha, self._drop_mask, dz, b)
         else:
             activation_grad(spec, self._y, self._saved, dy, dz, db)
+        products = []  # dW and dx in one hand-off to the pool (the bits of one at a time)
         if "W" in self.trainable_params:
-            threads.matmul(self._x.T, dz, self.grads["W"])
-        if not self.needs_input_grad:
-            return None
-        dx = self._buffer("dx", self._x.shape, dy.dtype)
-        threads.matmul(dz, self.params["W"].T, dx)
+            products.append((self._x.T, dz, self.grads["W"]))
+        dx = None
+        if self.needs_input_grad:
+            dx = self._buffer("dx", self._x.shape, dy.dtype)
+            products.append((dz, self.params["W"].T, dx))
+        threads.matmul_many(products)
         return dx
 
     def backward_kernels(self):
