@@ -514,6 +514,9 @@ class Model:
             program.ahead = None
         optimizer.update(self._flat_params, self._flat_grads, self._segments, clip)
         self.iteration += 1
+        if not program.spin_checked:  # the pool's spin loops: compiled ahead by now
+            program.spin_checked = True
+            threads.enable_spin()
         return value, outs, True
 
     def _compile_ahead(self, optimizer) -> None:
@@ -548,7 +551,9 @@ class Model:
             for call in reg.penalty_kernels()
         ]
         groups.append(("regularizers", typed(penalties)))
-        groups.append(("optimizer", typed(optimizer.update_kernels())))
+        from hat.kernels import spin
+
+        groups.append(("optimizer", typed(optimizer.update_kernels() + spin.KERNELS)))
         program.ahead = ahead.start(groups)
 
     def _grad_buffer(self, o: int, out):

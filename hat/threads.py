@@ -5,22 +5,25 @@ Convolutions split the batch into chunks and run each chunk's kernels (numba, no
 such models the Dense layers' products run in two halves on the pool too (matmul()). Why
 not numba's prange or a 2-thread BLAS: both spin-wait, and on a 2-core machine two spinning
 pools, or one spinning pool beside another busy process, cost a factor (a 32 ms step took
-270 ms). Python threads block when idle, and the OS shares the cores fairly under load.
+270 ms). This pool's threads block when idle, and the OS shares the cores fairly under load;
+once a model has trained a step, they first spin outside the GIL for about 0.3 ms after each
+job (SPIN_PAUSES, hat.kernels.spin), which cuts a hand-off from 63-65 us to 45-52 here: a
+bound a thousand times shorter than OpenMP's or OpenBLAS's spinning.
 
-HAT_NUM_THREADS sets the pool size (default: the CPUs this process may use).
+HAT_NUM_THREADS sets the pool size (default: the CPUs this process may use); HAT_POOL_SPIN the
+spin's length in reads of the job counter (0: none).
 """
 
 import ctypes
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 
 _lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_pool = None  # the _Pool, made at the first parallel_for
 _blas: tuple | None = None  # (get, set) or () when OpenBLAS was not found
 _held = 0  # how deep single_threaded_blas() is entered: > 0 inside a pool model's passes
 
@@ -259,24 +262,128 @@ def parallel_for(task, n_tasks: int) -> None:
             task(i)
         return
     global _pool
-    indices = itertools.count()  # next() on it is atomic under the GIL
-
-    def drain():
-        for i in indices:
-            if i >= n_tasks:
-                return
-            task(i)
-
     with _lock:
-        size = n_threads - 1  # the helpers; the calling thread is the last worker
-        if _pool is None or _pool._max_workers != size:
-            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hat")
+        if _pool is None or _pool.size != n_threads - 1:
+            if _pool is not None:
+                _pool.stop()
+            _pool = _Pool(n_threads - 1)  # the helpers; the calling thread is the last worker
         with single_threaded_blas():
-            helpers = [_pool.submit(drain) for _ in range(workers - 1)]
+            _pool.run(task, n_tasks)
+
+
+# How many times (about 40 ns each) a helper reads the job counter after its job, outside the
+# GIL, before it blocks; the caller reads the helpers' counters as long for their ends.
+# HAT_POOL_SPIN=0 makes both block at once. An empty parallel_for on this project's 2-vCPU
+# machine: 33-79 us with blocking helpers (each wakes from sleep), see docs/performance-keras.md.
+SPIN_PAUSES = 10000
+
+
+def _spin_pauses() -> int:
+    import numba
+
+    if numba.config.DISABLE_JIT:  # a Python loop would hold the GIL it waits on
+        return 0
+    return max(0, int(os.environ.get("HAT_POOL_SPIN", SPIN_PAUSES)))
+
+
+class _Job:
+    def __init__(self, task, n_tasks):
+        self.task, self.n_tasks = task, n_tasks
+        self.indices = itertools.count()  # next() on it is atomic under the GIL
+        self.error: BaseException | None = None
+
+    def drain(self) -> None:
+        try:
+            for i in self.indices:
+                if i >= self.n_tasks:
+                    return
+                self.task(i)
+        except BaseException as error:  # noqa: BLE001 (re-raised by the calling thread)
+            if self.error is None:
+                self.error = error
+
+
+class _Pool:
+    """Helper threads that wait for jobs on a counter: `generation[0]` counts the jobs given,
+    `done[k]` the last one helper k finished. A helper spins a short while outside the GIL
+    (hat.kernels.spin) before it blocks on the condition; the caller waits for the helpers'
+    ends the same way. Daemon threads: an idle pool never keeps the process alive."""
+
+    def __init__(self, size: int):
+        from hat.kernels import spin
+
+        self.size, self.pauses, self.spin = size, 0, spin
+        self.enable_spin()
+        self.generation = np.zeros(1, np.int64)
+        self.done = np.zeros(size, np.int64)
+        self.cond = threading.Condition()
+        self.job: _Job | None = None
+        self.stopped = False
+        for k in range(size):
+            threading.Thread(target=self._helper, args=(k,), name=f"hat-{k}", daemon=True).start()
+
+    def _helper(self, k: int) -> None:
+        seen = 0
+        while True:
+            if not self.pauses or not self.spin.wait_while(self.generation, 0, seen, self.pauses):
+                with self.cond:
+                    while int(self.generation[0]) == seen:
+                        self.cond.wait()
+            seen = int(self.generation[0])
+            if self.stopped:
+                return
+            job = self.job
             try:
-                drain()
-            finally:  # never return (or raise) while a helper may still write a buffer
-                for helper in helpers:
-                    helper.exception()
-            for helper in helpers:
-                helper.result()
+                job.drain()
+            finally:
+                self.done[k] = seen
+                with self.cond:
+                    self.cond.notify_all()
+
+    def run(self, task, n_tasks: int) -> None:
+        job = self.job = _Job(task, n_tasks)
+        generation = int(self.generation[0]) + 1
+        self.generation[0] = generation
+        with self.cond:
+            self.cond.notify_all()
+        job.drain()
+        # never return (or raise) while a helper may still write a buffer
+        for k in range(self.size):
+            if self.pauses and self.spin.wait_until(self.done, k, generation, self.pauses):
+                continue
+            with self.cond:
+                while int(self.done[k]) != generation:
+                    self.cond.wait()
+        self.job = None
+        if job.error is not None:
+            raise job.error
+
+    def enable_spin(self) -> None:
+        """Spin from now on, if the spin loops are compiled or cached (else leave it off)."""
+        pauses = _spin_pauses()
+        if pauses and not self.pauses and self.spin.ready():
+            self.spin.warm()
+            self.pauses = pauses
+
+    def stop(self) -> None:
+        """Let the helpers end (a pool of another size replaces this one)."""
+        self.stopped = True
+        self.generation[0] += 1
+        with self.cond:
+            self.cond.notify_all()
+
+
+def enable_spin() -> None:
+    """Let the pool's threads spin between jobs once the spin loops are in numba's cache (a
+    model calls this after its first training step, by when a cold start has compiled them
+    ahead)."""
+    if _pool is not None:
+        _pool.enable_spin()
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()  # the helpers did not come along
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -12,23 +13,92 @@ from hat.layers.conv import Conv2D
 from hat.layers.pooling import MaxPool2D
 
 
-def test_parallel_for_runs_every_task_once():
-    seen = np.zeros(37, int)
+@pytest.fixture(params=["spin", "block"])
+def pool_mode(request, monkeypatch):
+    """The pool with helpers that spin between jobs, and with helpers that block at once."""
+    monkeypatch.setenv("HAT_NUM_THREADS", "3")  # two helpers
+    monkeypatch.setenv("HAT_POOL_SPIN", "0" if request.param == "block" else "2000")
+    threads.parallel_for(lambda i: None, 3)  # a pool of that size, made in that mode
+    if request.param == "spin":
+        threads.enable_spin()
+    return request.param
 
-    def task(i):
-        seen[i] += 1
 
-    threads.parallel_for(task, len(seen))
-    assert (seen == 1).all()
+def test_parallel_for_runs_every_task_once(pool_mode):
+    for n_tasks in (1, 2, 37, 500):
+        seen = np.zeros(n_tasks, int)
+
+        def task(i, seen=seen):
+            seen[i] += 1
+
+        threads.parallel_for(task, n_tasks)
+        assert (seen == 1).all()
 
 
-def test_parallel_for_raises_a_tasks_error():
+def test_parallel_for_raises_a_tasks_error(pool_mode):
     def task(i):
         if i == 3:
             raise ValueError("task 3")
 
     with pytest.raises(ValueError, match="task 3"):
         threads.parallel_for(task, 5)
+    seen = []
+    threads.parallel_for(lambda i: seen.append(i), 4)  # the pool still works after it
+    assert sorted(seen) == [0, 1, 2, 3]
+
+
+def test_the_helpers_really_share_the_work(pool_mode):
+    """Each task waits until three run at once: only a pool of three workers gets through."""
+    barrier = threading.Barrier(3, timeout=10)
+    names = set()
+
+    def task(i):
+        names.add(threading.current_thread().name)
+        barrier.wait()
+
+    threads.parallel_for(task, 3)
+    assert len(names) == 3
+
+
+def test_a_pool_of_another_size_replaces_the_old_one(monkeypatch):
+    for n in (2, 4, 2):
+        monkeypatch.setenv("HAT_NUM_THREADS", str(n))
+        out = np.zeros(50)
+
+        def task(i, out=out):
+            out[i] = i
+
+        threads.parallel_for(task, 50)
+        assert threads._pool.size == n - 1
+        np.testing.assert_array_equal(out, np.arange(50))
+
+
+@pytest.mark.jit
+def test_the_spin_loops_see_a_change_and_give_up_otherwise():
+    from hat.kernels import spin
+
+    flags = np.array([5, 7], np.int64)
+    assert spin.wait_while(flags, 0, 4, 10) and not spin.wait_while(flags, 0, 5, 1000)
+    assert spin.wait_until(flags, 1, 7, 10) and not spin.wait_until(flags, 1, 8, 1000)
+    assert spin.ready()
+
+
+@pytest.mark.jit
+def test_a_training_step_lets_the_pool_spin(monkeypatch):
+    from hat.kernels import spin
+    from hat.layers.core import Dense, InputLayer
+    from hat.models import Sequential
+    from hat.optimizers import Adam
+
+    spin.warm()  # compiled (a cold start compiles them ahead, in the helper process)
+    monkeypatch.setenv("HAT_NUM_THREADS", "2")
+    monkeypatch.delenv("HAT_POOL_SPIN", raising=False)
+    monkeypatch.setattr(threads, "_pool", None)
+    model = Sequential([InputLayer(4), Dense(3, act="softmax")]).combine(seed=0)
+    x, y = np.ones((6, 4), np.float32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2]]
+    threads.parallel_for(lambda i: None, 2)
+    model.train_on_batch(x, y, "categorical_crossentropy", Adam(1e-3))
+    assert threads._pool.pauses == threads.SPIN_PAUSES
 
 
 def test_single_threaded_blas_restores_the_count():
