@@ -514,9 +514,9 @@ class Model:
             program.ahead = None
         optimizer.update(self._flat_params, self._flat_grads, self._segments, clip)
         self.iteration += 1
-        if not program.spin_checked:  # the pool's spin loops: compiled ahead by now
-            program.spin_checked = True
-            threads.enable_spin()
+        program.trained_steps += 1
+        if program.trained_steps in (1, 16, 256):  # once the spin loops are cached (compiled
+            threads.enable_spin()  # last by a cold start's helper): a few looks, then no more
         return value, outs, True
 
     def _compile_ahead(self, optimizer) -> None:
@@ -551,9 +551,11 @@ class Model:
             for call in reg.penalty_kernels()
         ]
         groups.append(("regularizers", typed(penalties)))
+        groups.append(("optimizer", typed(optimizer.update_kernels())))
+        # The pool's spin loops last of all: no step waits for them (see _checked_step).
         from hat.kernels import spin
 
-        groups.append(("optimizer", typed(optimizer.update_kernels() + spin.KERNELS)))
+        groups.insert(0, ("spin", typed(spin.KERNELS)))
         program.ahead = ahead.start(groups)
 
     def _grad_buffer(self, o: int, out):

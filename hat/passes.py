@@ -64,7 +64,7 @@ class Program:
         # The first training step's helper compiling kernels ahead (hat.kernels.ahead), or None.
         self.ahead = None
         self.ahead_checked = False
-        self.spin_checked = False  # whether the first training step asked the pool to spin
+        self.trained_steps = 0  # training steps run (the pool's spin is looked at on a few)
         self.last_training = True  # the last forward's mode
 
     def _shared_copies(self) -> list[tuple]:
