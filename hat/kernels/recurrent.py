@@ -233,7 +233,7 @@ def _lstm_forward_generic(
         h_new = _state_out(hprev, hlast, r, s_next)
         c_new = _state_out(cprev, clast, r, s_next)
         if not real:
-            _lstm_carry(xp, hprev, cprev, h_new, c_new, y, r, s, k, seq)
+            _lstm_carry(hprev, cprev, h_new, c_new, y, r, s, k, seq)
             continue
         row, c_old, t = xp[r, s], cprev[r, s], tc[r, s]
         for j in range(4 * n):
@@ -252,7 +252,7 @@ def _lstm_forward_generic(
 
 
 @jit
-def _lstm_carry(xp, hprev, cprev, h_new, c_new, y, r, s, k, seq):
+def _lstm_carry(hprev, cprev, h_new, c_new, y, r, s, k, seq):
     """A masked step: the states carried over, a zero output."""
     _put(cprev[r, s], c_new)
     _put(hprev[r, s], h_new)
@@ -268,8 +268,8 @@ def lstm_forward_fast(xp, hp, s, s_next, k, lo, m, hprev, hlast, cprev, clast, t
         r = lo + i
         h_new = _state_out(hprev, hlast, r, s_next)
         if m[r] == 0:
-            _lstm_carry(xp, hprev, cprev, h_new, _state_out(cprev, clast, r, s_next), y, r, s, k,
-                        seq)  # fmt: skip
+            c_new = _state_out(cprev, clast, r, s_next)
+            _lstm_carry(hprev, cprev, h_new, c_new, y, r, s, k, seq)
         else:
             _output(y, r, k, h_new, True, seq)
 

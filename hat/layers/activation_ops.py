@@ -34,13 +34,26 @@ def activate(spec: ActivationSpec, z: np.ndarray, bias: np.ndarray | None = None
     return np.asarray(spec.forward(z), dtype=z.dtype), z.copy()
 
 
-def grad_kernels(spec: ActivationSpec) -> list:
-    """activation_grad's kernel with its argument spec (see Layer.backward_kernels)."""
+def grad_kernels(spec: ActivationSpec, masked: bool = False) -> list:
+    """activation_grad's kernel with its argument spec (see Layer.backward_kernels); masked:
+    the one it calls with a folded Dropout's mask."""
+    if masked:
+        from hat.kernels.dropout import masked_activation_backward
+
+        return [(masked_activation_backward, "A2 A2 i f A2 A2 A1")]
     return [(kernels.activation_backward, "A2 A2 i f A2 A1")] if spec.is_builtin else []
 
 
-def activation_grad(spec, y, saved_z, dy, dz, db=None) -> np.ndarray:
-    """dz = dL/dz; db (if given) receives the sums of dz over every axis but the last."""
+def activation_grad(spec, y, saved_z, dy, dz, db=None, mask=None) -> np.ndarray:
+    """dz = dL/dz; db (if given) receives the sums of dz over every axis but the last. mask
+    (2-D, y's shape): a Dropout folded into the layer (hat.layers.core.fold_dropouts), whose
+    mask multiplies dy in the same pass; y is then the dropped output."""
+    if mask is not None:
+        from hat.kernels.dropout import masked_activation_backward
+
+        b = _NO_BIAS[y.dtype] if db is None else db
+        masked_activation_backward(dy, y, spec.code, spec.alpha, mask, dz, b)
+        return dz
     if spec.is_builtin:
         b = _NO_BIAS[y.dtype] if db is None else db
         per_column = db is not None

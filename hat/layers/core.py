@@ -235,14 +235,8 @@ class Dense(WeightedLayer):
         dz = self._buffer("dz", dy.shape, dy.dtype)
         db = self.grads["b"] if "b" in self.trainable_params else None
         spec = activations.get("linear") if preactivation else self.activation
-        if self._drop_mask is not None:  # dy is the folded Dropout's output gradient
-            from hat.kernels.dropout import masked_activation_backward
-
-            b = db if db is not None else np.empty(0, dy.dtype)
-            a = self.activation
-            masked_activation_backward(dy, self._y, a.code, a.alpha, self._drop_mask, dz, b)
-        else:
-            activation_grad(spec, self._y, self._saved, dy, dz, db)
+        # with a folded Dropout, dy is its output's gradient and its mask rides along
+        activation_grad(spec, self._y, self._saved, dy, dz, db, mask=self._drop_mask)
         products = []  # dW and dx in one hand-off to the pool (the bits of one at a time)
         if "W" in self.trainable_params:
             products.append((self._x.T, dz, self.grads["W"]))
@@ -260,11 +254,8 @@ class Dense(WeightedLayer):
             list: The activation's gradient kernel (none for a user's activation), or the
                 masked one when a Dropout is folded into the layer.
         """
-        if self.folded_dropout is not None and self.folded_dropout.p_drop > 0:
-            from hat.kernels.dropout import masked_activation_backward
-
-            return [(masked_activation_backward, "A2 A2 i f A2 A2 A1")]
-        return grad_kernels(self.activation)
+        drop = self.folded_dropout
+        return grad_kernels(self.activation, masked=drop is not None and drop.p_drop > 0)
 
     def get_config(self):
         return {"n_out": self.n_out, **self._weight_config(), "name": self.name}
