@@ -8,7 +8,8 @@ activation and the maximum are three passes over rows in cache instead of a stri
 the full-size output, and outputs no window covers (the last row or column of an odd size) are
 never computed. Each value is the same sum as in the plain im2col path (the same columns and
 weights), and bias, activation and maximum are applied in the same order as
-bias_activate_nchw followed by pooling.maxpool2x2_values: the same bits.
+bias_activate_nchw followed by pooling.maxpool2x2_values: the same bits. A layer of one input
+channel with ReLU or no activation skips the columns: hat/kernels/conv_direct.py.
 """
 
 import numpy as np

@@ -312,16 +312,37 @@ class Conv2D(WeightedLayer):
         Returns:
             list: With a folded pool (fold_pools), the kernels that pool in the output pass.
         """
-        from hat.kernels import conv_pool
+        from hat.kernels import conv_direct, conv_pool
 
         if self.folded_pool is None:
             return []
         if self._winograd is not None:
             return [(self._winograd.kernels.output_tiles_pooled, "A3 A1 i f i i i A3")]
+        if self._direct_pooling(self._pooled_activation()):
+            return [(conv_direct.conv1_pooled, "A4 A4 A1 i A4")]
         return [
             (conv_pool.im2col_pooled, "A4 i i i i A2"),
             (conv_pool.bias_act_max4, "A2 A1 i f A3"),
         ]
+
+    def _pooled_activation(self):
+        """The activation a folded pooling's forward applies: a folded BatchNorm's fused one
+        (or linear), else the layer's own (as _forward_weights at inference)."""
+        from hat import activations
+
+        bn = self.folded_batchnorm
+        if bn is None:
+            return self.activation
+        return bn.fused_activation or activations.get("linear")
+
+    def _direct_pooling(self, spec) -> bool:
+        """Whether a folded pooling runs hat/kernels/conv_direct.py's kernel (one input
+        channel, ReLU or linear) instead of pooled columns and a GEMM."""
+        from hat.kernels import conv_direct
+
+        code, fused = self._fused_activation(spec)
+        n_in = self.params["W"].shape[1]
+        return fused and conv_direct.applies(self.params["W"].dtype, n_in, self.strides, code)
 
     def _im2col_forward(self, x, training, code, alpha, W, b, pool=None):
         """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the
@@ -377,12 +398,15 @@ class Conv2D(WeightedLayer):
         """The chunk task of an inference forward with a folded 2x2 max pooling: columns
         grouped by window position, one GEMM for the chunk into scratch sized to stay in
         cache, and bias, activation and maximum from there into z (N, F, OH // 2, OW // 2);
-        see hat/kernels/conv_pool.py. Returns (task, the batch's chunks)."""
-        from hat.kernels import conv, conv_pool
+        see hat/kernels/conv_pool.py (one input channel: _direct_pooled_task). Returns (task,
+        the batch's chunks)."""
+        from hat.kernels import conv, conv_direct, conv_pool
 
         n, c = x.shape[:2]
         f, ph, pw = z.shape[1:]
         top, left = self.pads[0], self.pads[2]
+        if conv_direct.applies(x.dtype, c, self.strides, code):
+            return self._direct_pooled_task(x, xp, W2, b, code, z)
         ckk, block = W2.shape[1], 4 * ph * pw  # a sample's columns: 4 blocks of ph * pw
         chunks = chunks_of(n, (ckk + f) * block * x.itemsize, CHUNK_BYTES)
         z3 = z.reshape(n, f, ph * pw)
@@ -396,6 +420,25 @@ class Conv2D(WeightedLayer):
             out = self._scratch("z", (f, (s1 - s0) * block), x.dtype)
             sgemm.matmul(W2, cols, out=out, short_k=True)  # one GEMM: the whole chunk
             conv_pool.bias_act_max4(out, b, code, alpha, z3[s0:s1])
+
+        return task, chunks
+
+    def _direct_pooled_task(self, x, xp, W2, b, code, z):
+        """_pooled_task's (task, chunks) for one input channel: the convolution read straight
+        from the (padded) image, pooled in registers (hat/kernels/conv_direct.py), the same
+        bits; chunks of about CHUNK_BYTES of output, for the threads to share."""
+        from hat.kernels import conv, conv_direct
+
+        W = np.ascontiguousarray(W2.reshape(W2.shape[0], 1, self.n_row, self.n_col))
+        b = np.ascontiguousarray(b)
+        top, left = self.pads[0], self.pads[2]
+        chunks = chunks_of(x.shape[0], z[0].size * z.itemsize, CHUNK_BYTES)
+
+        def task(i):
+            s0, s1 = chunks[i]
+            if xp is not x:
+                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
+            conv_direct.conv1_pooled(xp[s0:s1], W, b, code, z[s0:s1])
 
         return task, chunks
 

@@ -235,3 +235,24 @@ def test_declared_inference_kernels_are_the_ones_predict_calls():
     for kernel, spec in declared:
         sig = ahead.signature(spec, np.float32)
         assert sig in kernel.signatures, (kernel.py_func.__name__, spec, kernel.signatures)
+
+
+@pytest.mark.jit
+def test_a_one_channel_folded_pool_declares_the_direct_kernel():
+    """One input channel: the folded pool runs conv_direct.conv1_pooled (padded input too),
+    declared with the signature predict calls it with."""
+    seq = Sequential()
+    for layer in (
+        InputLayer((1, 12, 12)),
+        Conv2D(6, 5, 5, act="relu", border_mode=(2, 2)),
+        MaxPool2D(),
+        Flatten(),
+        Dense(3, act="softmax"),
+    ):
+        seq.add(layer)
+    md = seq.combine(seed=0)
+    md.predict(np.random.default_rng(0).random((5, 1, 12, 12), dtype=np.float32))
+    declared = [c for step in md._program.steps for c in step.runner.inference_kernels()]
+    assert [kernel.py_func.__name__ for kernel, _ in declared] == ["conv1_pooled"]
+    for kernel, spec in declared:
+        assert ahead.signature(spec, np.float32) in kernel.signatures, kernel.signatures

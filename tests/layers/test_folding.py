@@ -243,3 +243,30 @@ def test_folded_pool_on_odd_and_even_outputs_matches_bit_for_bit(
     monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
     apart = build()
     np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
+
+
+@pytest.mark.parametrize("size, padding", [(11, (0, 0)), (14, (2, 2)), (28, (2, 2))])
+def test_one_channel_folded_pool_matches_the_separate_layers_bit_for_bit(
+    monkeypatch, size, padding
+):
+    """One input channel, 5x5 (25 column rows: hat's GEMM unfolded): the folded pool reads
+    the image directly (hat/kernels/conv_direct.py) and gives the separate layers' bits."""
+
+    def build():
+        seq = Sequential()
+        for layer in (
+            InputLayer((1, size, size)),
+            Conv2D(6, 5, 5, act="relu", border_mode=padding),
+            MaxPool2D(),
+            Flatten(),
+            Dense(3, act="softmax"),
+        ):
+            seq.add(layer)
+        return seq.combine(seed=4)
+
+    x = np.random.default_rng(5).standard_normal((9, 1, size, size)).astype(np.float32)
+    folded = build()
+    assert folded.layers[1].folded_pool is folded.layers[2]
+    monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
+    apart = build()
+    np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
