@@ -29,7 +29,151 @@ from hat.kernels.jit import jit
 
 LANES = 16
 BLOCK_COLS = 2 * LANES  # output columns a tile covers (two vectors a row)
-GEOMETRY = 11  # ints in the tiles' geometry tuple, see _pooled_tile
+GEOMETRY = 11  # ints in the forward tiles' geometry tuple, see _pooled_tile
+GRAD_GEOMETRY = 16  # ints in the weight-gradient tiles' tuple, see _grad_tile
+ROW_FILTERS = 8  # filters a forward row tile computes (16 accumulators)
+GRAD_TAPS = (5, 3, 1)  # taps of a kernel row one weight-gradient tile takes
+
+
+class _Emit:
+    """The LLVM IR the tiles share: constants, splats, masked vector loads and stores."""
+
+    def __init__(self, builder):
+        self.b = builder
+        self.i32, self.i64, self.f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
+        self.vec = ir.VectorType(self.f32, LANES)
+        mask_ty, vptr = ir.VectorType(ir.IntType(1), LANES), self.vec.as_pointer()
+        self.align = ir.Constant(self.i32, 4)
+        module = builder.module
+        self._fma = cgutils.get_or_insert_function(
+            module, ir.FunctionType(self.vec, [self.vec] * 3), "llvm.fma.v16f32"
+        )
+        self._load = cgutils.get_or_insert_function(
+            module,
+            ir.FunctionType(self.vec, [vptr, self.i32, mask_ty, self.vec]),
+            "llvm.masked.load.v16f32.p0",
+        )
+        self._store = cgutils.get_or_insert_function(
+            module,
+            ir.FunctionType(ir.VoidType(), [self.vec, vptr, self.i32, mask_ty]),
+            "llvm.masked.store.v16f32.p0",
+        )
+        self.zero = self.fill(0.0)
+        self.one = self.fill(1.0)
+        self._lanes = ir.Constant(
+            ir.VectorType(self.i64, LANES), [self.const(j) for j in range(LANES)]
+        )
+
+    def const(self, v):
+        return ir.Constant(self.i64, v)
+
+    def fill(self, value):
+        return ir.Constant(self.vec, [ir.Constant(self.f32, value)] * LANES)
+
+    def splat(self, value, ty=None):
+        ty = ty or self.f32
+        undef = ir.Constant(ir.VectorType(ty, LANES), ir.Undefined)
+        one = self.b.insert_element(undef, value, ir.Constant(self.i32, 0))
+        zeros = ir.Constant(ir.VectorType(self.i32, LANES), [0] * LANES)
+        return self.b.shuffle_vector(one, undef, zeros)
+
+    def pointer(self, address):
+        return self.b.inttoptr(address, self.f32.as_pointer())
+
+    def below(self, count):
+        """The mask of the lanes below count."""
+        return self.b.icmp_signed("<", self._lanes, self.splat(count, self.i64))
+
+    def block_masks(self, ncols):
+        """The masks of a 32-column block's two vectors, ncols of its columns in use."""
+        return [self.below(ncols), self.below(self.b.sub(ncols, self.const(LANES)))]
+
+    def _at(self, data, offset):
+        return self.b.bitcast(self.b.gep(data, [offset]), self.vec.as_pointer())
+
+    def load(self, data, offset, mask):
+        return self.b.call(self._load, [self._at(data, offset), self.align, mask, self.zero])
+
+    def store(self, value, data, offset, mask):
+        self.b.call(self._store, [value, self._at(data, offset), self.align, mask])
+
+    def scalar(self, data, offset):
+        return self.b.load(self.b.gep(data, [offset]))
+
+    def fma(self, a, b, c):
+        return self.b.call(self._fma, [a, b, c])
+
+    def accumulators(self, count):
+        """Zeroed vector slots that LLVM promotes to registers."""
+        return [cgutils.alloca_once_value(self.b, self.zero) for _ in range(count)]
+
+    def add_to(self, slot, value):
+        self.b.store(self.b.fadd(self.b.load(slot), value), slot)
+
+    def fma_into(self, slot, a, b):
+        self.b.store(self.fma(a, b, self.b.load(slot)), slot)
+
+    def relu(self, z):
+        """z times 1 or 0, as activations.activate_row computes ReLU."""
+        positive = self.b.fcmp_ordered(">", z, self.zero)
+        return self.b.fmul(z, self.b.select(positive, self.one, self.zero))
+
+    def flag(self, value):
+        return self.b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
+
+    def lane_sum(self, v):
+        """The sum of v's lanes, halves added pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1)."""
+        undef = ir.Constant(self.vec, ir.Undefined)
+        width = LANES // 2
+        while width:
+            picks = [ir.Constant(self.i32, j + width) for j in range(width)]
+            picks += [ir.Constant(self.i32, j) for j in range(LANES - width)]
+            upper = self.b.shuffle_vector(
+                v, undef, ir.Constant(ir.VectorType(self.i32, LANES), picks)
+            )
+            v = self.b.fadd(v, upper)
+            width //= 2
+        return self.b.extract_element(v, ir.Constant(self.i32, 0))
+
+
+def _sum_taps(e, geometry, s, first_row, rows, q0, ncols, f0, filters, clamp=None):
+    """Per filter f0 + f, per output row first_row + r (r < rows), per vector: the chain of
+    fused multiply-adds from zero over the taps in row-major order (sgemm's order), in
+    accumulator slots accs[(f * rows + r) * 2 + v]. clamp: the last filter index to read
+    (filters past it repeat it), or None."""
+    b = e.b
+    x_data, xs, xr, w_data, kh, kw = geometry[:6]
+    x_data, w_data = e.pointer(x_data), e.pointer(w_data)
+    masks = e.block_masks(ncols)
+    taps = b.mul(kh, kw)
+    x_at = b.add(b.mul(s, xs), q0)
+    weights_at = []
+    for f in range(filters):
+        channel = b.add(f0, e.const(f))
+        if clamp is not None:
+            channel = b.select(b.icmp_signed(">", channel, clamp), clamp, channel)
+        weights_at.append(b.mul(channel, taps))
+    accs = e.accumulators(filters * rows * 2)
+    with cgutils.for_range(b, kh) as row_loop:
+        i = row_loop.index
+        with cgutils.for_range(b, kw) as col_loop:
+            j = col_loop.index
+            inputs = []
+            for r in range(rows):
+                row = b.add(b.add(first_row, e.const(r)), i)
+                start = b.add(b.add(x_at, j), b.mul(row, xr))
+                for v in range(2):
+                    inputs.append(e.load(x_data, b.add(start, e.const(v * LANES)), masks[v]))
+            tap = b.add(b.mul(i, kw), j)
+            for f in range(filters):
+                w = e.splat(e.scalar(w_data, b.add(weights_at[f], tap)))
+                for k, value in enumerate(inputs):
+                    e.fma_into(accs[f * rows * 2 + k], w, value)
+    return accs, masks
+
+
+def _check_geometry(g, count):
+    return isinstance(g, types.UniTuple) and g.count == count and g.dtype == types.int64
 
 
 def _pooled_tile(filters: int):
@@ -42,127 +186,180 @@ def _pooled_tile(filters: int):
 
     @intrinsic
     def tile(typingctx, g, s, pi, q0, ncols, f0, relu, has_bias):
-        if not (isinstance(g, types.UniTuple) and g.count == GEOMETRY and g.dtype == types.int64):
+        if not _check_geometry(g, GEOMETRY):
             return None
         sig = types.void(g, s, pi, q0, ncols, f0, relu, has_bias)
 
         def codegen(context, builder, signature, args):
+            e, b = _Emit(builder), builder
             geometry = cgutils.unpack_tuple(builder, args[0])
             s_, pi_, q0_, ncols_, f0_, relu_, bias_ = args[1:]
-            i1, i32, i64, f32 = ir.IntType(1), ir.IntType(32), ir.IntType(64), ir.FloatType()
-            vec, mask_ty = ir.VectorType(f32, LANES), ir.VectorType(i1, LANES)
-            vptr, align = vec.as_pointer(), ir.Constant(i32, 4)
-            module = builder.module
-            fma = cgutils.get_or_insert_function(
-                module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v16f32"
-            )
-            load = cgutils.get_or_insert_function(
-                module,
-                ir.FunctionType(vec, [vptr, i32, mask_ty, vec]),
-                "llvm.masked.load.v16f32.p0",
-            )
-            store = cgutils.get_or_insert_function(
-                module,
-                ir.FunctionType(ir.VoidType(), [vec, vptr, i32, mask_ty]),
-                "llvm.masked.store.v16f32.p0",
-            )
-
-            def const(v):
-                return ir.Constant(i64, v)
-
-            def splat(value, ty=f32):
-                undef = ir.Constant(ir.VectorType(ty, LANES), ir.Undefined)
-                one = builder.insert_element(undef, value, ir.Constant(i32, 0))
-                zeros = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
-                return builder.shuffle_vector(one, undef, zeros)
-
-            fptr = f32.as_pointer()
-            x_data, xs, xr, w_data, kh, kw, b_data, y_data, ys, yc, yr = geometry
-            x_data, w_data, b_data, y_data = (
-                builder.inttoptr(v, fptr) for v in (x_data, w_data, b_data, y_data)
-            )
-
-            def at(data, offset):
-                return builder.bitcast(builder.gep(data, [offset]), vptr)
-
-            lanes = ir.Constant(ir.VectorType(i64, LANES), [const(j) for j in range(LANES)])
-
-            def first(count):  # the mask of lanes below count
-                return builder.icmp_signed("<", lanes, splat(count, i64))
-
-            in_masks = [first(ncols_), first(builder.sub(ncols_, const(LANES)))]
-            out_mask = first(builder.ashr(ncols_, const(1)))
-            zero = ir.Constant(vec, [ir.Constant(f32, 0.0)] * LANES)
-            taps = builder.mul(kh, kw)
-            x_at = builder.add(builder.mul(s_, xs), q0_)
-            rows = [builder.add(builder.mul(pi_, const(2)), const(r)) for r in range(2)]
-
-            # accs[(f * 2 + r) * 2 + v]: filter f0 + f, output row 2 * pi + r, vector v.
-            accs = [cgutils.alloca_once_value(builder, zero) for _ in range(filters * 4)]
-            with cgutils.for_range(builder, kh) as row_loop:
-                i = row_loop.index
-                with cgutils.for_range(builder, kw) as col_loop:
-                    j = col_loop.index
-                    inputs = []
-                    for r in range(2):
-                        start = builder.add(
-                            builder.add(x_at, j), builder.mul(builder.add(rows[r], i), xr)
-                        )
-                        for v in range(2):
-                            p = at(x_data, builder.add(start, const(v * LANES)))
-                            inputs.append(builder.call(load, [p, align, in_masks[v], zero]))
-                    tap = builder.add(builder.mul(i, kw), j)
-                    for f in range(filters):
-                        w_at = builder.add(builder.mul(builder.add(f0_, const(f)), taps), tap)
-                        w = splat(builder.load(builder.gep(w_data, [w_at])))
-                        for k in range(4):
-                            slot = accs[f * 4 + k]
-                            value = builder.call(fma, [w, inputs[k], builder.load(slot)])
-                            builder.store(value, slot)
-
-            one = ir.Constant(vec, [ir.Constant(f32, 1.0)] * LANES)
-            nan = ir.Constant(vec, [ir.Constant(f32, float("nan"))] * LANES)
-            relu_on = builder.icmp_unsigned("!=", relu_, ir.Constant(relu_.type, 0))
+            b_data, y_data, ys, yc, yr = geometry[6:]
+            b_data, y_data = e.pointer(b_data), e.pointer(y_data)
+            first_row = b.mul(pi_, e.const(2))
+            accs, _ = _sum_taps(e, geometry, s_, first_row, 2, q0_, ncols_, f0_, filters)
+            out_mask = e.below(b.ashr(ncols_, e.const(1)))
+            nan = e.fill(float("nan"))
+            relu_on = e.flag(relu_)
             # ReLU adds the bias even when there is none (b holds zeros then), as
             # bias_act_max4 does; a linear activation adds only a real one.
-            add_bias = builder.or_(
-                relu_on, builder.icmp_unsigned("!=", bias_, ir.Constant(bias_.type, 0))
-            )
-            picks = ir.VectorType(i32, LANES)
-            even = ir.Constant(picks, [ir.Constant(i32, 2 * t) for t in range(LANES)])
-            odd = ir.Constant(picks, [ir.Constant(i32, 2 * t + 1) for t in range(LANES)])
+            add_bias = b.or_(relu_on, e.flag(bias_))
+            picks = ir.VectorType(e.i32, LANES)
+            even = ir.Constant(picks, [ir.Constant(e.i32, 2 * t) for t in range(LANES)])
+            odd = ir.Constant(picks, [ir.Constant(e.i32, 2 * t + 1) for t in range(LANES)])
 
             def later_if_greater(acc, v):  # numba's max(acc, v)
-                return builder.select(builder.fcmp_ordered(">", v, acc), v, acc)
+                return b.select(b.fcmp_ordered(">", v, acc), v, acc)
 
             def is_nan(v):
-                return builder.fcmp_unordered("uno", v, v)
+                return b.fcmp_unordered("uno", v, v)
 
             for f in range(filters):
-                channel = builder.add(f0_, const(f))
-                bias = splat(builder.load(builder.gep(b_data, [channel])))
+                channel = b.add(f0_, e.const(f))
+                bias = e.splat(e.scalar(b_data, channel))
                 values = []
                 for k in range(4):
-                    z = builder.load(accs[f * 4 + k])
-                    z = builder.select(add_bias, builder.fadd(z, bias), z)
-                    positive = builder.fcmp_ordered(">", z, zero)
-                    rectified = builder.fmul(z, builder.select(positive, one, zero))
-                    values.append(builder.select(relu_on, rectified, z))
+                    z = b.load(accs[f * 4 + k])
+                    z = b.select(add_bias, b.fadd(z, bias), z)
+                    values.append(b.select(relu_on, e.relu(z), z))
                 # Window (t): a, c = row 0's columns 2t, 2t + 1; d, e = row 1's.
-                a = builder.shuffle_vector(values[0], values[1], even)
-                c = builder.shuffle_vector(values[0], values[1], odd)
-                d = builder.shuffle_vector(values[2], values[3], even)
-                e = builder.shuffle_vector(values[2], values[3], odd)
-                best = later_if_greater(later_if_greater(later_if_greater(a, c), d), e)
-                any_nan = builder.or_(
-                    builder.or_(is_nan(a), is_nan(c)), builder.or_(is_nan(d), is_nan(e))
+                a = b.shuffle_vector(values[0], values[1], even)
+                c = b.shuffle_vector(values[0], values[1], odd)
+                d = b.shuffle_vector(values[2], values[3], even)
+                w = b.shuffle_vector(values[2], values[3], odd)
+                best = later_if_greater(later_if_greater(later_if_greater(a, c), d), w)
+                any_nan = b.or_(b.or_(is_nan(a), is_nan(c)), b.or_(is_nan(d), is_nan(w)))
+                best = b.select(any_nan, nan, best)
+                out = b.add(
+                    b.add(b.mul(s_, ys), b.mul(channel, yc)),
+                    b.add(b.mul(pi_, yr), b.ashr(q0_, e.const(1))),
                 )
-                best = builder.select(any_nan, nan, best)
-                out = builder.add(
-                    builder.add(builder.mul(s_, ys), builder.mul(channel, yc)),
-                    builder.add(builder.mul(pi_, yr), builder.ashr(q0_, const(1))),
-                )
-                builder.call(store, [best, at(y_data, out), align, out_mask])
+                e.store(best, y_data, out, out_mask)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+def _row_tile(filters: int):
+    """The intrinsic tile(g, s, p, q0, ncols, f0, nf, relu, has_bias): act(conv + bias) of
+    sample s's output row p, columns q0 .. q0 + ncols - 1 (at most 32), for filters f0 ..
+    min(f0 + filters, nf) - 1, into y[s, f, p, q0 ...]; g as _pooled_tile's. The bias and
+    ReLU as conv.bias_activate_nchw applies them (the bias only where there is one)."""
+
+    @intrinsic
+    def tile(typingctx, g, s, p, q0, ncols, f0, nf, relu, has_bias):
+        if not _check_geometry(g, GEOMETRY):
+            return None
+        sig = types.void(g, s, p, q0, ncols, f0, nf, relu, has_bias)
+
+        def codegen(context, builder, signature, args):
+            e, b = _Emit(builder), builder
+            geometry = cgutils.unpack_tuple(builder, args[0])
+            s_, p_, q0_, ncols_, f0_, nf_, relu_, bias_ = args[1:]
+            b_data, y_data, ys, yc, yr = geometry[6:]
+            b_data, y_data = e.pointer(b_data), e.pointer(y_data)
+            last = b.sub(nf_, e.const(1))
+            accs, masks = _sum_taps(e, geometry, s_, p_, 1, q0_, ncols_, f0_, filters, last)
+            relu_on, add_bias = e.flag(relu_), e.flag(bias_)
+            row_at = b.add(b.add(b.mul(s_, ys), b.mul(p_, yr)), q0_)
+            for f in range(filters):
+                channel = b.add(f0_, e.const(f))
+                with b.if_then(b.icmp_signed("<", channel, nf_)):
+                    bias = e.splat(e.scalar(b_data, channel))
+                    out = b.add(row_at, b.mul(channel, yc))
+                    for v in range(2):
+                        z = b.load(accs[f * 2 + v])
+                        z = b.select(add_bias, b.fadd(z, bias), z)
+                        z = b.select(relu_on, e.relu(z), z)
+                        e.store(z, y_data, b.add(out, e.const(v * LANES)), masks[v])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+def _grad_tile(taps: int):
+    """The intrinsic tile(g, i, j0, f0, relu): for filters f0 and f0 + 1 (the second
+    clamped to the last, nf - 1), the weights' gradient at kernel row i, taps j0 .. j0 +
+    taps - 1, summed over a chunk: dW[f, i * kw + j] = sum over (s, p, q) of dz[s, f, p, q] *
+    x[s, p + i, q + j], and with j0 = 0 at i = 0 also db[f] = the sum of dz. dz = dy, or
+    with relu dy where y > 0 and 0 elsewhere (activations.grad_row's ReLU). Each sum runs in
+    16 lanes over (s, p) in order, the 32 columns as two vectors added, then the lanes
+    halves by halves. g: (x's address, its sample and row strides, dy's and y's addresses,
+    their sample, channel and row strides, samples, output rows, output columns, nf, dW's
+    address (F, kh * kw rows), db's address, kh, kw)."""
+
+    @intrinsic
+    def tile(typingctx, g, i, j0, f0, relu):
+        if not _check_geometry(g, GRAD_GEOMETRY):
+            return None
+        sig = types.void(g, i, j0, f0, relu)
+
+        def codegen(context, builder, signature, args):
+            e, b = _Emit(builder), builder
+            geometry = cgutils.unpack_tuple(builder, args[0])
+            i_, j0_, f0_, relu_ = args[1:]
+            x_data, xs, xr, dy_data, y_data, ds, dc, dr, n, oh, ow, nf, dw_data, db_data = geometry[
+                :14
+            ]
+            x_data, dy_data, y_data = (e.pointer(v) for v in (x_data, dy_data, y_data))
+            dw_data, db_data = e.pointer(dw_data), e.pointer(db_data)
+            relu_on = e.flag(relu_)
+            last = b.sub(nf, e.const(1))
+            second = b.add(f0_, e.const(1))
+            channels = [f0_, b.select(b.icmp_signed(">", second, last), last, second)]
+            accs = e.accumulators(2 * taps * 2)  # [(f * taps + j) * 2 + v]
+            sums = e.accumulators(2 * 2)  # [f * 2 + v]: db
+            blocks = b.sdiv(b.add(ow, e.const(BLOCK_COLS - 1)), e.const(BLOCK_COLS))
+            with cgutils.for_range(b, n) as sample_loop:
+                s = sample_loop.index
+                with cgutils.for_range(b, oh) as row_loop:
+                    p = row_loop.index
+                    with cgutils.for_range(b, blocks) as block_loop:
+                        q0 = b.mul(block_loop.index, e.const(BLOCK_COLS))
+                        masks = e.block_masks(b.sub(ow, q0))
+                        grads = []
+                        for channel in channels:
+                            at = b.add(b.add(b.mul(s, ds), b.mul(channel, dc)), b.mul(p, dr))
+                            at = b.add(at, q0)
+                            for v in range(2):
+                                offset = b.add(at, e.const(v * LANES))
+                                dz = e.load(dy_data, offset, masks[v])
+                                y = e.load(y_data, offset, masks[v])
+                                kept = b.select(b.fcmp_ordered(">", y, e.zero), dz, e.zero)
+                                grads.append(b.select(relu_on, kept, dz))
+                        x_at = b.add(b.add(b.mul(s, xs), b.mul(b.add(p, i_), xr)), q0)
+                        x_at = b.add(x_at, j0_)
+                        for j in range(taps):
+                            for v in range(2):
+                                offset = b.add(x_at, e.const(j + v * LANES))
+                                x = e.load(x_data, offset, masks[v])
+                                for f in range(2):
+                                    e.fma_into(accs[(f * taps + j) * 2 + v], grads[f * 2 + v], x)
+                        for k, g in enumerate(grads):
+                            e.add_to(sums[k], g)
+            kh, kw = geometry[14], geometry[15]
+            per_filter = b.mul(kh, kw)
+            first_tap = b.add(b.mul(i_, kw), j0_)
+            # The second filter's sums go out only when it is not the clamped repeat.
+            wanted = [ir.Constant(ir.IntType(1), 1), b.icmp_signed("<=", second, last)]
+            want_db = b.and_(
+                b.icmp_signed("==", i_, e.const(0)), b.icmp_signed("==", j0_, e.const(0))
+            )
+            for f in range(2):
+                with b.if_then(wanted[f]):
+                    row = b.add(b.mul(channels[f], per_filter), first_tap)
+                    for j in range(taps):
+                        total = b.fadd(
+                            b.load(accs[(f * taps + j) * 2]), b.load(accs[(f * taps + j) * 2 + 1])
+                        )
+                        b.store(e.lane_sum(total), b.gep(dw_data, [b.add(row, e.const(j))]))
+                    with b.if_then(want_db):
+                        total = b.fadd(b.load(sums[f * 2]), b.load(sums[f * 2 + 1]))
+                        b.store(e.lane_sum(total), b.gep(db_data, [channels[f]]))
             return context.get_dummy_value()
 
         return sig, codegen
@@ -171,6 +368,8 @@ def _pooled_tile(filters: int):
 
 
 _tile4, _tile1 = _pooled_tile(4), _pooled_tile(1)
+_row8 = _row_tile(ROW_FILTERS)
+_grad5, _grad3, _grad1 = (_grad_tile(taps) for taps in GRAD_TAPS)
 
 
 @jit
@@ -217,3 +416,58 @@ def applies(layer_dtype, n_in: int, strides, code) -> bool:
         and sgemm.available()
         and not numba.config.DISABLE_JIT
     )
+
+
+@jit
+def conv1_forward(xp, W, b, act, y):
+    """y[s, f] = act(conv(xp[s, 0], W[f, 0]) + b[f]) for a stride-1 convolution of one input
+    channel, the bias and ReLU as conv.bias_activate_nchw applies them; xp (S, 1, HP, WP) the
+    (padded) input, W (F, 1, kh, kw) C-contiguous, b (F,) or empty, act RELU or LINEAR, y
+    (S, F, OH, OW) with OH + kh - 1 <= HP and OW + kw - 1 <= WP."""
+    n, nf, oh, ow = y.shape
+    bias = b if b.shape[0] == nf else np.zeros(nf, y.dtype)
+    g = (
+        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
+        np.int64(W.ctypes.data), np.int64(W.shape[2]), np.int64(W.shape[3]),
+        np.int64(bias.ctypes.data),
+        np.int64(y.ctypes.data), np.int64(y.strides[0] // 4), np.int64(y.strides[1] // 4),
+        np.int64(y.strides[2] // 4),
+    )  # fmt: skip
+    relu, has_bias = act == RELU, b.shape[0] == nf
+    for s in range(n):
+        for p in range(oh):
+            for q0 in range(0, ow, BLOCK_COLS):
+                ncols = min(BLOCK_COLS, ow - q0)
+                for f0 in range(0, nf, ROW_FILTERS):
+                    _row8(g, s, p, q0, ncols, f0, nf, relu, has_bias)
+
+
+@jit
+def conv1_weight_grad(xp, dy, y, act, dW, db):
+    """The weights' and bias's gradients of conv1_forward over these samples: dW (F, kh *
+    kw) and db (F,) = the sums of dz[s, f] * xp[s, 0] under each tap and of dz, dz = dy
+    through act's gradient (RELU: where y > 0; LINEAR: dy itself); dy and y (S, F, OH, OW)
+    C-contiguous. The sums run in a fixed order (see _grad_tile): the same bits every run,
+    whichever thread computes them."""
+    n, nf, oh, ow = dy.shape
+    kh, kw = xp.shape[2] - oh + 1, xp.shape[3] - ow + 1
+    g = (
+        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
+        np.int64(dy.ctypes.data), np.int64(y.ctypes.data),
+        np.int64(dy.strides[0] // 4), np.int64(dy.strides[1] // 4), np.int64(dy.strides[2] // 4),
+        np.int64(n), np.int64(oh), np.int64(ow), np.int64(nf),
+        np.int64(dW.ctypes.data), np.int64(db.ctypes.data), np.int64(kh), np.int64(kw),
+    )  # fmt: skip
+    relu = act == RELU
+    for i in range(kh):
+        for f0 in range(0, nf, 2):
+            j0 = 0
+            while j0 + 5 <= kw:
+                _grad5(g, i, j0, f0, relu)
+                j0 += 5
+            while j0 + 3 <= kw:
+                _grad3(g, i, j0, f0, relu)
+                j0 += 3
+            while j0 < kw:
+                _grad1(g, i, j0, f0, relu)
+                j0 += 1

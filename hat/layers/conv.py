@@ -275,6 +275,8 @@ class Conv2D(WeightedLayer):
         dx = self._buffer("dx", self._x_shape, dy.dtype) if self.needs_input_grad else None
         if self._winograd is not None:
             conv_winograd.backward(self, dy3, y3, code, alpha, db_parts, want_w, dx)
+        elif want_w and dx is None and self._direct(code, dy.dtype) and self._cols is None:
+            self._direct_backward(dy3, y3, code, db_parts)
         else:
             self._im2col_backward(dy3, y3, code, alpha, db_parts, want_w, dx)
         if nb:
@@ -299,6 +301,11 @@ class Conv2D(WeightedLayer):
             if dx:
                 calls += [(kernels.input_grad_tiles, "A3 i i i A4"), (conv.crop_from, "A4 A4 i i")]
             return calls
+        code = self._fused_activation()[0]  # LINEAR where the activation runs apart
+        if "W" in self.trainable_params and not dx and self._direct(code, self.params["W"].dtype):
+            from hat.kernels import conv_direct
+
+            return calls + [(conv_direct.conv1_weight_grad, "A4 A4 A4 i A2 A1")]
         calls.append((conv.nchw_to_rows, "A3 A3 i f A2 A1"))
         if dx:
             calls.append((conv.col2im, "A2 i i i i i i A4"))
@@ -368,6 +375,8 @@ class Conv2D(WeightedLayer):
             self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, None, None
             return z
         z = self._buffer("y", (n, f, oh, ow), x.dtype)
+        if self._direct(code, x.dtype):
+            return self._direct_forward(x, xp, W, b, code, z)
         z3 = z.reshape(n, f, plane)
         chunks = chunks_of(n, ckk * plane * x.itemsize, CHUNK_BYTES)
         # Training keeps every chunk's columns for the backward pass (im2col once a step, not
@@ -393,6 +402,54 @@ class Conv2D(WeightedLayer):
         parallel_for(task, len(chunks))
         self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, kept
         return z
+
+    def _direct(self, code, dtype) -> bool:
+        """Whether the im2col path reads the image directly instead (one input channel, stride
+        1, ReLU or linear in the output pass; hat/kernels/conv_direct.py)."""
+        from hat.kernels import conv_direct
+
+        return conv_direct.applies(dtype, self.params["W"].shape[1], self.strides, code)
+
+    def _direct_forward(self, x, xp, W, b, code, z):
+        """act(conv(x, W) + b) into z (N, F, OH, OW) by conv_direct.conv1_forward, chunk by
+        chunk on the pool (the padding copied in each chunk's task): no columns, in training
+        none kept either (the direct weight gradient reads the image)."""
+        from hat.kernels import conv, conv_direct
+
+        top, left = self.pads[0], self.pads[2]
+        W4, b = np.ascontiguousarray(W), np.ascontiguousarray(b)
+        chunks = chunks_of(x.shape[0], z[0].size * z.itemsize, CHUNK_BYTES)
+
+        def task(i):
+            s0, s1 = chunks[i]
+            if xp is not x:
+                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
+            conv_direct.conv1_forward(xp[s0:s1], W4, b, code, z[s0:s1])
+
+        parallel_for(task, len(chunks))
+        self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, None
+        return z
+
+    def _direct_backward(self, dy3, y3, code, db_parts):
+        """dL/dW into grads["W"] and the bias's per-chunk sums into db_parts (empty: not
+        wanted) by conv_direct.conv1_weight_grad over each chunk of _direct_forward's."""
+        from hat.kernels import conv_direct
+
+        n, f = dy3.shape[:2]
+        shape = (n, f) + self.out_hw
+        dy, y, xp, chunks = dy3.reshape(shape), y3.reshape(shape), self._xp, self._chunks
+        dW_parts = self._buffer("dW_parts", (len(chunks), f, self.n_row * self.n_col), dy.dtype)
+        if db_parts.shape[1] != f:  # no bias gradient wanted: the kernel's sums go to scratch
+            db_parts = self._buffer("db_scratch", (len(chunks), f), dy.dtype)
+
+        def task(i):
+            s0, s1 = chunks[i]
+            conv_direct.conv1_weight_grad(
+                xp[s0:s1], dy[s0:s1], y[s0:s1], code, dW_parts[i], db_parts[i]
+            )
+
+        parallel_for(task, len(chunks))
+        np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(dW_parts.shape[1:]))
 
     def _pooled_task(self, x, xp, W2, b, code, alpha, z):
         """The chunk task of an inference forward with a folded 2x2 max pooling: columns

@@ -150,6 +150,31 @@ def test_conv2d_matches_torch(mode, strides, padding):
     np.testing.assert_allclose(layer.grads["b"], tb.grad.numpy(), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "k, mode, act", [(5, (2, 2), "relu"), (3, "valid", "linear"), (3, (1, 1), "relu")]
+)
+def test_one_channel_first_conv_matches_torch(k, mode, act):
+    """One input channel and no input gradient (a model's first layer): the forward and the
+    weights' gradient read the image directly (hat/kernels/conv_direct.py) where numba runs,
+    and match PyTorch's either way."""
+    torch = _torch()
+    x, W, b = _x((4, 1, 28, 28)), _x((16, 1, k, k), seed=2) * 0.3, _x((16,), seed=3)
+    layer = _built(Conv2D(16, k, k, act=act, border_mode=mode, W_init=W, b_init=b), (1, 28, 28))
+    layer.needs_input_grad = False
+    tW, tb = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    pad = 0 if mode == "valid" else mode[0]
+    ty = torch.nn.functional.conv2d(torch.tensor(x), tW, tb, padding=pad)
+    if act == "relu":
+        ty = torch.relu(ty)
+    y = layer.forward(x, training=True)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    dy = _x(y.shape, seed=4)
+    ty.backward(torch.tensor(dy))
+    assert layer.backward(dy) is None
+    np.testing.assert_allclose(layer.grads["W"], tW.grad.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(layer.grads["b"], tb.grad.numpy(), rtol=1e-5, atol=1e-4)
+
+
 def test_conv2d_params_and_properties():
     layer = _built(Conv2D(6, 5, 3), (2, 9, 9))
     assert layer.W_.shape == (6, 2, 5, 3) and layer.b_.shape == (6,)
