@@ -33,6 +33,7 @@ GEOMETRY = 11  # ints in the forward tiles' geometry tuple, see _pooled_tile
 GRAD_GEOMETRY = 16  # ints in the weight-gradient tiles' tuple, see _grad_tile
 ROW_FILTERS = 8  # filters a forward row tile computes (16 accumulators)
 GRAD_TAPS = (5, 3, 1)  # taps of a kernel row one weight-gradient tile takes
+GRAD_FILTERS = 4  # filters one weight-gradient tile takes (20 accumulators at 5 taps)
 
 
 class _Emit:
@@ -282,15 +283,15 @@ def _row_tile(filters: int):
 
 
 def _grad_tile(taps: int):
-    """The intrinsic tile(g, i, j0, f0, relu): for filters f0 and f0 + 1 (the second
-    clamped to the last, nf - 1), the weights' gradient at kernel row i, taps j0 .. j0 +
-    taps - 1, summed over a chunk: dW[f, i * kw + j] = sum over (s, p, q) of dz[s, f, p, q] *
-    x[s, p + i, q + j], and with j0 = 0 at i = 0 also db[f] = the sum of dz. dz = dy, or
-    with relu dy where y > 0 and 0 elsewhere (activations.grad_row's ReLU). Each sum runs in
-    16 lanes over (s, p) in order, the 32 columns as two vectors added, then the lanes
-    halves by halves. g: (x's address, its sample and row strides, dy's and y's addresses,
-    their sample, channel and row strides, samples, output rows, output columns, nf, dW's
-    address (F, kh * kw rows), db's address, kh, kw)."""
+    """The intrinsic tile(g, i, j0, f0, relu): for filters f0 .. f0 + 3 (those past the last,
+    nf - 1, repeat it and are not written), the weights' gradient at kernel row i, taps j0 ..
+    j0 + taps - 1, summed over a chunk: dW[f, i * kw + j] = the sum over (s, p, q) of
+    dz[s, f, p, q] * x[s, p + i, q + j]; with j0 = 0 at i = 0 also db[f] = the sum of dz.
+    dz = dy, or with relu dy where y > 0 and 0 elsewhere (activations.grad_row's ReLU). Each
+    sum runs in 16 lanes over (s, p, 16-column block) in order, then the lanes halves by
+    halves: a fixed order. g: (x's address, its sample and row strides, dy's and y's
+    addresses, their sample, channel and row strides, samples, output rows, output columns,
+    nf, dW's address (F, kh * kw rows), db's address, kh, kw)."""
 
     @intrinsic
     def tile(typingctx, g, i, j0, f0, relu):
@@ -302,64 +303,54 @@ def _grad_tile(taps: int):
             e, b = _Emit(builder), builder
             geometry = cgutils.unpack_tuple(builder, args[0])
             i_, j0_, f0_, relu_ = args[1:]
-            x_data, xs, xr, dy_data, y_data, ds, dc, dr, n, oh, ow, nf, dw_data, db_data = geometry[
-                :14
-            ]
+            x_data, xs, xr, dy_data, y_data, ds, dc, dr, n, oh, ow, nf = geometry[:12]
+            dw_data, db_data, kh, kw = geometry[12:]
             x_data, dy_data, y_data = (e.pointer(v) for v in (x_data, dy_data, y_data))
             dw_data, db_data = e.pointer(dw_data), e.pointer(db_data)
             relu_on = e.flag(relu_)
             last = b.sub(nf, e.const(1))
-            second = b.add(f0_, e.const(1))
-            channels = [f0_, b.select(b.icmp_signed(">", second, last), last, second)]
-            accs = e.accumulators(2 * taps * 2)  # [(f * taps + j) * 2 + v]
-            sums = e.accumulators(2 * 2)  # [f * 2 + v]: db
-            blocks = b.sdiv(b.add(ow, e.const(BLOCK_COLS - 1)), e.const(BLOCK_COLS))
+            channels, wanted = [], []
+            for f in range(GRAD_FILTERS):
+                channel = b.add(f0_, e.const(f))
+                wanted.append(b.icmp_signed("<=", channel, last))
+                channels.append(b.select(wanted[-1], channel, last))
+            accs = e.accumulators(GRAD_FILTERS * taps)  # [f * taps + j]
+            sums = e.accumulators(GRAD_FILTERS)  # db
+            vectors = b.sdiv(b.add(ow, e.const(LANES - 1)), e.const(LANES))
             with cgutils.for_range(b, n) as sample_loop:
                 s = sample_loop.index
                 with cgutils.for_range(b, oh) as row_loop:
                     p = row_loop.index
-                    with cgutils.for_range(b, blocks) as block_loop:
-                        q0 = b.mul(block_loop.index, e.const(BLOCK_COLS))
-                        masks = e.block_masks(b.sub(ow, q0))
+                    with cgutils.for_range(b, vectors) as vector_loop:
+                        q0 = b.mul(vector_loop.index, e.const(LANES))
+                        mask = e.below(b.sub(ow, q0))
                         grads = []
                         for channel in channels:
                             at = b.add(b.add(b.mul(s, ds), b.mul(channel, dc)), b.mul(p, dr))
-                            at = b.add(at, q0)
-                            for v in range(2):
-                                offset = b.add(at, e.const(v * LANES))
-                                dz = e.load(dy_data, offset, masks[v])
-                                y = e.load(y_data, offset, masks[v])
-                                kept = b.select(b.fcmp_ordered(">", y, e.zero), dz, e.zero)
-                                grads.append(b.select(relu_on, kept, dz))
+                            dz = e.load(dy_data, b.add(at, q0), mask)
+                            y = e.load(y_data, b.add(at, q0), mask)
+                            kept = b.select(b.fcmp_ordered(">", y, e.zero), dz, e.zero)
+                            grads.append(b.select(relu_on, kept, dz))
                         x_at = b.add(b.add(b.mul(s, xs), b.mul(b.add(p, i_), xr)), q0)
                         x_at = b.add(x_at, j0_)
                         for j in range(taps):
-                            for v in range(2):
-                                offset = b.add(x_at, e.const(j + v * LANES))
-                                x = e.load(x_data, offset, masks[v])
-                                for f in range(2):
-                                    e.fma_into(accs[(f * taps + j) * 2 + v], grads[f * 2 + v], x)
-                        for k, g in enumerate(grads):
-                            e.add_to(sums[k], g)
-            kh, kw = geometry[14], geometry[15]
-            per_filter = b.mul(kh, kw)
+                            x = e.load(x_data, b.add(x_at, e.const(j)), mask)
+                            for f in range(GRAD_FILTERS):
+                                e.fma_into(accs[f * taps + j], grads[f], x)
+                        for f in range(GRAD_FILTERS):
+                            e.add_to(sums[f], grads[f])
             first_tap = b.add(b.mul(i_, kw), j0_)
-            # The second filter's sums go out only when it is not the clamped repeat.
-            wanted = [ir.Constant(ir.IntType(1), 1), b.icmp_signed("<=", second, last)]
             want_db = b.and_(
                 b.icmp_signed("==", i_, e.const(0)), b.icmp_signed("==", j0_, e.const(0))
             )
-            for f in range(2):
+            for f in range(GRAD_FILTERS):
                 with b.if_then(wanted[f]):
-                    row = b.add(b.mul(channels[f], per_filter), first_tap)
+                    row = b.add(b.mul(channels[f], b.mul(kh, kw)), first_tap)
                     for j in range(taps):
-                        total = b.fadd(
-                            b.load(accs[(f * taps + j) * 2]), b.load(accs[(f * taps + j) * 2 + 1])
-                        )
-                        b.store(e.lane_sum(total), b.gep(dw_data, [b.add(row, e.const(j))]))
+                        total = e.lane_sum(b.load(accs[f * taps + j]))
+                        b.store(total, b.gep(dw_data, [b.add(row, e.const(j))]))
                     with b.if_then(want_db):
-                        total = b.fadd(b.load(sums[f * 2]), b.load(sums[f * 2 + 1]))
-                        b.store(e.lane_sum(total), b.gep(db_data, [channels[f]]))
+                        b.store(e.lane_sum(b.load(sums[f])), b.gep(db_data, [channels[f]]))
             return context.get_dummy_value()
 
         return sig, codegen
@@ -460,7 +451,7 @@ def conv1_weight_grad(xp, dy, y, act, dW, db):
     )  # fmt: skip
     relu = act == RELU
     for i in range(kh):
-        for f0 in range(0, nf, 2):
+        for f0 in range(0, nf, GRAD_FILTERS):
             j0 = 0
             while j0 + 5 <= kw:
                 _grad5(g, i, j0, f0, relu)
