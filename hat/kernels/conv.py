@@ -35,8 +35,10 @@ on one core) now dominate. Tried and dropped (2026-11-23, one thread, per chunk)
   one contiguous run of the padded plane): im2col and col2im at memcpy speed (0.07 and 0.09
   ms), but the GEMMs do wp/ow more work (+29% at 14 pixels, pad 2), so the chunk was only
   0-6% faster, and slower for the single-channel first layers.
-- direct kernels for one input channel (vectorised along the output row, no im2col): 4-5x
-  slower than im2col + GEMM, forward and dW alike.
+- direct kernels for one input channel written as numba loops (vectorised along the output
+  row, no im2col): 4-5x slower than im2col + GEMM, forward and dW alike, their accumulators
+  in memory. Done since as LLVM IR micro-kernels with the accumulators in registers, 1.5-4.6x
+  faster than this path: hat/kernels/conv_direct.py, which Conv2D takes for one channel.
 - calling numpy's own OpenBLAS GEMM from inside numba (its cblas symbol passed as a first-class
   function argument, which keeps the kernels cacheable), so that a thread ran a whole group of
   chunks in one call with no GIL hand-off: one thread's forward of the 16->32 layer then took

@@ -26,115 +26,14 @@ from numba.extending import intrinsic
 
 from hat.kernels.activations import RELU
 from hat.kernels.jit import jit
+from hat.kernels.vector_ir import LANES, Emit
 
-LANES = 16
 BLOCK_COLS = 2 * LANES  # output columns a tile covers (two vectors a row)
 GEOMETRY = 11  # ints in the forward tiles' geometry tuple, see _pooled_tile
 GRAD_GEOMETRY = 16  # ints in the weight-gradient tiles' tuple, see _grad_tile
 ROW_FILTERS = 8  # filters a forward row tile computes (16 accumulators)
 GRAD_TAPS = (5, 3, 1)  # taps of a kernel row one weight-gradient tile takes
 GRAD_FILTERS = 4  # filters one weight-gradient tile takes (20 accumulators at 5 taps)
-
-
-class _Emit:
-    """The LLVM IR the tiles share: constants, splats, masked vector loads and stores."""
-
-    def __init__(self, builder):
-        self.b = builder
-        self.i32, self.i64, self.f32 = ir.IntType(32), ir.IntType(64), ir.FloatType()
-        self.vec = ir.VectorType(self.f32, LANES)
-        mask_ty, vptr = ir.VectorType(ir.IntType(1), LANES), self.vec.as_pointer()
-        self.align = ir.Constant(self.i32, 4)
-        module = builder.module
-        self._fma = cgutils.get_or_insert_function(
-            module, ir.FunctionType(self.vec, [self.vec] * 3), "llvm.fma.v16f32"
-        )
-        self._load = cgutils.get_or_insert_function(
-            module,
-            ir.FunctionType(self.vec, [vptr, self.i32, mask_ty, self.vec]),
-            "llvm.masked.load.v16f32.p0",
-        )
-        self._store = cgutils.get_or_insert_function(
-            module,
-            ir.FunctionType(ir.VoidType(), [self.vec, vptr, self.i32, mask_ty]),
-            "llvm.masked.store.v16f32.p0",
-        )
-        self.zero = self.fill(0.0)
-        self.one = self.fill(1.0)
-        self._lanes = ir.Constant(
-            ir.VectorType(self.i64, LANES), [self.const(j) for j in range(LANES)]
-        )
-
-    def const(self, v):
-        return ir.Constant(self.i64, v)
-
-    def fill(self, value):
-        return ir.Constant(self.vec, [ir.Constant(self.f32, value)] * LANES)
-
-    def splat(self, value, ty=None):
-        ty = ty or self.f32
-        undef = ir.Constant(ir.VectorType(ty, LANES), ir.Undefined)
-        one = self.b.insert_element(undef, value, ir.Constant(self.i32, 0))
-        zeros = ir.Constant(ir.VectorType(self.i32, LANES), [0] * LANES)
-        return self.b.shuffle_vector(one, undef, zeros)
-
-    def pointer(self, address):
-        return self.b.inttoptr(address, self.f32.as_pointer())
-
-    def below(self, count):
-        """The mask of the lanes below count."""
-        return self.b.icmp_signed("<", self._lanes, self.splat(count, self.i64))
-
-    def block_masks(self, ncols):
-        """The masks of a 32-column block's two vectors, ncols of its columns in use."""
-        return [self.below(ncols), self.below(self.b.sub(ncols, self.const(LANES)))]
-
-    def _at(self, data, offset):
-        return self.b.bitcast(self.b.gep(data, [offset]), self.vec.as_pointer())
-
-    def load(self, data, offset, mask):
-        return self.b.call(self._load, [self._at(data, offset), self.align, mask, self.zero])
-
-    def store(self, value, data, offset, mask):
-        self.b.call(self._store, [value, self._at(data, offset), self.align, mask])
-
-    def scalar(self, data, offset):
-        return self.b.load(self.b.gep(data, [offset]))
-
-    def fma(self, a, b, c):
-        return self.b.call(self._fma, [a, b, c])
-
-    def accumulators(self, count):
-        """Zeroed vector slots that LLVM promotes to registers."""
-        return [cgutils.alloca_once_value(self.b, self.zero) for _ in range(count)]
-
-    def add_to(self, slot, value):
-        self.b.store(self.b.fadd(self.b.load(slot), value), slot)
-
-    def fma_into(self, slot, a, b):
-        self.b.store(self.fma(a, b, self.b.load(slot)), slot)
-
-    def relu(self, z):
-        """z times 1 or 0, as activations.activate_row computes ReLU."""
-        positive = self.b.fcmp_ordered(">", z, self.zero)
-        return self.b.fmul(z, self.b.select(positive, self.one, self.zero))
-
-    def flag(self, value):
-        return self.b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
-
-    def lane_sum(self, v):
-        """The sum of v's lanes, halves added pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1)."""
-        undef = ir.Constant(self.vec, ir.Undefined)
-        width = LANES // 2
-        while width:
-            picks = [ir.Constant(self.i32, j + width) for j in range(width)]
-            picks += [ir.Constant(self.i32, j) for j in range(LANES - width)]
-            upper = self.b.shuffle_vector(
-                v, undef, ir.Constant(ir.VectorType(self.i32, LANES), picks)
-            )
-            v = self.b.fadd(v, upper)
-            width //= 2
-        return self.b.extract_element(v, ir.Constant(self.i32, 0))
 
 
 def _sum_taps(e, geometry, s, first_row, rows, q0, ncols, f0, filters, clamp=None):
@@ -192,7 +91,7 @@ def _pooled_tile(filters: int):
         sig = types.void(g, s, pi, q0, ncols, f0, relu, has_bias)
 
         def codegen(context, builder, signature, args):
-            e, b = _Emit(builder), builder
+            e, b = Emit(builder), builder
             geometry = cgutils.unpack_tuple(builder, args[0])
             s_, pi_, q0_, ncols_, f0_, relu_, bias_ = args[1:]
             b_data, y_data, ys, yc, yr = geometry[6:]
@@ -256,7 +155,7 @@ def _row_tile(filters: int):
         sig = types.void(g, s, p, q0, ncols, f0, nf, relu, has_bias)
 
         def codegen(context, builder, signature, args):
-            e, b = _Emit(builder), builder
+            e, b = Emit(builder), builder
             geometry = cgutils.unpack_tuple(builder, args[0])
             s_, p_, q0_, ncols_, f0_, nf_, relu_, bias_ = args[1:]
             b_data, y_data, ys, yc, yr = geometry[6:]
@@ -300,7 +199,7 @@ def _grad_tile(taps: int):
         sig = types.void(g, i, j0, f0, relu)
 
         def codegen(context, builder, signature, args):
-            e, b = _Emit(builder), builder
+            e, b = Emit(builder), builder
             geometry = cgutils.unpack_tuple(builder, args[0])
             i_, j0_, f0_, relu_ = args[1:]
             x_data, xs, xr, dy_data, y_data, ds, dc, dr, n, oh, ow, nf = geometry[:12]

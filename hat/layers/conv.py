@@ -6,7 +6,7 @@ import threading
 import numpy as np
 
 from hat import threads
-from hat.kernels import sgemm
+from hat.kernels import sgemm, sgemm_nt
 from hat.kernels.activations import LINEAR, SOFTMAX
 from hat.layers import conv_winograd
 from hat.layers.activation_ops import activate, activation_grad, grad_kernels
@@ -86,6 +86,9 @@ class Conv2D(WeightedLayer):
     5x5), else im2col.
 
     The batch is convolved in chunks of a few samples on hat.threads' pool (see CHUNK_BYTES).
+    With one input channel, stride 1 and ReLU or no activation, the im2col path reads the
+    image directly instead of building columns (float32 where hat's own GEMM runs; the
+    weights' gradient too when no input gradient is needed): hat/kernels/conv_direct.py.
 
     Args:
         n_outfmaps (int): The number of filters, the output's channels.
@@ -528,7 +531,7 @@ class Conv2D(WeightedLayer):
                 cols = self._scratch("cols", (ckk, m), dy3.dtype)
                 conv.im2col(xp[s0:s1], kh, kw, *self.strides, oh, ow, cols)
             if want_w:
-                sgemm.matmul(dzt, cols.T, out=dW_parts[i])
+                sgemm_nt.matmul_nt(dzt, cols, out=dW_parts[i])  # both along the pixels
             if dx is not None:
                 sgemm.matmul(W2.T, dzt, out=cols)  # the columns are spent: their gradient
                 if padded:

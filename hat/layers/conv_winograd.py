@@ -9,7 +9,7 @@ the transformed input V kept from forward for backward in training.
 
 import numpy as np
 
-from hat.kernels import sgemm, winograd, winograd8
+from hat.kernels import sgemm, sgemm_nt, winograd, winograd8
 from hat.threads import chunks_of, parallel_for
 
 KERNEL_SIZES = tuple(winograd.KERNEL_TILES)  # 3 and 5: F(4x4, 3x3), F(4x4, 5x5)
@@ -146,7 +146,7 @@ def backward(layer, dy3, y3, code, alpha, db_parts, want_w, dx):
             V = layer._scratch("V", shape, dy3.dtype)
             kernels.input_tiles(_row_padded(layer, x, s0, s1, geo), left, m, th, tw, V)
         if want_w:
-            sgemm.matmul(Mg, V.transpose(0, 2, 1), out=dU_parts[i])
+            sgemm_nt.matmul_nt(Mg, V, out=dU_parts[i])  # both along the tiles
         if dx is not None:
             sgemm.matmul(UT, Mg, out=V)  # V is spent: its gradient
             dxp = layer._scratch("wdxp", (s1 - s0, c) + geo.padded_hw, dy3.dtype)
