@@ -101,8 +101,8 @@ def _pooled_tile(filters: int):
             out_mask = e.below(b.ashr(ncols_, e.const(1)))
             nan = e.fill(float("nan"))
             relu_on = e.flag(relu_)
-            # ReLU adds the bias even when there is none (b holds zeros then), as
-            # bias_act_max4 does; a linear activation adds only a real one.
+            # ReLU adds the bias even when there is none (a zero then), as bias_act_max4
+            # does; a linear activation adds only a real one.
             add_bias = b.or_(relu_on, e.flag(bias_))
             picks = ir.VectorType(e.i32, LANES)
             even = ir.Constant(picks, [ir.Constant(e.i32, 2 * t) for t in range(LANES)])
@@ -116,7 +116,8 @@ def _pooled_tile(filters: int):
 
             for f in range(filters):
                 channel = b.add(f0_, e.const(f))
-                bias = e.splat(e.scalar(b_data, channel))
+                bias = b.select(e.flag(bias_), e.scalar(b_data, channel), ir.Constant(e.f32, 0.0))
+                bias = e.splat(bias)
                 values = []
                 for k in range(4):
                     z = b.load(accs[f * 4 + k])
@@ -263,20 +264,27 @@ _grad5, _grad3, _grad1 = (_grad_tile(taps) for taps in GRAD_TAPS)
 
 
 @jit
+def _forward_geometry(xp, W, b, y):
+    """The forward tiles' geometry tuple (see _pooled_tile). With no bias, b's address is W's:
+    memory the tiles may read but whose values they do not use (a zero array made here would
+    be freed after its last use in the caller, before the tiles read it)."""
+    bias_at = b.ctypes.data if b.shape[0] == W.shape[0] else W.ctypes.data
+    return (
+        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
+        np.int64(W.ctypes.data), np.int64(W.shape[2]), np.int64(W.shape[3]), np.int64(bias_at),
+        np.int64(y.ctypes.data), np.int64(y.strides[0] // 4), np.int64(y.strides[1] // 4),
+        np.int64(y.strides[2] // 4),
+    )  # fmt: skip
+
+
+@jit
 def conv1_pooled(xp, W, b, act, y):
     """y[s, f] = the 2x2 max pooling of act(conv(xp[s, 0], W[f, 0]) + b[f]) for a stride-1
     convolution of one input channel; xp (S, 1, HP, WP) the (padded) input, W (F, 1, kh, kw)
     C-contiguous, b (F,) or empty (no bias), act RELU or LINEAR, y (S, F, PH, PW) with
     2 * PH + kh - 1 <= HP and 2 * PW + kw - 1 <= WP. Rows of xp and y unit-stride."""
     n, nf, ph, pw = y.shape
-    bias = b if b.shape[0] == nf else np.zeros(nf, y.dtype)
-    g = (
-        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
-        np.int64(W.ctypes.data), np.int64(W.shape[2]), np.int64(W.shape[3]),
-        np.int64(bias.ctypes.data),
-        np.int64(y.ctypes.data), np.int64(y.strides[0] // 4), np.int64(y.strides[1] // 4),
-        np.int64(y.strides[2] // 4),
-    )  # fmt: skip
+    g = _forward_geometry(xp, W, b, y)
     relu, has_bias = act == RELU, b.shape[0] == nf
     for s in range(n):
         for pi in range(ph):
@@ -315,14 +323,7 @@ def conv1_forward(xp, W, b, act, y):
     (padded) input, W (F, 1, kh, kw) C-contiguous, b (F,) or empty, act RELU or LINEAR, y
     (S, F, OH, OW) with OH + kh - 1 <= HP and OW + kw - 1 <= WP."""
     n, nf, oh, ow = y.shape
-    bias = b if b.shape[0] == nf else np.zeros(nf, y.dtype)
-    g = (
-        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
-        np.int64(W.ctypes.data), np.int64(W.shape[2]), np.int64(W.shape[3]),
-        np.int64(bias.ctypes.data),
-        np.int64(y.ctypes.data), np.int64(y.strides[0] // 4), np.int64(y.strides[1] // 4),
-        np.int64(y.strides[2] // 4),
-    )  # fmt: skip
+    g = _forward_geometry(xp, W, b, y)
     relu, has_bias = act == RELU, b.shape[0] == nf
     for s in range(n):
         for p in range(oh):

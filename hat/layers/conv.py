@@ -328,7 +328,8 @@ class Conv2D(WeightedLayer):
             return []
         if self._winograd is not None:
             return [(self._winograd.kernels.output_tiles_pooled, "A3 A1 i f i i i A3")]
-        if self._direct_pooling(self._pooled_activation()):
+        code, fused = self._fused_activation(self._pooled_activation())
+        if fused and self._direct(code, self.params["W"].dtype):
             return [(conv_direct.conv1_pooled, "A4 A4 A1 i A4")]
         return [
             (conv_pool.im2col_pooled, "A4 i i i i A2"),
@@ -344,15 +345,6 @@ class Conv2D(WeightedLayer):
         if bn is None:
             return self.activation
         return bn.fused_activation or activations.get("linear")
-
-    def _direct_pooling(self, spec) -> bool:
-        """Whether a folded pooling runs hat/kernels/conv_direct.py's kernel (one input
-        channel, ReLU or linear) instead of pooled columns and a GEMM."""
-        from hat.kernels import conv_direct
-
-        code, fused = self._fused_activation(spec)
-        n_in = self.params["W"].shape[1]
-        return fused and conv_direct.applies(self.params["W"].dtype, n_in, self.strides, code)
 
     def _im2col_forward(self, x, training, code, alpha, W, b, pool=None):
         """act(conv(x, W) + b) into the "y" buffer (N, F, OH, OW) by columns and GEMMs, the
@@ -414,24 +406,33 @@ class Conv2D(WeightedLayer):
         return conv_direct.applies(dtype, self.params["W"].shape[1], self.strides, code)
 
     def _direct_forward(self, x, xp, W, b, code, z):
-        """act(conv(x, W) + b) into z (N, F, OH, OW) by conv_direct.conv1_forward, chunk by
-        chunk on the pool (the padding copied in each chunk's task): no columns, in training
-        none kept either (the direct weight gradient reads the image)."""
-        from hat.kernels import conv, conv_direct
+        """act(conv(x, W) + b) into z (N, F, OH, OW) by conv_direct.conv1_forward on the pool:
+        no columns, in training none kept either (the direct weight gradient reads the
+        image)."""
+        from hat.kernels import conv_direct
+
+        task, chunks = self._direct_task(conv_direct.conv1_forward, x, xp, W, b, code, z)
+        parallel_for(task, len(chunks))
+        self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, None
+        return z
+
+    def _direct_task(self, kernel, x, xp, W, b, code, z):
+        """(task, chunks): kernel(xp, W, b, code, z) of conv_direct.py over chunks of about
+        CHUNK_BYTES of z, each chunk's padding copied in its own task."""
+        from hat.kernels import conv
 
         top, left = self.pads[0], self.pads[2]
-        W4, b = np.ascontiguousarray(W), np.ascontiguousarray(b)
+        W = np.ascontiguousarray(W.reshape(W.shape[0], 1, self.n_row, self.n_col))
+        b = np.ascontiguousarray(b)
         chunks = chunks_of(x.shape[0], z[0].size * z.itemsize, CHUNK_BYTES)
 
         def task(i):
             s0, s1 = chunks[i]
             if xp is not x:
                 conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
-            conv_direct.conv1_forward(xp[s0:s1], W4, b, code, z[s0:s1])
+            kernel(xp[s0:s1], W, b, code, z[s0:s1])
 
-        parallel_for(task, len(chunks))
-        self._xp, self._x_shape, self._chunks, self._cols = xp, x.shape, chunks, None
-        return z
+        return task, chunks
 
     def _direct_backward(self, dy3, y3, code, db_parts):
         """dL/dW into grads["W"] and the bias's per-chunk sums into db_parts (empty: not
@@ -458,15 +459,15 @@ class Conv2D(WeightedLayer):
         """The chunk task of an inference forward with a folded 2x2 max pooling: columns
         grouped by window position, one GEMM for the chunk into scratch sized to stay in
         cache, and bias, activation and maximum from there into z (N, F, OH // 2, OW // 2);
-        see hat/kernels/conv_pool.py (one input channel: _direct_pooled_task). Returns (task,
-        the batch's chunks)."""
+        see hat/kernels/conv_pool.py (one input channel: conv_direct.conv1_pooled). Returns
+        (task, the batch's chunks)."""
         from hat.kernels import conv, conv_direct, conv_pool
 
         n, c = x.shape[:2]
         f, ph, pw = z.shape[1:]
         top, left = self.pads[0], self.pads[2]
-        if conv_direct.applies(x.dtype, c, self.strides, code):
-            return self._direct_pooled_task(x, xp, W2, b, code, z)
+        if conv_direct.applies(x.dtype, c, self.strides, code):  # the same bits, no columns
+            return self._direct_task(conv_direct.conv1_pooled, x, xp, W2, b, code, z)
         ckk, block = W2.shape[1], 4 * ph * pw  # a sample's columns: 4 blocks of ph * pw
         chunks = chunks_of(n, (ckk + f) * block * x.itemsize, CHUNK_BYTES)
         z3 = z.reshape(n, f, ph * pw)
@@ -480,25 +481,6 @@ class Conv2D(WeightedLayer):
             out = self._scratch("z", (f, (s1 - s0) * block), x.dtype)
             sgemm.matmul(W2, cols, out=out, short_k=True)  # one GEMM: the whole chunk
             conv_pool.bias_act_max4(out, b, code, alpha, z3[s0:s1])
-
-        return task, chunks
-
-    def _direct_pooled_task(self, x, xp, W2, b, code, z):
-        """_pooled_task's (task, chunks) for one input channel: the convolution read straight
-        from the (padded) image, pooled in registers (hat/kernels/conv_direct.py), the same
-        bits; chunks of about CHUNK_BYTES of output, for the threads to share."""
-        from hat.kernels import conv, conv_direct
-
-        W = np.ascontiguousarray(W2.reshape(W2.shape[0], 1, self.n_row, self.n_col))
-        b = np.ascontiguousarray(b)
-        top, left = self.pads[0], self.pads[2]
-        chunks = chunks_of(x.shape[0], z[0].size * z.itemsize, CHUNK_BYTES)
-
-        def task(i):
-            s0, s1 = chunks[i]
-            if xp is not x:
-                conv.pad_into(x[s0:s1], xp[s0:s1], top, left)
-            conv_direct.conv1_pooled(xp[s0:s1], W, b, code, z[s0:s1])
 
         return task, chunks
 
