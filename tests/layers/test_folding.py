@@ -270,3 +270,51 @@ def test_one_channel_folded_pool_matches_the_separate_layers_bit_for_bit(
     monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
     apart = build()
     np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
+
+
+@pytest.mark.parametrize("act, size", [("relu", 12), ("linear", 11)])
+def test_a_pool_right_after_a_first_conv_hands_it_its_gradient_with_the_same_bits(
+    monkeypatch, act, size
+):
+    """Training: the one-channel first Conv2D takes the 2x2 max pool's gradient and argmax
+    (conv_direct.conv1_weight_grad_pooled) instead of the pool's full-size gradient: the
+    same weights, bit for bit, after steps of SGD (odd sizes too: a row and a column that
+    no window covers)."""
+    from hat.layers.conv import Conv2D as Conv
+    from hat.optimizers import SGD
+
+    def build():
+        seq = Sequential()
+        for layer in (
+            InputLayer((1, size, size)),
+            Conv2D(6, 3, 3, act=act, border_mode=(1, 1)),
+            MaxPool2D(),
+            Flatten(),
+            Dense(3, act="softmax"),
+        ):
+            seq.add(layer)
+        return seq.combine(seed=6)
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((10, 1, size, size)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 10)]
+
+    def train(model):
+        for _ in range(3):
+            model.train_on_batch(x, y, "categorical_crossentropy", SGD(0.1))
+        return [w.copy() for w in model.get_weights()]
+
+    folded = build()
+    assert folded.layers[2].reads_conv_directly and folded.layers[1].pools_gradient()
+    assert [k.py_func.__name__ for k, _ in folded.layers[2].backward_kernels()] == []
+    handed = []
+    real = Conv.take_pooled_gradient
+    monkeypatch.setattr(
+        Conv, "take_pooled_gradient", lambda *a: handed.append(real(*a)) or handed[-1]
+    )
+    got = train(folded)
+    assert handed == [True] * 3
+    monkeypatch.setattr(Conv, "take_pooled_gradient", lambda *a: False)
+    want = train(build())
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
