@@ -31,7 +31,6 @@ from hat.kernels.vector_ir import LANES, Emit
 BLOCK_COLS = 2 * LANES  # output columns a tile covers (two vectors a row)
 GEOMETRY = 11  # ints in the forward tiles' geometry tuple, see _pooled_tile
 GRAD_GEOMETRY = 16  # ints in the weight-gradient tiles' tuple, see _grad_tile
-POOLED_EXTRA = 7  # more ints when dz comes from a max pool's gradient
 ROW_FILTERS = 8  # filters a forward row tile computes (16 accumulators)
 GRAD_TAPS = (5, 3, 1)  # taps of a kernel row one weight-gradient tile takes
 GRAD_FILTERS = 4  # filters one weight-gradient tile takes (20 accumulators at 5 taps)
@@ -183,46 +182,7 @@ def _row_tile(filters: int):
     return tile
 
 
-def _pooled_windows(e, geometry, s, p, q0, ow):
-    """What _pooled_dz needs for output row p, columns q0 .. q0 + 15 of sample s: (the
-    offset of their 8 pooled columns in a pooled channel-plane stack less the channel's, the
-    mask of those pooled columns, the lanes' positions p * ow + q in the output plane, the
-    mask of the lanes some window covers)."""
-    b = e.b
-    ps, pr, ph, pw = geometry[GRAD_GEOMETRY + 2], geometry[GRAD_GEOMETRY + 4], *geometry[-2:]
-    covered = b.icmp_signed("<", p, b.mul(ph, e.const(2)))
-    half = b.ashr(q0, e.const(1))
-    pooled_cols = b.select(covered, b.sub(pw, half), e.const(0))
-    eight = e.const(LANES // 2)
-    pooled_cols = b.select(b.icmp_signed("<", pooled_cols, eight), pooled_cols, eight)
-    outputs = b.select(covered, b.sub(b.mul(pw, e.const(2)), q0), e.const(0))
-    at = b.add(b.add(b.mul(s, ps), b.mul(b.ashr(p, e.const(1)), pr)), half)
-    first = b.trunc(b.add(b.mul(p, ow), q0), e.i32)
-    lanes = ir.Constant(ir.VectorType(e.i32, LANES), [ir.Constant(e.i32, j) for j in range(LANES)])
-    positions = b.add(e.splat(first, e.i32), lanes)
-    return at, e.below(pooled_cols), positions, e.below(outputs)
-
-
-def _pooled_dz(e, geometry, window, channel):
-    """dz for one channel's 16 lanes from the pooled gradient and argmax (see _grad_tile)."""
-    b = e.b
-    at, pooled_mask, positions, covered = window
-    dpool, argmax, pc = (
-        geometry[GRAD_GEOMETRY],
-        geometry[GRAD_GEOMETRY + 1],
-        geometry[GRAD_GEOMETRY + 3],
-    )
-    at = b.add(at, b.mul(channel, pc))
-    twice = e.picks([j // 2 for j in range(LANES)])  # each pooled value on its two columns
-    undef = ir.Constant(e.vec, ir.Undefined)
-    grad = b.shuffle_vector(e.load(e.pointer(dpool), at, pooled_mask), undef, twice)
-    where = b.shuffle_vector(e.load(e.pointer(argmax), at, pooled_mask), undef, twice)
-    where = b.bitcast(where, ir.VectorType(e.i32, LANES))  # int32 indices, loaded as floats
-    hit = b.and_(covered, b.icmp_signed("==", where, positions))
-    return b.select(hit, b.fadd(grad, e.zero), e.zero)
-
-
-def _grad_tile(taps: int, pooled: bool = False):
+def _grad_tile(taps: int):
     """The intrinsic tile(g, i, j0, f0, relu): for filters f0 .. f0 + 3 (those past the last,
     nf - 1, repeat it and are not written), the weights' gradient at kernel row i, taps j0 ..
     j0 + taps - 1, summed over a chunk: dW[f, i * kw + j] = the sum over (s, p, q) of
@@ -231,17 +191,11 @@ def _grad_tile(taps: int, pooled: bool = False):
     sum runs in 16 lanes over (s, p, 16-column block) in order, then the lanes halves by
     halves: a fixed order. g: (x's address, its sample and row strides, dy's and y's
     addresses, their sample, channel and row strides, samples, output rows, output columns,
-    nf, dW's address (F, kh * kw rows), db's address, kh, kw).
-
-    pooled: dy is not read; dz comes from the gradient of the 2x2 max pool after the layer
-    (g goes on with its address, the argmax's, their sample, channel and row strides, and
-    the pooled height and width): at each window's argmax (pooling.maxpool2x2_forward's
-    index into the output plane) the pooled gradient plus zero, zero elsewhere, exactly the
-    values pooling.maxpool_backward writes for dy, so the same bits without that pass."""
+    nf, dW's address (F, kh * kw rows), db's address, kh, kw)."""
 
     @intrinsic
     def tile(typingctx, g, i, j0, f0, relu):
-        if not _check_geometry(g, GRAD_GEOMETRY + (POOLED_EXTRA if pooled else 0)):
+        if not _check_geometry(g, GRAD_GEOMETRY):
             return None
         sig = types.void(g, i, j0, f0, relu)
 
@@ -250,7 +204,7 @@ def _grad_tile(taps: int, pooled: bool = False):
             geometry = cgutils.unpack_tuple(builder, args[0])
             i_, j0_, f0_, relu_ = args[1:]
             x_data, xs, xr, dy_data, y_data, ds, dc, dr, n, oh, ow, nf = geometry[:12]
-            dw_data, db_data, kh, kw = geometry[12:GRAD_GEOMETRY]
+            dw_data, db_data, kh, kw = geometry[12:]
             x_data, dy_data, y_data = (e.pointer(v) for v in (x_data, dy_data, y_data))
             dw_data, db_data = e.pointer(dw_data), e.pointer(db_data)
             relu_on = e.flag(relu_)
@@ -271,14 +225,9 @@ def _grad_tile(taps: int, pooled: bool = False):
                         q0 = b.mul(vector_loop.index, e.const(LANES))
                         mask = e.below(b.sub(ow, q0))
                         grads = []
-                        if pooled:
-                            window = _pooled_windows(e, geometry, s, p, q0, ow)
                         for channel in channels:
                             at = b.add(b.add(b.mul(s, ds), b.mul(channel, dc)), b.mul(p, dr))
-                            if pooled:
-                                dz = _pooled_dz(e, geometry, window, channel)
-                            else:
-                                dz = e.load(dy_data, b.add(at, q0), mask)
+                            dz = e.load(dy_data, b.add(at, q0), mask)
                             y = e.load(y_data, b.add(at, q0), mask)
                             kept = b.select(b.fcmp_ordered(">", y, e.zero), dz, e.zero)
                             grads.append(b.select(relu_on, kept, dz))
@@ -312,7 +261,6 @@ def _grad_tile(taps: int, pooled: bool = False):
 _tile4, _tile1 = _pooled_tile(4), _pooled_tile(1)
 _row8 = _row_tile(ROW_FILTERS)
 _grad5, _grad3, _grad1 = (_grad_tile(taps) for taps in GRAD_TAPS)
-_pooled5, _pooled3, _pooled1 = (_grad_tile(taps, pooled=True) for taps in GRAD_TAPS)
 
 
 @jit
@@ -386,29 +334,22 @@ def conv1_forward(xp, W, b, act, y):
 
 
 @jit
-def _grad_geometry(xp, dy, y, dW, db):
-    """The weight-gradient tiles' geometry tuple (see _grad_tile); dy and y (S, F, OH, OW)."""
-    n, nf, oh, ow = y.shape
-    kh, kw = xp.shape[2] - oh + 1, xp.shape[3] - ow + 1
-    return (
-        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
-        np.int64(dy.ctypes.data), np.int64(y.ctypes.data),
-        np.int64(y.strides[0] // 4), np.int64(y.strides[1] // 4), np.int64(y.strides[2] // 4),
-        np.int64(n), np.int64(oh), np.int64(ow), np.int64(nf),
-        np.int64(dW.ctypes.data), np.int64(db.ctypes.data), np.int64(kh), np.int64(kw),
-    )  # fmt: skip
-
-
-@jit
 def conv1_weight_grad(xp, dy, y, act, dW, db):
     """The weights' and bias's gradients of conv1_forward over these samples: dW (F, kh *
     kw) and db (F,) = the sums of dz[s, f] * xp[s, 0] under each tap and of dz, dz = dy
     through act's gradient (RELU: where y > 0; LINEAR: dy itself); dy and y (S, F, OH, OW)
     C-contiguous. The sums run in a fixed order (see _grad_tile): the same bits every run,
     whichever thread computes them."""
-    g = _grad_geometry(xp, dy, y, dW, db)
+    n, nf, oh, ow = dy.shape
+    kh, kw = xp.shape[2] - oh + 1, xp.shape[3] - ow + 1
+    g = (
+        np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
+        np.int64(dy.ctypes.data), np.int64(y.ctypes.data),
+        np.int64(dy.strides[0] // 4), np.int64(dy.strides[1] // 4), np.int64(dy.strides[2] // 4),
+        np.int64(n), np.int64(oh), np.int64(ow), np.int64(nf),
+        np.int64(dW.ctypes.data), np.int64(db.ctypes.data), np.int64(kh), np.int64(kw),
+    )  # fmt: skip
     relu = act == RELU
-    kh, kw, nf = g[14], g[15], g[11]
     for i in range(kh):
         for f0 in range(0, nf, GRAD_FILTERS):
             j0 = 0
@@ -420,31 +361,4 @@ def conv1_weight_grad(xp, dy, y, act, dW, db):
                 j0 += 3
             while j0 < kw:
                 _grad1(g, i, j0, f0, relu)
-                j0 += 1
-
-
-@jit
-def conv1_weight_grad_pooled(xp, dpool, argmax, y, act, dW, db):
-    """conv1_weight_grad with dy the gradient a 2x2 max pool after the layer would pass back
-    (pooling.maxpool_backward of dpool and argmax, (S, F, PH, PW) C-contiguous), computed
-    from those directly: the same values, the same sums, the same bits, and neither that
-    pass nor dy's full-size array."""
-    g = _grad_geometry(xp, y, y, dW, db) + (
-        np.int64(dpool.ctypes.data), np.int64(argmax.ctypes.data),
-        np.int64(dpool.strides[0] // 4), np.int64(dpool.strides[1] // 4),
-        np.int64(dpool.strides[2] // 4), np.int64(dpool.shape[2]), np.int64(dpool.shape[3]),
-    )  # fmt: skip
-    relu = act == RELU
-    kh, kw, nf = g[14], g[15], g[11]
-    for i in range(kh):
-        for f0 in range(0, nf, GRAD_FILTERS):
-            j0 = 0
-            while j0 + 5 <= kw:
-                _pooled5(g, i, j0, f0, relu)
-                j0 += 5
-            while j0 + 3 <= kw:
-                _pooled3(g, i, j0, f0, relu)
-                j0 += 3
-            while j0 < kw:
-                _pooled1(g, i, j0, f0, relu)
                 j0 += 1

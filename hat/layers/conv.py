@@ -125,8 +125,6 @@ class Conv2D(WeightedLayer):
     # The MaxPool2D this layer computes in its own output pass at inference (see
     # hat.layers.pooling.fold_pools), or None.
     folded_pool = None
-    # That pool, when its backward handed this layer its gradient (take_pooled_gradient).
-    _gradient_from_pool = None
 
     def __init__(
         self,
@@ -263,9 +261,6 @@ class Conv2D(WeightedLayer):
             np.ndarray | None: dL/dx, the input's shape, or None when the model needs no
                 input gradient (the first layer).
         """
-        pool, self._gradient_from_pool = self._gradient_from_pool, None
-        if pool is not None:  # dy is the pool's gradient (take_pooled_gradient)
-            return self._pooled_backward(np.ascontiguousarray(dy), pool)
         dy = np.ascontiguousarray(dy)
         n, f, oh, ow = dy.shape
         (code, fused), alpha = self._fused_activation(), self.activation.alpha
@@ -291,40 +286,6 @@ class Conv2D(WeightedLayer):
             np.sum(db_parts, axis=0, out=self.grads["b"])
         return dx
 
-    def pools_gradient(self) -> bool:
-        """Whether, in training, this layer takes the gradient of the max pool folded into it
-        (folded_pool, reading this layer directly) instead of the pool's full-size one: the
-        direct path's weight gradient (one input channel, no input gradient wanted, W
-        trained, ReLU or linear in the output pass)."""
-        code, fused = self._fused_activation()
-        return (
-            self.folded_pool is not None
-            and self._winograd is None
-            and fused
-            and "W" in self.trainable_params
-            and not self.needs_input_grad
-            and self._direct(code, self.params["W"].dtype)
-        )
-
-    def take_pooled_gradient(self, pool) -> bool:
-        """Called by the folded pool's backward: True when this layer takes that pool's
-        gradient dy and argmax (its next backward call gets dy); then the pool passes dy on.
-        Needs this layer's last forward on the direct path (no columns kept)."""
-        takes = pool is self.folded_pool and self._cols is None and self.pools_gradient()
-        self._gradient_from_pool = pool if takes else None
-        return takes
-
-    def _pooled_backward(self, dpool, pool):
-        """backward from the folded pool's gradient and argmax: the same bits as the pool's
-        full-size gradient through the direct weight gradient (conv1_weight_grad_pooled)."""
-        f = dpool.shape[1]
-        nb = f if "b" in self.trainable_params else 0
-        db_parts = self._buffer("db_parts", (len(self._chunks), nb), dpool.dtype)
-        code = self._fused_activation()[0]
-        self._direct_backward(None, self._y, code, db_parts, pooled=(dpool, pool._argmax))
-        if nb:
-            np.sum(db_parts, axis=0, out=self.grads["b"])
-
     def backward_kernels(self):
         """See Layer.backward_kernels.
 
@@ -347,8 +308,6 @@ class Conv2D(WeightedLayer):
         if "W" in self.trainable_params and not dx and self._direct(code, self.params["W"].dtype):
             from hat.kernels import conv_direct
 
-            if self.pools_gradient():
-                return calls + [(conv_direct.conv1_weight_grad_pooled, "A4 A4 I4 A4 i A2 A1")]
             return calls + [(conv_direct.conv1_weight_grad, "A4 A4 A4 i A2 A1")]
         calls.append((conv.nchw_to_rows, "A3 A3 i f A2 A1"))
         if dx:
@@ -475,31 +434,23 @@ class Conv2D(WeightedLayer):
 
         return task, chunks
 
-    def _direct_backward(self, dy3, y3, code, db_parts, pooled=None):
+    def _direct_backward(self, dy3, y3, code, db_parts):
         """dL/dW into grads["W"] and the bias's per-chunk sums into db_parts (empty: not
-        wanted) by conv_direct.conv1_weight_grad over each chunk of _direct_forward's; with
-        pooled = (the folded pool's gradient, its argmax), from those instead of dy3."""
+        wanted) by conv_direct.conv1_weight_grad over each chunk of _direct_forward's."""
         from hat.kernels import conv_direct
 
-        n, f = y3.shape[:2]
+        n, f = dy3.shape[:2]
         shape = (n, f) + self.out_hw
-        y, xp, chunks = y3.reshape(shape), self._xp, self._chunks
-        dy = None if dy3 is None else dy3.reshape(shape)
-        dW_parts = self._buffer("dW_parts", (len(chunks), f, self.n_row * self.n_col), y.dtype)
+        dy, y, xp, chunks = dy3.reshape(shape), y3.reshape(shape), self._xp, self._chunks
+        dW_parts = self._buffer("dW_parts", (len(chunks), f, self.n_row * self.n_col), dy.dtype)
         if db_parts.shape[1] != f:  # no bias gradient wanted: the kernel's sums go to scratch
-            db_parts = self._buffer("db_scratch", (len(chunks), f), y.dtype)
+            db_parts = self._buffer("db_scratch", (len(chunks), f), dy.dtype)
 
         def task(i):
             s0, s1 = chunks[i]
-            if pooled is None:
-                conv_direct.conv1_weight_grad(
-                    xp[s0:s1], dy[s0:s1], y[s0:s1], code, dW_parts[i], db_parts[i]
-                )
-            else:
-                dpool, argmax = pooled[0][s0:s1], pooled[1][s0:s1]
-                conv_direct.conv1_weight_grad_pooled(
-                    xp[s0:s1], dpool, argmax, y[s0:s1], code, dW_parts[i], db_parts[i]
-                )
+            conv_direct.conv1_weight_grad(
+                xp[s0:s1], dy[s0:s1], y[s0:s1], code, dW_parts[i], db_parts[i]
+            )
 
         parallel_for(task, len(chunks))
         np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(dW_parts.shape[1:]))

@@ -25,9 +25,6 @@ class _Pool2D(Layer):
     # or None; _folded_output: the array it last wrote here, which forward then passes through.
     folded_into = None
     _folded_output = None
-    # Whether this pool reads that Conv2D's output directly (no layer between): in training
-    # the Conv2D may then take this layer's gradient and argmax itself (Conv2D.backward).
-    reads_conv_directly = False
 
     def __init__(self, pool_size=(2, 2), strides=None, name: str | None = None):
         super().__init__(name)
@@ -98,9 +95,6 @@ class _Pool2D(Layer):
         if self.mode == "max" and not self._argmax_kept:  # forward ran in inference mode
             self.forward(self._x, training=True)
         dy = np.ascontiguousarray(dy)
-        conv = self.folded_into
-        if self.reads_conv_directly and conv.take_pooled_gradient(self):
-            return dy  # the Conv2D scatters it through this layer's argmax in its own pass
         dx = self._buffer("dx", (dy.shape[0],) + self.input_shape, dy.dtype)
         chunks = self._chunks
 
@@ -123,8 +117,6 @@ class _Pool2D(Layer):
         from hat.kernels import pooling
 
         if self.mode == "max":
-            if self.reads_conv_directly and self.folded_into.pools_gradient():
-                return []  # the Conv2D before it takes this layer's gradient
             return [(pooling.maxpool_backward, "A4 I4 A4")]
         return [(pooling.avgpool_backward, "A4 i i i i A4")]
 
@@ -281,7 +273,7 @@ def fold_pools(nodes, ends=()) -> int:
         if isinstance(node.layer, Conv2D):
             node.layer.folded_pool = None
         if isinstance(node.layer, _Pool2D):
-            node.layer.folded_into, node.layer.reads_conv_directly = None, False
+            node.layer.folded_into = None
     end_ids = {id(n) for n in ends}
 
     def alone(node) -> bool:  # read once, by the next link, and called once
@@ -309,7 +301,6 @@ def fold_pools(nodes, ends=()) -> int:
         spec = conv.activation if bn is None else bn.fused_activation or conv.activation
         if spec.is_builtin and spec.code != SOFTMAX:
             conv.folded_pool, pool.folded_into = pool, conv
-            pool.reads_conv_directly = link is node.inputs[0]
             folded += 1
     return folded
 

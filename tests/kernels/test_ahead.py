@@ -108,25 +108,6 @@ def test_a_one_channel_first_conv_declares_its_direct_weight_gradient(act, param
 
 
 @pytest.mark.jit
-def test_a_first_conv_taking_its_pools_gradient_declares_that_kernel():
-    """A 2x2 max pool right after the one-channel first conv: the conv declares the pooled
-    weight gradient (with the signature backward calls), the pool nothing."""
-    seq = Sequential()
-    for layer in (InputLayer((1, 8, 8)), Conv2D(4, 3, 3, act="relu"), MaxPool2D(), Flatten()):
-        seq.add(layer)
-    seq.add(Dense(2, act="softmax"))
-    md = seq.combine(seed=0)
-    x = np.random.default_rng(1).random((4, 1, 8, 8), dtype=np.float32)
-    md.train_on_batch(
-        x, np.eye(2, dtype=np.float32)[[0, 1, 1, 0]], "categorical_crossentropy", SGD(0.1)
-    )
-    declared = md.layers[1].backward_kernels() + md.layers[2].backward_kernels()
-    assert [kernel.py_func.__name__ for kernel, _ in declared] == ["conv1_weight_grad_pooled"]
-    for kernel, spec in declared:
-        assert ahead.signature(spec, np.float32) in kernel.signatures, kernel.signatures
-
-
-@pytest.mark.jit
 def test_the_recurrent_layers_declare_their_backward_loops():
     """SimpleRnn, LSTM and GRU (with masks, going backwards, returning sequences or not)
     declare the backward time loop they call, with its argument types; Embedding and Conv1D

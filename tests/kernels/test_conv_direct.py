@@ -6,7 +6,7 @@ without it bit for bit the plain im2col path on hat's GEMM, on every edge of its
 import numpy as np
 import pytest
 
-from hat.kernels import conv, conv_direct, conv_pool, pooling, sgemm
+from hat.kernels import conv, conv_direct, conv_pool, sgemm
 from hat.kernels.activations import LINEAR, RELU, TANH
 
 pytestmark = [
@@ -144,30 +144,3 @@ def test_direct_weight_gradient_against_float64(n, f, k, hp, wp, act):
     conv_direct.conv1_weight_grad(xp, dy, y, act, again_W, again_b)
     np.testing.assert_array_equal(again_W, dW)
     np.testing.assert_array_equal(again_b, db)
-
-
-@pytest.mark.parametrize("n, f, k, hp, wp", FULL_SHAPES + [(2, 5, 3, 12, 11)])
-@pytest.mark.parametrize("act", [RELU, LINEAR])
-def test_weight_gradient_from_the_pooled_gradient_is_the_same_bits(n, f, k, hp, wp, act):
-    """conv1_weight_grad_pooled (from a 2x2 max pool's gradient and argmax) against
-    maxpool_backward's full-size gradient then conv1_weight_grad: odd outputs (a row and a
-    column no window covers), -0 gradients, ties in the windows (ReLU's zeros)."""
-    xp = RNG.standard_normal((n, 1, hp, wp)).astype(np.float32)
-    W = RNG.standard_normal((f, 1, k, k)).astype(np.float32)
-    y = _columns_forward(xp, W, np.empty(0, np.float32), act)
-    oh, ow = y.shape[2:]
-    if oh < 2 or ow < 2:
-        return
-    pooled = np.empty((n, f, oh // 2, ow // 2), np.float32)
-    argmax = np.empty(pooled.shape, np.int32)
-    pooling.maxpool2x2_forward(y, pooled, argmax)
-    dpool = RNG.standard_normal(pooled.shape).astype(np.float32)
-    dpool[0, 0, 0, 0] = -0.0
-    dy = np.empty_like(y)
-    pooling.maxpool_backward(dpool, argmax, dy)
-    want_W, want_b = np.empty((f, k * k), np.float32), np.empty(f, np.float32)
-    conv_direct.conv1_weight_grad(xp, dy, y, act, want_W, want_b)
-    got_W, got_b = np.full_like(want_W, np.nan), np.full_like(want_b, np.nan)
-    conv_direct.conv1_weight_grad_pooled(xp, dpool, argmax, y, act, got_W, got_b)
-    np.testing.assert_array_equal(got_W.view(np.int32), want_W.view(np.int32))
-    np.testing.assert_array_equal(got_b.view(np.int32), want_b.view(np.int32))
