@@ -13,10 +13,11 @@ BatchNorm's running statistics move with momentum 0.9 (Hat's 0.99 lags on short 
     python resnet.py                   # 15 epochs
     python resnet.py --epochs 2 --train-size 5000
 
-Seed 1515, 15 epochs: 99.59% test accuracy with the default width 24 (390 s on a 2-core
-machine, 2026-12-01 18:24 UTC, the products on hat's own GEMM, the stem's k = 9 ones on
-numpy's; 99.61% with those whose b is a transpose's view on numpy's too, 99.62% with all on
-hat's; 99.63% and 577 s at load 2-4 on OpenBLAS's);
+Seed 1515, 15 epochs: 99.58% test accuracy with the default width 24 (589 s on a 2-core
+machine with other work on it, 2026-12-01 23:12 UTC: the stem read from the image, the weight
+gradients as dot products; 99.59% and 390 s before, 18:24 UTC, the products on hat's own
+GEMM, the stem's k = 9 ones on numpy's; 99.61% with those whose b is a transpose's view on
+numpy's too, 99.62% with all on hat's; 99.63% and 577 s at load 2-4 on OpenBLAS's);
 at width 16, 99.55% with shifts and 99.54% with --affine (before hat's GEMM).
 """
 

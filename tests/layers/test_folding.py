@@ -216,6 +216,22 @@ def test_a_conv_called_on_its_own_does_not_pool():
     assert conv.forward(x, training=False).shape == (16, 6, 8, 8)
 
 
+def _pooled_model(input_shape, conv, seed):
+    """Input, the Conv2D that conv() makes, a 2x2 max pool, a softmax Dense."""
+    seq = Sequential()
+    for layer in (InputLayer(input_shape), conv(), MaxPool2D(), Flatten(), Dense(3, act="softmax")):
+        seq.add(layer)
+    return seq.combine(seed=seed)
+
+
+def _assert_folded_pool_predicts_the_same_bits(monkeypatch, conv, x, seed):
+    folded = _pooled_model(x.shape[1:], conv, seed)
+    assert folded.layers[1].folded_pool is folded.layers[2]
+    monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
+    apart = _pooled_model(x.shape[1:], conv, seed)
+    np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
+
+
 @pytest.mark.parametrize(
     "channels, algorithm, size", [(3, "im2col", 11), (8, "winograd", 11), (8, "winograd", 14)]
 )
@@ -224,25 +240,9 @@ def test_folded_pool_on_odd_and_even_outputs_matches_bit_for_bit(
 ):
     """Valid 3x3 convolutions with their own ReLU: 9x9 or 12x12 outputs, the odd size's last
     row and column dropped by the pool (floor mode), as the separate layers drop them."""
-
-    def build():
-        seq = Sequential()
-        for layer in (
-            InputLayer((channels, size, size)),
-            Conv2D(5, 3, 3, act="relu", algorithm=algorithm),
-            MaxPool2D(),
-            Flatten(),
-            Dense(3, act="softmax"),
-        ):
-            seq.add(layer)
-        return seq.combine(seed=2)
-
     x = np.random.default_rng(3).standard_normal((7, channels, size, size)).astype(np.float32)
-    folded = build()
-    assert folded.layers[1].folded_pool is folded.layers[2]
-    monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
-    apart = build()
-    np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
+    conv = lambda: Conv2D(5, 3, 3, act="relu", algorithm=algorithm)  # noqa: E731
+    _assert_folded_pool_predicts_the_same_bits(monkeypatch, conv, x, seed=2)
 
 
 @pytest.mark.parametrize("size, padding", [(11, (0, 0)), (14, (2, 2)), (28, (2, 2))])
@@ -251,22 +251,6 @@ def test_one_channel_folded_pool_matches_the_separate_layers_bit_for_bit(
 ):
     """One input channel, 5x5 (25 column rows: hat's GEMM unfolded): the folded pool reads
     the image directly (hat/kernels/conv_direct.py) and gives the separate layers' bits."""
-
-    def build():
-        seq = Sequential()
-        for layer in (
-            InputLayer((1, size, size)),
-            Conv2D(6, 5, 5, act="relu", border_mode=padding),
-            MaxPool2D(),
-            Flatten(),
-            Dense(3, act="softmax"),
-        ):
-            seq.add(layer)
-        return seq.combine(seed=4)
-
     x = np.random.default_rng(5).standard_normal((9, 1, size, size)).astype(np.float32)
-    folded = build()
-    assert folded.layers[1].folded_pool is folded.layers[2]
-    monkeypatch.setattr(hat.models, "fold_pools", lambda *args: 0)
-    apart = build()
-    np.testing.assert_array_equal(folded.predict(x), apart.predict(x))
+    conv = lambda: Conv2D(6, 5, 5, act="relu", border_mode=padding)  # noqa: E731
+    _assert_folded_pool_predicts_the_same_bits(monkeypatch, conv, x, seed=4)
