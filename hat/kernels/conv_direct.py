@@ -1,20 +1,29 @@
-"""A one-channel convolution read straight from the image, with its bias, activation and
-2x2 max pooling, at inference: the first layer of the MNIST CNNs.
+"""A convolution of one input channel read straight from the image: the first layer of the
+MNIST CNNs, forward (conv1_forward), with its 2x2 max pool folded at inference
+(conv1_pooled), and its weights' gradient (conv1_weight_grad).
 
 With one input channel the im2col path's product has k = kh * kw (9 or 25): too short for a
-GEMM to pay for its columns. Each column matrix is a 9- or 25-fold copy of the image, and the
-product then stores every output before the pooling reads it again. Here a micro-kernel keeps
-the outputs of 4 filters x 2 rows x 32 columns in 16 AVX-512 registers, reads each tap's two
-input rows once for the 4 filters, and leaves only the pooled values: no columns, no
-full-size output. For cnn_bn.py's first layer (32 filters 3x3 on 28 x 28, pooled to 13 x 13),
-one thread, 1,000 images: see docs/performance-keras.md.
+GEMM to pay for its columns. Each column matrix is a 9- or 25-fold copy of the image (kept
+from forward to backward in training), and the product stores every output before the bias,
+the activation or the pooling reads it again: the layer was bound by memory. Here
+micro-kernels keep their sums in AVX-512 registers and read the image itself:
+- forward: 8 filters x 32 columns of an output row (16 registers); per tap two input vectors
+  and 8 broadcast weights;
+- pooled: 4 filters x 2 rows x 32 columns, each window's four candidates taken from the
+  registers (even and odd lanes); only the pooled values are stored;
+- weights' gradient: per kernel row, 4 filters x 5 (3, 1) taps, dz times the shifted image
+  rows summed in 16 lanes over the chunk, the lanes added at the end.
+Figures: docs/performance-keras.md, "The first convolution read from the image".
 
-The same bits as the im2col path on hat's GEMM (sgemm), which the folded pooling takes for
-every k: each output is a chain of fused multiply-adds from zero over the taps in row-major
-order, then the bias is added, then ReLU (v times 1 or 0) and the window's maximum in the
-order conv_pool.bias_act_max4 takes them (numba's max: the later value where it is greater),
-NaN wherever one of the four is NaN. Written in LLVM IR (an intrinsic), as sgemm's tile is:
-numba's own loops kept such accumulators in memory.
+Bits: each output is a chain of fused multiply-adds from zero over the taps in row-major
+order, as hat's GEMM (sgemm) computes it on columns, then the bias; so the forward is the
+im2col path's bits wherever that ran on hat's GEMM (k >= 16, or the folded pooling for any
+k), with ReLU (v times 1 or 0) as activations.activate_row applies it, and the pooled kernel
+takes bias, ReLU and the window's maximum in conv_pool.bias_act_max4's order (numba's max:
+the later value where it is greater), NaN wherever one of the four is NaN. The weights'
+gradient sums in its own fixed order: the same bits every run, whichever thread, not numpy's.
+Written in LLVM IR (intrinsics; hat/kernels/vector_ir.py), as sgemm's tile is: numba's own
+loops kept such sums in memory (4-5x slower than im2col, see hat/kernels/conv.py).
 """
 
 import numba

@@ -74,3 +74,21 @@ def test_operands_it_does_not_take_go_to_numpy():
     np.testing.assert_allclose(sgemm_nt.matmul_nt(a64, b64, out64), a64 @ b64.T)
     with pytest.raises(ValueError):
         sgemm_nt.matmul_nt(a.T.copy(), b.copy(), np.empty((6, 20), np.float32))
+
+
+def test_an_element_is_its_lanes_added_halves_by_halves():
+    """For k <= 16 each lane holds one rounded product; the lanes are then added 8 + 8,
+    4 + 4, 2 + 2, 1 + 1 (Emit.lane_sums, the order its docstring promises): emulated in
+    float32, the same bits."""
+    for k in (16, 11, 1):
+        a = RNG.standard_normal((5, k)).astype(np.float32)
+        b = RNG.standard_normal((6, k)).astype(np.float32)
+        got = np.empty((5, 6), np.float32)
+        sgemm_nt.matmul_nt(a, b, got)
+        lanes = np.zeros((5, 6, 16), np.float32)
+        lanes[:, :, :k] = a[:, None, :] * b[None, :, :]  # float32 products, rounded once
+        width = 8
+        while width:
+            lanes = lanes[..., :width] + lanes[..., width : 2 * width]
+            width //= 2
+        np.testing.assert_array_equal(got, lanes[..., 0])
