@@ -2,11 +2,17 @@
 
     python benchmarks/bench_conv.py                    # the CNN examples' Winograd layers
     python benchmarks/bench_conv.py --repeats 30 --threads 1
+    python benchmarks/bench_conv.py --first-layers     # their first layers, direct or not
 
 For each layer shape, the same layer is built once per algorithm (hat's im2col and Winograd
 paths), warmed up, then timed in rounds that alternate the algorithms (order swapped every
 round), so a slow phase of the machine hits both. Prints the median ms of forward and of
 forward + backward per algorithm, and the median of the per-round ratios im2col / Winograd.
+
+--first-layers times the examples' one-channel first layers instead (training forward +
+weights' gradient, no input gradient, as a first layer; and an inference forward), with
+hat/kernels/conv_direct.py's kernels and without them (conv_direct.ENABLED switched between
+rounds): the median of the per-round ratios columns / direct.
 """
 
 import argparse
@@ -23,12 +29,22 @@ LAYERS = [
     ("main_cnn 32->32 3x3", 500, (32, 13, 13), 32, 3, "valid"),
 ]
 ALGORITHMS = ("im2col", "winograd")
+# (name, batch, filters, kernel, border_mode, activation): the first conv layer of the same
+# examples, on 1 x 28 x 28 images.
+FIRST_LAYERS = [
+    ("cnn_scratch 1->16 5x5", 50, 16, 5, (2, 2), "relu"),
+    ("cnn_bn 1->32 3x3", 64, 32, 3, "valid", "linear"),
+    ("main_cnn 1->32 3x3", 500, 32, 3, "valid", "relu"),
+]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20, help="timed rounds (default 20)")
     parser.add_argument("--threads", type=int, default=2, help="hat's pool size (default 2)")
+    parser.add_argument(
+        "--first-layers", action="store_true", help="the one-channel first layers, direct or not"
+    )
     return parser.parse_args(argv)
 
 
@@ -73,10 +89,74 @@ def time_layer(spec, repeats: int) -> dict:
     }
 
 
+def time_first_layer(spec, repeats: int) -> dict:
+    """Median ms of a training forward + backward ("train") and an inference forward
+    ("infer") with the direct kernels off ("columns") and on ("direct"), alternating rounds,
+    and the medians of the per-round ratios columns / direct."""
+    import numpy as np
+
+    from hat.kernels import conv_direct
+    from hat.layers.conv import Conv2D
+    from hat.threads import single_threaded_blas
+
+    _, n, filters, k, mode, act = spec
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 1, 28, 28), dtype=np.float32)
+    layer = Conv2D(filters, k, k, act=act, border_mode=mode)
+    layer.setup((1, 28, 28), np.random.default_rng(1), np.float32)
+    layer.needs_input_grad = False  # a model's first layer
+    dy = rng.standard_normal((n,) + layer.output_shape).astype(np.float32)
+    modes = {"columns": False, "direct": True}
+    times = {m: {"train": [], "infer": []} for m in modes}
+    before = conv_direct.ENABLED
+    try:
+        with single_threaded_blas():
+            for r in range(repeats + 1):  # round 0 warms up (compile or cache load, buffers)
+                for mode_name in list(modes) if r % 2 == 0 else list(modes)[::-1]:
+                    conv_direct.ENABLED = modes[mode_name]
+                    t0 = time.perf_counter()
+                    layer.forward(x, training=True)
+                    layer.backward(dy)
+                    t1 = time.perf_counter()
+                    layer.forward(x, training=False)
+                    t2 = time.perf_counter()
+                    if r:
+                        times[mode_name]["train"].append(t1 - t0)
+                        times[mode_name]["infer"].append(t2 - t1)
+    finally:
+        conv_direct.ENABLED = before
+    out = {
+        f"{m} {p}": 1e3 * float(np.median(times[m][p])) for m in modes for p in ("train", "infer")
+    }
+    for part in ("train", "infer"):
+        ratios = np.array(times["columns"][part]) / np.array(times["direct"][part])
+        out[f"ratio {part}"] = float(np.median(ratios))
+    return out
+
+
+def main_first_layers(args) -> None:
+    print(f"# One-channel first Conv2D layers: columns (im2col) against direct "
+          f"(hat/kernels/conv_direct.py); {args.threads} threads, {args.repeats} alternating "
+          f"rounds, ms (median)\n")  # fmt: skip
+    print("| layer | batch | columns train | direct train | columns / direct | columns infer "
+          "| direct infer | columns / direct |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for spec in FIRST_LAYERS:
+        t = time_first_layer(spec, args.repeats)
+        print(
+            f"| {spec[0]} | {spec[1]} | {t['columns train']:.2f} | {t['direct train']:.2f} "
+            f"| {t['ratio train']:.2f}x | {t['columns infer']:.2f} | {t['direct infer']:.2f} "
+            f"| {t['ratio infer']:.2f}x |"
+        )
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     os.environ["HAT_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if args.first_layers:
+        main_first_layers(args)
+        return
     print(f"# Conv2D forward + backward, im2col against Winograd; {args.threads} threads, "
           f"{args.repeats} alternating rounds, ms (median)\n")  # fmt: skip
     print("| layer | batch | im2col fwd | im2col fwd+bwd | Winograd fwd | Winograd fwd+bwd "

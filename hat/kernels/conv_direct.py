@@ -26,6 +26,8 @@ Written in LLVM IR (intrinsics; hat/kernels/vector_ir.py), as sgemm's tile is: n
 loops kept such sums in memory (4-5x slower than im2col, see hat/kernels/conv.py).
 """
 
+import os
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -37,6 +39,10 @@ from hat.kernels.activations import RELU
 from hat.kernels.jit import jit
 from hat.kernels.vector_ir import LANES, Emit
 
+ENABLED = os.environ.get("HAT_CONV_DIRECT", "1") != "0"
+"""Whether Conv2D takes these kernels where they apply (applies()); HAT_CONV_DIRECT=0 turns
+them off (the im2col path then runs, as before them). benchmarks/bench_conv.py
+--first-layers switches it between rounds to compare the two."""
 BLOCK_COLS = 2 * LANES  # output columns a tile covers (two vectors a row)
 GEOMETRY = 11  # ints in the forward tiles' geometry tuple, see _pooled_tile
 GRAD_GEOMETRY = 16  # ints in the weight-gradient tiles' tuple, see _grad_tile
@@ -309,14 +315,15 @@ def conv1_pooled(xp, W, b, act, y):
 
 
 def applies(layer_dtype, n_in: int, strides, code) -> bool:
-    """Whether conv1_pooled computes a folded pooling: float32, one input channel, stride 1,
-    ReLU or linear, on a host where hat's own GEMM runs (AVX-512; the same bits as its
-    product)."""
+    """Whether Conv2D's im2col path takes these kernels: ENABLED, float32, one input channel,
+    stride 1, ReLU or linear, on a host where hat's own GEMM runs (AVX-512; the same bits as
+    its product)."""
     from hat.kernels import sgemm
     from hat.kernels.activations import LINEAR
 
     return (
-        np.dtype(layer_dtype) == np.float32
+        ENABLED
+        and np.dtype(layer_dtype) == np.float32
         and n_in == 1
         and tuple(strides) == (1, 1)
         and code in (RELU, LINEAR)
