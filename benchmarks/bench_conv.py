@@ -134,40 +134,40 @@ def time_first_layer(spec, repeats: int) -> dict:
     return out
 
 
-def main_first_layers(args) -> None:
-    print(f"# One-channel first Conv2D layers: columns (im2col) against direct "
-          f"(hat/kernels/conv_direct.py); {args.threads} threads, {args.repeats} alternating "
-          f"rounds, ms (median)\n")  # fmt: skip
-    print("| layer | batch | columns train | direct train | columns / direct | columns infer "
-          "| direct infer | columns / direct |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for spec in FIRST_LAYERS:
-        t = time_first_layer(spec, args.repeats)
-        print(
-            f"| {spec[0]} | {spec[1]} | {t['columns train']:.2f} | {t['direct train']:.2f} "
-            f"| {t['ratio train']:.2f}x | {t['columns infer']:.2f} | {t['direct infer']:.2f} "
-            f"| {t['ratio infer']:.2f}x |"
-        )
+def print_table(title: str, headers: list, specs: list, timer, repeats: int, keys: list) -> None:
+    """One markdown table: a row per layer spec, the timer's results under keys ("ratio ..."
+    keys as ratios)."""
+    print(f"# {title}\n")
+    print("| layer | batch | " + " | ".join(headers) + " |")
+    print("| --- " * (len(headers) + 2) + "|")
+    for spec in specs:
+        t = timer(spec, repeats)
+        cells = [f"{t[k]:.2f}x" if k.startswith("ratio") else f"{t[k]:.2f}" for k in keys]
+        print(f"| {spec[0]} | {spec[1]} | " + " | ".join(cells) + " |")
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     os.environ["HAT_NUM_THREADS"] = str(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    how = f"{args.threads} threads, {args.repeats} alternating rounds, ms (median)"
     if args.first_layers:
-        main_first_layers(args)
+        print_table(
+            "One-channel first Conv2D layers: columns (im2col) against direct "
+            f"(hat/kernels/conv_direct.py); {how}",
+            ["columns train", "direct train", "columns / direct", "columns infer",
+             "direct infer", "columns / direct"],  # fmt: skip
+            FIRST_LAYERS, time_first_layer, args.repeats,
+            ["columns train", "direct train", "ratio train", "columns infer", "direct infer",
+             "ratio infer"],  # fmt: skip
+        )  # fmt: skip
         return
-    print(f"# Conv2D forward + backward, im2col against Winograd; {args.threads} threads, "
-          f"{args.repeats} alternating rounds, ms (median)\n")  # fmt: skip
-    print("| layer | batch | im2col fwd | im2col fwd+bwd | Winograd fwd | Winograd fwd+bwd "
-          "| im2col / Winograd |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for spec in LAYERS:
-        t = time_layer(spec, args.repeats)
-        print(
-            f"| {spec[0]} | {spec[1]} | {t['im2col fwd']:.2f} | {t['im2col both']:.2f} "
-            f"| {t['winograd fwd']:.2f} | {t['winograd both']:.2f} | {t['ratio']:.2f}x |"
-        )
+    print_table(
+        f"Conv2D forward + backward, im2col against Winograd; {how}",
+        ["im2col fwd", "im2col fwd+bwd", "Winograd fwd", "Winograd fwd+bwd", "im2col / Winograd"],
+        LAYERS, time_layer, args.repeats,
+        ["im2col fwd", "im2col both", "winograd fwd", "winograd both", "ratio"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -269,24 +269,38 @@ def chain(layers: list) -> tuple[list[Node], Node]:
     return [first], node
 
 
-def use_counts(nodes: list[Node]) -> tuple[dict[int, int], dict[int, int]]:
-    """(readers, calls): how many nodes read each node's value, by id(node), and how many
-    nodes call each layer, by id(layer); what the inference folds ask before pairing layers.
+class Uses:
+    """How the model's nodes use each other, as the folds ask before one layer takes over
+    another's pass (fold_batchnorms, fold_pools, fold_dropouts): how many nodes read each
+    node's value, how many nodes call each layer, and which nodes' values leave the model.
 
     Args:
         nodes (list[Node]): the model's nodes.
-
-    Returns:
-        tuple[dict[int, int], dict[int, int]]: the two counts (nodes never read are absent
-            from readers).
+        ends (list[Node]): Default (). Nodes whose values leave the model.
     """
-    readers: dict[int, int] = {}
-    calls: dict[int, int] = {}
-    for node in nodes:
-        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
-        for parent in node.inputs:
-            readers[id(parent)] = readers.get(id(parent), 0) + 1
-    return readers, calls
+
+    def __init__(self, nodes: list[Node], ends=()):
+        self._readers: dict[int, int] = {}
+        self._calls: dict[int, int] = {}
+        for node in nodes:
+            self._calls[id(node.layer)] = self._calls.get(id(node.layer), 0) + 1
+            for parent in node.inputs:
+                self._readers[id(parent)] = self._readers.get(id(parent), 0) + 1
+        self._ends = {id(node) for node in ends}
+
+    def called_once(self, node: Node) -> bool:
+        """Whether node's layer is called by this node only."""
+        return self._calls[id(node.layer)] == 1
+
+    def is_end(self, node: Node) -> bool:
+        """Whether node's value leaves the model."""
+        return id(node) in self._ends
+
+    def alone(self, node: Node) -> bool:
+        """Whether node's value is read by one node only and does not leave the model, and its
+        layer is called by this node only: another layer may then compute it in its pass."""
+        once = self._readers.get(id(node), 0) == 1 and self.called_once(node)
+        return once and not self.is_end(node)
 
 
 def topological_order(inputs: list[Node], outputs: list[Node]) -> list[Node]:

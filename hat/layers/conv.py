@@ -466,7 +466,7 @@ class Conv2D(WeightedLayer):
         n, c = x.shape[:2]
         f, ph, pw = z.shape[1:]
         top, left = self.pads[0], self.pads[2]
-        if conv_direct.applies(x.dtype, c, self.strides, code):  # the same bits, no columns
+        if self._direct(code, x.dtype):  # the same bits, no columns
             return self._direct_task(conv_direct.conv1_pooled, x, xp, W2, b, code, z)
         ckk, block = W2.shape[1], 4 * ph * pw  # a sample's columns: 4 blocks of ph * pw
         chunks = chunks_of(n, (ckk + f) * block * x.itemsize, CHUNK_BYTES)

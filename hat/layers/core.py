@@ -282,16 +282,15 @@ def fold_dropouts(nodes, ends=()) -> int:
     Returns:
         int: the number of folded dropouts.
     """
-    from hat.graph import use_counts
+    from hat.graph import Uses
     from hat.kernels.activations import LEAKY_RELU, LINEAR, RELU
 
-    readers, calls = use_counts(nodes)
+    uses = Uses(nodes, ends)
     for node in nodes:
         if isinstance(node.layer, Dense):
             node.layer.folded_dropout = None
         if isinstance(node.layer, Dropout):
             node.layer.folded_into = None
-    end_ids = {id(n) for n in ends}
     folded = 0
     for before, node in zip(nodes, nodes[1:], strict=False):
         drop, dense = node.layer, before.layer
@@ -300,11 +299,9 @@ def fold_dropouts(nodes, ends=()) -> int:
         spec = dense.activation
         if not (
             node.inputs == [before]
-            and readers.get(id(before), 0) == 1
-            and id(before) not in end_ids
-            and id(node) not in end_ids
-            and calls[id(drop)] == 1
-            and calls[id(dense)] == 1
+            and uses.alone(before)
+            and uses.called_once(node)
+            and not uses.is_end(node)
             and spec.is_builtin
             and spec.code in (LINEAR, RELU, LEAKY_RELU)
         ):

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from hat.graph import use_counts
+from hat.graph import Uses
 from hat.initializations import ones, zeros
 from hat.kernels.activations import LINEAR
 from hat.layers.base import Layer, shape_with_batch
@@ -348,13 +348,12 @@ def fold_batchnorms(nodes, ends=()) -> int:
     Returns:
         int: the number of folded pairs.
     """
-    readers, calls = use_counts(nodes)
+    uses = Uses(nodes, ends)
     for node in nodes:
         if getattr(node.layer, "folds_batchnorm", False):
             node.layer.folded_batchnorm = None
         if isinstance(node.layer, BatchNorm):
             node.layer.folded_into = None
-    end_ids = {id(n) for n in ends}
     folded = 0
     for node in nodes:
         after = node.layer
@@ -365,10 +364,8 @@ def fold_batchnorms(nodes, ends=()) -> int:
         if (
             getattr(before, "folds_batchnorm", False)
             and before.activation.name == "linear"
-            and readers[id(parent)] == 1
-            and id(parent) not in end_ids
-            and calls[id(before)] == 1
-            and calls[id(after)] == 1
+            and uses.alone(parent)
+            and uses.called_once(node)
             and after._kept_axes == [1]
             and after.output_shape == before.output_shape
         ):

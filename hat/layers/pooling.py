@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from hat.graph import use_counts
+from hat.graph import Uses
 from hat.layers.base import Layer, shape_with_batch
 from hat.layers.conv import _expect_image, _pair
 from hat.threads import num_threads, parallel_for
@@ -268,25 +268,19 @@ def fold_pools(nodes, ends=()) -> int:
     from hat.layers.core import Activation
     from hat.layers.normalization import BatchNorm
 
-    readers, calls = use_counts(nodes)
+    uses = Uses(nodes, ends)
     for node in nodes:
         if isinstance(node.layer, Conv2D):
             node.layer.folded_pool = None
         if isinstance(node.layer, _Pool2D):
             node.layer.folded_into = None
-    end_ids = {id(n) for n in ends}
-
-    def alone(node) -> bool:  # read once, by the next link, and called once
-        once = readers.get(id(node), 0) == 1 and calls[id(node.layer)] == 1
-        return once and id(node) not in end_ids
-
     folded = 0
     for node in nodes:
         pool = node.layer
-        if not (_folds_into_conv(pool) and len(node.inputs) == 1 and calls[id(pool)] == 1):
+        if not (_folds_into_conv(pool) and len(node.inputs) == 1 and uses.called_once(node)):
             continue
         link = node.inputs[0]
-        while alone(link) and len(link.inputs) == 1:
+        while uses.alone(link) and len(link.inputs) == 1:
             layer, before = link.layer, link.inputs[0].layer
             passes = (isinstance(layer, Activation) and layer.fused) or (
                 isinstance(layer, BatchNorm) and getattr(before, "folded_batchnorm", None) is layer
@@ -295,7 +289,7 @@ def fold_pools(nodes, ends=()) -> int:
                 break
             link = link.inputs[0]
         conv = link.layer
-        if not (isinstance(conv, Conv2D) and conv.strides == (1, 1) and alone(link)):
+        if not (isinstance(conv, Conv2D) and conv.strides == (1, 1) and uses.alone(link)):
             continue
         bn = conv.folded_batchnorm
         spec = conv.activation if bn is None else bn.fused_activation or conv.activation
