@@ -289,16 +289,37 @@ class Uses:
         self._ends = {id(node) for node in ends}
 
     def called_once(self, node: Node) -> bool:
-        """Whether node's layer is called by this node only."""
+        """Whether node's layer is called by this node only.
+
+        Args:
+            node (Node): one of the model's nodes.
+
+        Returns:
+            bool: True when no other node calls the same layer.
+        """
         return self._calls[id(node.layer)] == 1
 
     def is_end(self, node: Node) -> bool:
-        """Whether node's value leaves the model."""
+        """Whether node's value leaves the model.
+
+        Args:
+            node (Node): one of the model's nodes.
+
+        Returns:
+            bool: True for one of the ends.
+        """
         return id(node) in self._ends
 
     def alone(self, node: Node) -> bool:
         """Whether node's value is read by one node only and does not leave the model, and its
-        layer is called by this node only: another layer may then compute it in its pass."""
+        layer is called by this node only: another layer may then compute it in its pass.
+
+        Args:
+            node (Node): one of the model's nodes.
+
+        Returns:
+            bool: True when the node is used that once.
+        """
         once = self._readers.get(id(node), 0) == 1 and self.called_once(node)
         return once and not self.is_end(node)
 
