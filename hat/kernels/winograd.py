@@ -28,10 +28,9 @@ PyTorch). F(2x2, 5x5) on 6 x 6 tiles was hat's 5x5 path until 8 x 8 tiles replac
 (2026-11-23: the cnn_scratch layer 1.3-1.4x faster, forward + backward, alternating).
 
 Layouts: V and Mg are (n * n, channels, tiles), position a * n + b, tile
-t = (sample * th + ti) * tw + tj for th x tw tiles per image. Every tile lies inside the input
-padded with zeros to (th - 1) * m + n rows and (tw - 1) * m + n columns: input_tiles reads that
-padding as zeros, input_grad_tiles writes the padded gradient (dxp), which the layer crops.
-The kernels take m (= 4) for the tile strides.
+t = (sample * th + ti) * tw + tj for th x tw tiles per image. The input xp is zero-padded so
+that every tile lies inside it: (th - 1) * m + n rows and (tw - 1) * m + n columns. The
+kernels take m (= 4) for the tile strides.
 """
 
 import numpy as np
@@ -249,31 +248,39 @@ def tile_starts(rows, tw, wp, m):
 
 
 @jit
-def input_tiles(x, top, left, m, th, tw, V):
-    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of x (S, C, H, W) padded with
-    top rows and left columns of zeros (and below and on the right as far as the tiles
-    reach), which are read as zeros, never copied: each tile row picks its six input rows
-    once, the input's own or a zero row, outside the loop over its columns (a copy of the
-    input with its padding rows cost the BN-CNN's 3x3 layer a fifth of this kernel's time at
-    prediction; rows picked inside that loop, or by a helper numba does not inline, ran 2-3.5x
-    as long)."""
-    ns, nc, h, w = x.shape
+def pad_rows_into(x, xp, top):
+    """Copy each plane of x (N, C, H, W) into xp (N, C, HP, W) from row top: planes of the same
+    width, so each is one contiguous copy (the rows above and below are left as they are:
+    the caller keeps them zero). Winograd's input needs its padding rows in memory; its
+    padding columns input_tiles reads as zeros without them."""
+    n, c, h, w = x.shape
+    for s in range(n):
+        for ch in range(c):
+            src, dst = x[s, ch].reshape(h * w), xp[s, ch, top : top + h].reshape(h * w)
+            for i in range(h * w):
+                dst[i] = src[i]
+
+
+@jit
+def input_tiles(xp, left, m, th, tw, V):
+    """V[a * 6 + b, c, t] = (BT d BT^T)[a, b] for each tile d of xp (S, C, HP, W) padded with
+    left columns of zeros (and on the right as far as the tiles reach), which are read as
+    zeros, not copied: xp holds the padding rows only (pad_rows_into), a plane copy that is
+    one contiguous run (a copy with the padding columns too cost 12% of cnn_bn.py's 3x3
+    layer at prediction; reading the padding rows as zeros too took two loops, which doubled
+    the kernel's compile time)."""
+    ns, nc, w = xp.shape[0], xp.shape[1], xp.shape[3]
     wp = (tw - 1) * m + 6  # the padded width the tiles cover
-    K, nk = _consts(x), ns * th
-    rows = np.zeros((6, nk * wp), x.dtype)  # [a, (s, ti, q)]: BT down each tile row; the
+    K, nk = _consts(xp), ns * th
+    rows = np.zeros((6, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row; the
     # columns left and right of the input's stay zero
-    zero_row = np.zeros(w, x.dtype)
     start = tile_starts(nk, tw, wp, m)
     for c in range(nc):
         for s in range(ns):
             for ti in range(th):
-                r, q0 = ti * m - top, (s * th + ti) * wp + left
-                x0 = x[s, c, r] if 0 <= r < h else zero_row
-                x1 = x[s, c, r + 1] if 0 <= r + 1 < h else zero_row
-                x2 = x[s, c, r + 2] if 0 <= r + 2 < h else zero_row
-                x3 = x[s, c, r + 3] if 0 <= r + 3 < h else zero_row
-                x4 = x[s, c, r + 4] if 0 <= r + 4 < h else zero_row
-                x5 = x[s, c, r + 5] if 0 <= r + 5 < h else zero_row
+                r, q0 = ti * m, (s * th + ti) * wp + left
+                x0, x1, x2 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2]
+                x3, x4, x5 = xp[s, c, r + 3], xp[s, c, r + 4], xp[s, c, r + 5]
                 r0, r1, r2 = rows[0, q0 : q0 + w], rows[1, q0 : q0 + w], rows[2, q0 : q0 + w]
                 r3, r4, r5 = rows[3, q0 : q0 + w], rows[4, q0 : q0 + w], rows[5, q0 : q0 + w]
                 for q in range(w):

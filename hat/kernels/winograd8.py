@@ -104,29 +104,22 @@ def _a_rows(K, u0, u1, u2, u3, h0, h1, h2, h3, h4, h5, h6, h7):
 
 
 @jit
-def input_tiles(x, top, left, m, th, tw, V):
-    """V[a * 8 + b, c, t] = (BT d BT^T)[a, b] for each 8 x 8 tile d of x (S, C, H, W) padded
-    with top rows and left columns of zeros (and the rest as far as the tiles reach), read as
-    zeros, as in winograd.input_tiles."""
-    ns, nc, h, w = x.shape
+def input_tiles(xp, left, m, th, tw, V):
+    """V[a * 8 + b, c, t] = (BT d BT^T)[a, b] for each 8 x 8 tile d of xp (S, C, HP, W) padded
+    with left columns of zeros (and on the right as far as the tiles reach), read as zeros,
+    as in winograd.input_tiles."""
+    ns, nc, w = xp.shape[0], xp.shape[1], xp.shape[3]
     wp = (tw - 1) * m + 8  # the padded width the tiles cover
-    K, nk = _consts(x), ns * th
-    rows = np.zeros((8, nk * wp), x.dtype)  # [a, (s, ti, q)]: BT down each tile row; the
+    K, nk = _consts(xp), ns * th
+    rows = np.zeros((8, nk * wp), xp.dtype)  # [a, (s, ti, q)]: BT down each tile row; the
     # columns left and right of the input's stay zero
-    zero_row = np.zeros(w, x.dtype)
     start = tile_starts(nk, tw, wp, m)
     for c in range(nc):
         for s in range(ns):
             for ti in range(th):
-                r, q0, q1 = ti * m - top, (s * th + ti) * wp + left, (s * th + ti) * wp + left + w
-                x0 = x[s, c, r] if 0 <= r < h else zero_row
-                x1 = x[s, c, r + 1] if 0 <= r + 1 < h else zero_row
-                x2 = x[s, c, r + 2] if 0 <= r + 2 < h else zero_row
-                x3 = x[s, c, r + 3] if 0 <= r + 3 < h else zero_row
-                x4 = x[s, c, r + 4] if 0 <= r + 4 < h else zero_row
-                x5 = x[s, c, r + 5] if 0 <= r + 5 < h else zero_row
-                x6 = x[s, c, r + 6] if 0 <= r + 6 < h else zero_row
-                x7 = x[s, c, r + 7] if 0 <= r + 7 < h else zero_row
+                r, q0, q1 = ti * m, (s * th + ti) * wp + left, (s * th + ti) * wp + left + w
+                x0, x1, x2, x3 = xp[s, c, r], xp[s, c, r + 1], xp[s, c, r + 2], xp[s, c, r + 3]
+                x4, x5, x6, x7 = xp[s, c, r + 4], xp[s, c, r + 5], xp[s, c, r + 6], xp[s, c, r + 7]
                 r0, r1, r2, r3 = rows[0, q0:q1], rows[1, q0:q1], rows[2, q0:q1], rows[3, q0:q1]
                 r4, r5, r6, r7 = rows[4, q0:q1], rows[5, q0:q1], rows[6, q0:q1], rows[7, q0:q1]
                 for q in range(w):

@@ -78,23 +78,26 @@ def test_input_tiles_is_bt_d_bt_transposed_per_tile(r, oh, ow):
     _, _, BT = wg.transforms(r)
     xp = RNG.standard_normal((2, 3, hp, wp))
     V = np.empty((n * n, 3, 2 * th * tw))
-    mod.input_tiles(xp, 0, 0, m, th, tw, V)
+    mod.input_tiles(xp, 0, m, th, tw, V)
     expected = np.einsum("al,scijlk,bk->scijab", BT, _tiles(xp, n, m, th, tw), BT)
     np.testing.assert_allclose(V, _to_rows(expected), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("top, left, bottom, right", [(1, 2, 0, 0), (2, 0, 1, 3), (0, 0, 2, 1)])
 @pytest.mark.parametrize("r, oh, ow", SHAPES[:3])
-def test_input_tiles_reads_the_padding_as_zeros_without_a_copy(r, oh, ow, top, left, bottom, right):
-    """The padding rows above (top) and below, and the columns left and right, read as zeros
-    from the unpadded input give the same V, bit for bit, as a fully padded copy."""
+def test_input_tiles_reads_the_padding_columns_without_a_copy(r, oh, ow, top, left, bottom, right):
+    """The rows padded by pad_rows_into and the columns implied (left ones, the rest as far as
+    the tiles reach) give the same V, bit for bit, as a fully padded copy."""
     mod, n, m, th, tw, (hp, wp) = _geometry(r, oh, ow)
     x = RNG.standard_normal((2, 3, hp - top - bottom, wp - left - right)).astype(np.float32)
     xp = np.zeros((2, 3, hp, wp), np.float32)
     xp[:, :, top : hp - bottom, left : wp - right] = x
+    rows_only = np.zeros((2, 3, hp, x.shape[3]), np.float32)
+    wg.pad_rows_into(x, rows_only, top)
+    np.testing.assert_array_equal(rows_only, xp[:, :, :, left : wp - right])
     V, expected = (np.full((n * n, 3, 2 * th * tw), np.nan, np.float32) for _ in range(2))
-    mod.input_tiles(x, top, left, m, th, tw, V)
-    mod.input_tiles(xp, 0, 0, m, th, tw, expected)
+    mod.input_tiles(rows_only, left, m, th, tw, V)
+    mod.input_tiles(xp, 0, m, th, tw, expected)
     np.testing.assert_array_equal(V, expected)
 
 
@@ -105,7 +108,7 @@ def test_input_grad_tiles_is_the_adjoint_of_input_tiles(r, oh, ow):
     xp = RNG.standard_normal((2, 3, hp, wp))
     dV = RNG.standard_normal((n * n, 3, 2 * th * tw))
     V, dxp = np.empty_like(dV), np.full_like(xp, np.nan)  # NaN: every cell must be written
-    mod.input_tiles(xp, 0, 0, m, th, tw, V)
+    mod.input_tiles(xp, 0, m, th, tw, V)
     mod.input_grad_tiles(dV, m, th, tw, dxp)
     np.testing.assert_allclose(np.sum(V * dV), np.sum(xp * dxp), rtol=1e-12)
 
