@@ -11,9 +11,8 @@ micro-kernels keep their sums in AVX-512 registers and read the image itself:
   and 8 broadcast weights;
 - pooled: 4 filters x 2 rows x 32 columns, each window's four candidates taken from the
   registers (even and odd lanes); only the pooled values are stored;
-- weights' gradient: per kernel row, 4 filters x 5 (3, 1) taps (a 3x3 kernel: 2 filters x 9
-  taps), dz times the shifted image rows summed in 16 lanes over the chunk, the lanes added
-  at the end.
+- weights' gradient: per kernel row, 4 filters x 5 (3, 1) taps, dz times the shifted image
+  rows summed in 16 lanes over the chunk, the lanes added at the end.
 Figures: docs/performance-keras.md, "The first convolution read from the image".
 
 Bits: each output is a chain of fused multiply-adds from zero over the taps in row-major
@@ -198,12 +197,11 @@ def _row_tile(filters: int):
     return tile
 
 
-def _grad_tile(filters: int, rows: int, taps: int):
-    """The intrinsic tile(g, i, j0, f0, relu): for filters f0 .. f0 + filters - 1 (those
-    past the last, nf - 1, repeat it and are not written), the weights' gradient at kernel
-    rows i .. i + rows - 1, taps j0 .. j0 + taps - 1, summed over a chunk: dW[f, k * kw + j] =
-    the sum over (s, p, q) of dz[s, f, p, q] * x[s, p + k, q + j]; with j0 = 0 at i = 0 also
-    db[f] = the sum of dz.
+def _grad_tile(taps: int):
+    """The intrinsic tile(g, i, j0, f0, relu): for filters f0 .. f0 + 3 (those past the last,
+    nf - 1, repeat it and are not written), the weights' gradient at kernel row i, taps j0 ..
+    j0 + taps - 1, summed over a chunk: dW[f, i * kw + j] = the sum over (s, p, q) of
+    dz[s, f, p, q] * x[s, p + i, q + j]; with j0 = 0 at i = 0 also db[f] = the sum of dz.
     dz = dy, or with relu dy where y > 0 and 0 elsewhere (activations.grad_row's ReLU). Each
     sum runs in 16 lanes over (s, p, 16-column block) in order, then the lanes halves by
     halves: a fixed order. g: (x's address, its sample and row strides, dy's and y's
@@ -227,12 +225,12 @@ def _grad_tile(filters: int, rows: int, taps: int):
             relu_on = e.flag(relu_)
             last = b.sub(nf, e.const(1))
             channels, wanted = [], []
-            for f in range(filters):
+            for f in range(GRAD_FILTERS):
                 channel = b.add(f0_, e.const(f))
                 wanted.append(b.icmp_signed("<=", channel, last))
                 channels.append(b.select(wanted[-1], channel, last))
-            accs = e.accumulators(filters * rows * taps)  # [(f * rows + r) * taps + j]
-            sums = e.accumulators(filters)  # db
+            accs = e.accumulators(GRAD_FILTERS * taps)  # [f * taps + j]
+            sums = e.accumulators(GRAD_FILTERS)  # db
             vectors = b.sdiv(b.add(ow, e.const(LANES - 1)), e.const(LANES))
             with cgutils.for_range(b, n) as sample_loop:
                 s = sample_loop.index
@@ -248,28 +246,24 @@ def _grad_tile(filters: int, rows: int, taps: int):
                             y = e.load(y_data, b.add(at, q0), mask)
                             kept = b.select(b.fcmp_ordered(">", y, e.zero), dz, e.zero)
                             grads.append(b.select(relu_on, kept, dz))
-                        for r in range(rows):
-                            x_row = b.add(p, b.add(i_, e.const(r)))
-                            x_at = b.add(b.add(b.mul(s, xs), b.mul(x_row, xr)), q0)
-                            x_at = b.add(x_at, j0_)
-                            for j in range(taps):
-                                x = e.load(x_data, b.add(x_at, e.const(j)), mask)
-                                for f in range(filters):
-                                    e.fma_into(accs[(f * rows + r) * taps + j], grads[f], x)
-                        for f in range(filters):
+                        x_at = b.add(b.add(b.mul(s, xs), b.mul(b.add(p, i_), xr)), q0)
+                        x_at = b.add(x_at, j0_)
+                        for j in range(taps):
+                            x = e.load(x_data, b.add(x_at, e.const(j)), mask)
+                            for f in range(GRAD_FILTERS):
+                                e.fma_into(accs[f * taps + j], grads[f], x)
+                        for f in range(GRAD_FILTERS):
                             e.add_to(sums[f], grads[f])
             first_tap = b.add(b.mul(i_, kw), j0_)
             want_db = b.and_(
                 b.icmp_signed("==", i_, e.const(0)), b.icmp_signed("==", j0_, e.const(0))
             )
-            for f in range(filters):
+            for f in range(GRAD_FILTERS):
                 with b.if_then(wanted[f]):
                     row = b.add(b.mul(channels[f], b.mul(kh, kw)), first_tap)
-                    for r in range(rows):
-                        for j in range(taps):
-                            total = e.lane_sum(b.load(accs[(f * rows + r) * taps + j]))
-                            at = b.add(row, b.add(b.mul(e.const(r), kw), e.const(j)))
-                            b.store(total, b.gep(dw_data, [at]))
+                    for j in range(taps):
+                        total = e.lane_sum(b.load(accs[f * taps + j]))
+                        b.store(total, b.gep(dw_data, [b.add(row, e.const(j))]))
                     with b.if_then(want_db):
                         b.store(e.lane_sum(b.load(sums[f])), b.gep(db_data, [channels[f]]))
             return context.get_dummy_value()
@@ -281,12 +275,7 @@ def _grad_tile(filters: int, rows: int, taps: int):
 
 _tile4, _tile1 = _pooled_tile(4), _pooled_tile(1)
 _row8 = _row_tile(ROW_FILTERS)
-_grad5, _grad3, _grad1 = (_grad_tile(GRAD_FILTERS, 1, taps) for taps in GRAD_TAPS)
-# A whole 3x3 kernel for two filters in one tile (18 sums): each dz vector is read once, not
-# once per kernel row (dy and y are the chunk's largest arrays, past the core's cache): 1.7x
-# as fast for cnn_bn's first layer, the same sums in the same order. For 5x5 kernels one
-# filter's 25 taps in one tile was no faster (25 image loads a vector for 25 products).
-_grad_3x3 = _grad_tile(2, 3, 3)
+_grad5, _grad3, _grad1 = (_grad_tile(taps) for taps in GRAD_TAPS)
 
 
 @jit
@@ -361,8 +350,12 @@ def conv1_forward(xp, W, b, act, y):
 
 
 @jit
-def _grad_geometry(xp, dy, y, dW, db):
-    """The weight-gradient tiles' geometry tuple (see _grad_tile) and (kh, kw)."""
+def conv1_weight_grad(xp, dy, y, act, dW, db):
+    """The weights' and bias's gradients of conv1_forward over these samples: dW (F, kh *
+    kw) and db (F,) = the sums of dz[s, f] * xp[s, 0] under each tap and of dz, dz = dy
+    through act's gradient (RELU: where y > 0; LINEAR: dy itself); dy and y (S, F, OH, OW)
+    C-contiguous. The sums run in a fixed order (see _grad_tile): the same bits every run,
+    whichever thread computes them."""
     n, nf, oh, ow = dy.shape
     kh, kw = xp.shape[2] - oh + 1, xp.shape[3] - ow + 1
     g = (
@@ -372,28 +365,9 @@ def _grad_geometry(xp, dy, y, dW, db):
         np.int64(n), np.int64(oh), np.int64(ow), np.int64(nf),
         np.int64(dW.ctypes.data), np.int64(db.ctypes.data), np.int64(kh), np.int64(kw),
     )  # fmt: skip
-    return g, kh, kw
-
-
-def weight_grad_kernel(kh: int, kw: int):
-    """The kernel that computes conv1_weight_grad for a kh x kw kernel: conv1_weight_grad_3x3
-    for 3x3 (the same bits, faster), else conv1_weight_grad. Two kernels rather than one
-    with a branch, so that each model compiles only the tiles its kernel size takes (the
-    3x3 tile inside conv1_weight_grad added 0.3 s to its compile time)."""
-    return conv1_weight_grad_3x3 if (kh, kw) == (3, 3) else conv1_weight_grad
-
-
-@jit
-def conv1_weight_grad(xp, dy, y, act, dW, db):
-    """The weights' and bias's gradients of conv1_forward over these samples: dW (F, kh *
-    kw) and db (F,) = the sums of dz[s, f] * xp[s, 0] under each tap and of dz, dz = dy
-    through act's gradient (RELU: where y > 0; LINEAR: dy itself); dy and y (S, F, OH, OW)
-    C-contiguous. The sums run in a fixed order (see _grad_tile): the same bits every run,
-    whichever thread computes them. Any kernel size; weight_grad_kernel picks the kernel."""
-    g, kh, kw = _grad_geometry(xp, dy, y, dW, db)
     relu = act == RELU
     for i in range(kh):
-        for f0 in range(0, dy.shape[1], GRAD_FILTERS):
+        for f0 in range(0, nf, GRAD_FILTERS):
             j0 = 0
             while j0 + 5 <= kw:
                 _grad5(g, i, j0, f0, relu)
@@ -404,13 +378,3 @@ def conv1_weight_grad(xp, dy, y, act, dW, db):
             while j0 < kw:
                 _grad1(g, i, j0, f0, relu)
                 j0 += 1
-
-
-@jit
-def conv1_weight_grad_3x3(xp, dy, y, act, dW, db):
-    """conv1_weight_grad for a 3x3 kernel, two filters' nine taps a tile: the same sums in
-    the same order, so the same bits."""
-    g = _grad_geometry(xp, dy, y, dW, db)[0]
-    relu = act == RELU
-    for f0 in range(0, dy.shape[1], 2):
-        _grad_3x3(g, 0, 0, f0, relu)

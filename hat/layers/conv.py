@@ -308,8 +308,7 @@ class Conv2D(WeightedLayer):
         if "W" in self.trainable_params and not dx and self._direct(code, self.params["W"].dtype):
             from hat.kernels import conv_direct
 
-            kernel = conv_direct.weight_grad_kernel(self.n_row, self.n_col)
-            return calls + [(kernel, "A4 A4 A4 i A2 A1")]
+            return calls + [(conv_direct.conv1_weight_grad, "A4 A4 A4 i A2 A1")]
         calls.append((conv.nchw_to_rows, "A3 A3 i f A2 A1"))
         if dx:
             calls.append((conv.col2im, "A2 i i i i i i A4"))
@@ -437,7 +436,7 @@ class Conv2D(WeightedLayer):
 
     def _direct_backward(self, dy3, y3, code, db_parts):
         """dL/dW into grads["W"] and the bias's per-chunk sums into db_parts (empty: not
-        wanted) by conv_direct's weight-gradient kernel over each chunk of _direct_forward's."""
+        wanted) by conv_direct.conv1_weight_grad over each chunk of _direct_forward's."""
         from hat.kernels import conv_direct
 
         n, f = dy3.shape[:2]
@@ -447,11 +446,11 @@ class Conv2D(WeightedLayer):
         if db_parts.shape[1] != f:  # no bias gradient wanted: the kernel's sums go to scratch
             db_parts = self._buffer("db_scratch", (len(chunks), f), dy.dtype)
 
-        kernel = conv_direct.weight_grad_kernel(self.n_row, self.n_col)
-
         def task(i):
             s0, s1 = chunks[i]
-            kernel(xp[s0:s1], dy[s0:s1], y[s0:s1], code, dW_parts[i], db_parts[i])
+            conv_direct.conv1_weight_grad(
+                xp[s0:s1], dy[s0:s1], y[s0:s1], code, dW_parts[i], db_parts[i]
+            )
 
         parallel_for(task, len(chunks))
         np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(dW_parts.shape[1:]))
