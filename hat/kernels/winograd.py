@@ -384,8 +384,8 @@ def grad_tiles(dy, y, act, alpha, m, th, tw, ow, Mg, db):
 
 @jit
 def input_grad_tiles(dV, m, th, tw, dxp):
-    """dxp (S, C, HP, WP) = the sum over tiles of B dV_tile BT placed where each tile was read
-    (tiles overlap; zeroes dxp first, adds in a fixed order)."""
+    """dxp (S, C, HP, WP), C-contiguous, = the sum over tiles of B dV_tile BT placed where
+    each tile was read (tiles overlap; zeroes dxp first, adds in a fixed order)."""
     ns, nc, hp, wp = dxp.shape
     nt = dV.shape[2]
     K, nk, zero = _consts(dxp), ns * th, dxp.dtype.type(0.0)
@@ -414,8 +414,8 @@ def input_grad_tiles(dV, m, th, tw, dxp):
             rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
         )  # fmt: skip
         for s in range(ns):
-            plane = dxp[s, c].reshape(hp * wp)  # one view a plane, flat offsets inside (16 row
-            # views per tile row made this pass 2.5x as long: numba counts references per view)
+            plane = dxp[s, c].reshape(hp * wp)  # one view a plane, flat offsets inside (the
+            # row views of each tile row made this pass 2-3x as long: a reference count each)
             plane[:] = zero
             for ti in range(th):
                 p0, q0 = ti * m * wp, (s * th + ti) * wp
