@@ -12,7 +12,9 @@ micro-kernels keep their sums in AVX-512 registers and read the image itself:
 - pooled: 4 filters x 2 rows x 32 columns, each window's four candidates taken from the
   registers (even and odd lanes); only the pooled values are stored;
 - weights' gradient: per kernel row, 4 filters x 5 (3, 1) taps, dz times the shifted image
-  rows summed in 16 lanes over the chunk, the lanes added at the end.
+  rows summed in 16 lanes over the chunk, the lanes added at the end (Conv2D passes dz
+  computed once, with a linear code: built from dy and y inside the tiles it was rebuilt once
+  per kernel row).
 Figures: docs/performance-keras.md, "The first convolution read from the image".
 
 Bits: each output is a chain of fused multiply-adds from zero over the taps in row-major

@@ -7,7 +7,7 @@ import numpy as np
 
 from hat import threads
 from hat.kernels import sgemm, sgemm_nt
-from hat.kernels.activations import LINEAR, SOFTMAX
+from hat.kernels.activations import LINEAR, SOFTMAX, grad_row
 from hat.layers import conv_winograd
 from hat.layers.activation_ops import activate, activation_grad, grad_kernels
 from hat.layers.base import Layer, shape_with_batch
@@ -308,6 +308,8 @@ class Conv2D(WeightedLayer):
         if "W" in self.trainable_params and not dx and self._direct(code, self.params["W"].dtype):
             from hat.kernels import conv_direct
 
+            if code != LINEAR:  # _direct_backward's dz pass
+                calls.append((grad_row, "A1 A1 i f A1"))
             return calls + [(conv_direct.conv1_weight_grad, "A4 A4 A4 i A2 A1")]
         calls.append((conv.nchw_to_rows, "A3 A3 i f A2 A1"))
         if dx:
@@ -448,9 +450,11 @@ class Conv2D(WeightedLayer):
 
         def task(i):
             s0, s1 = chunks[i]
-            conv_direct.conv1_weight_grad(
-                xp[s0:s1], dy[s0:s1], y[s0:s1], code, dW_parts[i], db_parts[i]
-            )
+            dz = dy[s0:s1]
+            if code != LINEAR:  # dz once, not once per kernel row inside the tiles
+                dz = self._scratch("direct_dz", dz.shape, dz.dtype)
+                grad_row(dy[s0:s1].reshape(-1), y[s0:s1].reshape(-1), code, 0.0, dz.reshape(-1))
+            conv_direct.conv1_weight_grad(xp[s0:s1], dz, dz, LINEAR, dW_parts[i], db_parts[i])
 
         parallel_for(task, len(chunks))
         np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(dW_parts.shape[1:]))
