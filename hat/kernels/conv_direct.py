@@ -12,9 +12,8 @@ micro-kernels keep their sums in AVX-512 registers and read the image itself:
 - pooled: 4 filters x 2 rows x 32 columns, each window's four candidates taken from the
   registers (even and odd lanes); only the pooled values are stored;
 - weights' gradient: per kernel row, 4 filters x 5 (3, 1) taps, dz times the shifted image
-  rows summed in 16 lanes over the chunk, the lanes added at the end (Conv2D passes dz
-  computed once, with a linear code: built from dy and y inside the tiles it was rebuilt once
-  per kernel row).
+  rows summed in 16 lanes over the chunk, the lanes added at the end; dz computed once by
+  the layer (built from dy and y inside the tiles, it was rebuilt once per kernel row).
 Figures: docs/performance-keras.md, "The first convolution read from the image".
 
 Bits: each output is a chain of fused multiply-adds from zero over the taps in row-major
@@ -47,7 +46,7 @@ them off (the im2col path then runs, as before them). benchmarks/bench_conv.py
 --first-layers switches it between rounds to compare the two."""
 BLOCK_COLS = 2 * LANES  # output columns a tile covers (two vectors a row)
 GEOMETRY = 11  # ints in the forward tiles' geometry tuple, see _pooled_tile
-GRAD_GEOMETRY = 16  # ints in the weight-gradient tiles' tuple, see _grad_tile
+GRAD_GEOMETRY = 15  # ints in the weight-gradient tiles' tuple, see _grad_tile
 ROW_FILTERS = 8  # filters a forward row tile computes (16 accumulators)
 GRAD_TAPS = (5, 3, 1)  # taps of a kernel row one weight-gradient tile takes
 GRAD_FILTERS = 4  # filters one weight-gradient tile takes (20 accumulators at 5 taps)
@@ -200,31 +199,29 @@ def _row_tile(filters: int):
 
 
 def _grad_tile(taps: int):
-    """The intrinsic tile(g, i, j0, f0, relu): for filters f0 .. f0 + 3 (those past the last,
-    nf - 1, repeat it and are not written), the weights' gradient at kernel row i, taps j0 ..
-    j0 + taps - 1, summed over a chunk: dW[f, i * kw + j] = the sum over (s, p, q) of
-    dz[s, f, p, q] * x[s, p + i, q + j]; with j0 = 0 at i = 0 also db[f] = the sum of dz.
-    dz = dy, or with relu dy where y > 0 and 0 elsewhere (activations.grad_row's ReLU). Each
-    sum runs in 16 lanes over (s, p, 16-column block) in order, then the lanes halves by
-    halves: a fixed order. g: (x's address, its sample and row strides, dy's and y's
-    addresses, their sample, channel and row strides, samples, output rows, output columns,
-    nf, dW's address (F, kh * kw rows), db's address, kh, kw)."""
+    """The intrinsic tile(g, i, j0, f0): for filters f0 .. f0 + 3 (those past the last, nf -
+    1, repeat it and are not written), the weights' gradient at kernel row i, taps j0 .. j0 +
+    taps - 1, summed over a chunk: dW[f, i * kw + j] = the sum over (s, p, q) of dz[s, f, p,
+    q] * x[s, p + i, q + j]; with j0 = 0 at i = 0 also db[f] = the sum of dz. Each sum runs in
+    16 lanes over (s, p, 16-column block) in order, then the lanes halves by halves: a fixed
+    order. g: (x's address, its sample and row strides, dz's address, its sample, channel and
+    row strides, samples, output rows, output columns, nf, dW's address (F, kh * kw rows),
+    db's address, kh, kw)."""
 
     @intrinsic
-    def tile(typingctx, g, i, j0, f0, relu):
+    def tile(typingctx, g, i, j0, f0):
         if not _check_geometry(g, GRAD_GEOMETRY):
             return None
-        sig = types.void(g, i, j0, f0, relu)
+        sig = types.void(g, i, j0, f0)
 
         def codegen(context, builder, signature, args):
             e, b = Emit(builder), builder
             geometry = cgutils.unpack_tuple(builder, args[0])
-            i_, j0_, f0_, relu_ = args[1:]
-            x_data, xs, xr, dy_data, y_data, ds, dc, dr, n, oh, ow, nf = geometry[:12]
-            dw_data, db_data, kh, kw = geometry[12:]
-            x_data, dy_data, y_data = (e.pointer(v) for v in (x_data, dy_data, y_data))
+            i_, j0_, f0_ = args[1:]
+            x_data, xs, xr, dz_data, ds, dc, dr, n, oh, ow, nf = geometry[:11]
+            dw_data, db_data, kh, kw = geometry[11:]
+            x_data, dz_data = e.pointer(x_data), e.pointer(dz_data)
             dw_data, db_data = e.pointer(dw_data), e.pointer(db_data)
-            relu_on = e.flag(relu_)
             last = b.sub(nf, e.const(1))
             channels, wanted = [], []
             for f in range(GRAD_FILTERS):
@@ -244,10 +241,7 @@ def _grad_tile(taps: int):
                         grads = []
                         for channel in channels:
                             at = b.add(b.add(b.mul(s, ds), b.mul(channel, dc)), b.mul(p, dr))
-                            dz = e.load(dy_data, b.add(at, q0), mask)
-                            y = e.load(y_data, b.add(at, q0), mask)
-                            kept = b.select(b.fcmp_ordered(">", y, e.zero), dz, e.zero)
-                            grads.append(b.select(relu_on, kept, dz))
+                            grads.append(e.load(dz_data, b.add(at, q0), mask))
                         x_at = b.add(b.add(b.mul(s, xs), b.mul(b.add(p, i_), xr)), q0)
                         x_at = b.add(x_at, j0_)
                         for j in range(taps):
@@ -352,31 +346,31 @@ def conv1_forward(xp, W, b, act, y):
 
 
 @jit
-def conv1_weight_grad(xp, dy, y, act, dW, db):
+def conv1_weight_grad(xp, dz, dW, db):
     """The weights' and bias's gradients of conv1_forward over these samples: dW (F, kh *
-    kw) and db (F,) = the sums of dz[s, f] * xp[s, 0] under each tap and of dz, dz = dy
-    through act's gradient (RELU: where y > 0; LINEAR: dy itself); dy and y (S, F, OH, OW)
-    C-contiguous. The sums run in a fixed order (see _grad_tile): the same bits every run,
+    kw) and db (F,) = the sums of dz[s, f] * xp[s, 0] under each tap and of dz, where dz (S,
+    F, OH, OW), C-contiguous, is the gradient at the layer's pre-activation (Conv2D computes
+    it once, through the activation's slope: built inside the tiles it was rebuilt once per
+    kernel row). The sums run in a fixed order (see _grad_tile): the same bits every run,
     whichever thread computes them."""
-    n, nf, oh, ow = dy.shape
+    n, nf, oh, ow = dz.shape
     kh, kw = xp.shape[2] - oh + 1, xp.shape[3] - ow + 1
     g = (
         np.int64(xp.ctypes.data), np.int64(xp.strides[0] // 4), np.int64(xp.strides[2] // 4),
-        np.int64(dy.ctypes.data), np.int64(y.ctypes.data),
-        np.int64(dy.strides[0] // 4), np.int64(dy.strides[1] // 4), np.int64(dy.strides[2] // 4),
+        np.int64(dz.ctypes.data),
+        np.int64(dz.strides[0] // 4), np.int64(dz.strides[1] // 4), np.int64(dz.strides[2] // 4),
         np.int64(n), np.int64(oh), np.int64(ow), np.int64(nf),
         np.int64(dW.ctypes.data), np.int64(db.ctypes.data), np.int64(kh), np.int64(kw),
     )  # fmt: skip
-    relu = act == RELU
     for i in range(kh):
         for f0 in range(0, nf, GRAD_FILTERS):
             j0 = 0
             while j0 + 5 <= kw:
-                _grad5(g, i, j0, f0, relu)
+                _grad5(g, i, j0, f0)
                 j0 += 5
             while j0 + 3 <= kw:
-                _grad3(g, i, j0, f0, relu)
+                _grad3(g, i, j0, f0)
                 j0 += 3
             while j0 < kw:
-                _grad1(g, i, j0, f0, relu)
+                _grad1(g, i, j0, f0)
                 j0 += 1

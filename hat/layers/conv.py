@@ -310,7 +310,7 @@ class Conv2D(WeightedLayer):
 
             if code != LINEAR:  # _direct_backward's dz pass
                 calls.append((grad_row, "A1 A1 i f A1"))
-            return calls + [(conv_direct.conv1_weight_grad, "A4 A4 A4 i A2 A1")]
+            return calls + [(conv_direct.conv1_weight_grad, "A4 A4 A2 A1")]
         calls.append((conv.nchw_to_rows, "A3 A3 i f A2 A1"))
         if dx:
             calls.append((conv.col2im, "A2 i i i i i i A4"))
@@ -451,10 +451,10 @@ class Conv2D(WeightedLayer):
         def task(i):
             s0, s1 = chunks[i]
             dz = dy[s0:s1]
-            if code != LINEAR:  # dz once, not once per kernel row inside the tiles
+            if code != LINEAR:  # through ReLU's slope, once (the tiles read dz per kernel row)
                 dz = self._scratch("direct_dz", dz.shape, dz.dtype)
                 grad_row(dy[s0:s1].reshape(-1), y[s0:s1].reshape(-1), code, 0.0, dz.reshape(-1))
-            conv_direct.conv1_weight_grad(xp[s0:s1], dz, dz, LINEAR, dW_parts[i], db_parts[i])
+            conv_direct.conv1_weight_grad(xp[s0:s1], dz, dW_parts[i], db_parts[i])
 
         parallel_for(task, len(chunks))
         np.sum(dW_parts, axis=0, out=self.grads["W"].reshape(dW_parts.shape[1:]))
